@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2054  # QEMU's key=value,key=value arguments are not array typos
+# run-guest.sh — start a vqscope bench guest; QEMU runs in the foreground.
+#
+# Usage: run-guest.sh [--variant basic|big|shared|kvm] [--dir DIR] [--name NAME]
+#                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--extra "ARGS"]...
+#
+# The script ends by `exec`ing qemu-system-x86_64, so its PID *is* QEMU's PID: start it as
+# a child process and kill that PID (SIGTERM) to stop the guest. Build the guest first
+# with build-guest.sh (same DIR default: ${VQSCOPE_BENCH_DIR:-$HOME/.cache/vqscope-bench}).
+#
+# Variants (all with -display none -nodefaults -no-user-config -name NAME):
+#   basic   TCG, -m 256, pc machine, Linux (DIR/vmlinuz + DIR/initramfs.gz) with
+#           virtio-blk (DIR/disk.img, read-only), virtio-net (user networking),
+#           virtio-rng and virtio-serial (port name vq.0) — all kept busy by the guest.
+#   big     as basic with -m 4608: pc.ram is split, GPA 0..3 GiB -> RAM offset 0,
+#           GPA 4 GiB..4.5 GiB -> RAM offset 3 GiB.
+#   shared  as basic, RAM in a shared file: memory-backend-file, share=on, mem-path
+#           /dev/shm/NAME.ram (or --mem-path FILE). The file stays after QEMU exits and is
+#           reused by the next run; discard-data=on frees its pages when QEMU exits on
+#           SIGTERM, so only an empty 256 MiB sparse file is left (delete it if you like).
+#   kvm     KVM, -m 128, NO kernel: SeaBIOS boots DIR/fw-disk.img from virtio-blk; the
+#           boot sector keeps reading the disk through INT 13h, i.e. through SeaBIOS's own
+#           split virtio-blk ring. Only the virtio-blk device exists. Default CPU model
+#           (-cpu host / -cpu max fail under this nested KVM).
+#
+# Ready signal — wait for this exact line in the --serial LOGFILE:
+#       VQSCOPE-READY
+#   basic/big/shared: printed by the guest's /init on ttyS0 once every device was found and
+#                     its I/O loop runs ("VQSCOPE-ERROR <what>" instead if one is missing).
+#   kvm:              LOGFILE is SeaBIOS's debug console (isa-debugcon, port 0x402), not a
+#                     serial port. SeaBIOS writes its own log there; after probing it prints
+#                     "Booting from Hard Disk..." — at that point the virtio-blk ring is set
+#                     up — and the boot sector then writes "VQSCOPE-READY" after its first
+#                     successful INT 13h read ("VQSCOPE-ERROR int13 read failed" if it fails).
+#                     So wait for VQSCOPE-READY here too.
+#   QEMU truncates LOGFILE when it opens it; delete a stale one before starting so a
+#   READY line from an earlier run cannot be mistaken for this one.
+#
+# Options:
+#   --qmp SOCKET   add -qmp unix:SOCKET,server=on,wait=off; repeat it (a QMP socket serves
+#                  one client at a time, so give the harness and the tool one each).
+#   --serial FILE  console log (default DIR/NAME.serial.log). The virtserialport vq.0
+#                  writes to FILE.vq0 beside it (a line every 0.5 s from the guest).
+#   --mem-path F   RAM file of the shared variant (default /dev/shm/NAME.ram).
+#   --packed       packed=on for virtio-net-pci and virtio-rng-pci (Linux variants only).
+#   --extra "ARGS" extra QEMU arguments, split on whitespace; may be repeated.
+set -euo pipefail
+
+usage() { sed -n '3,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; }
+die() { echo "run-guest: error: $*" >&2; exit 2; }
+
+variant=basic
+dir=${VQSCOPE_BENCH_DIR:-$HOME/.cache/vqscope-bench}
+name=vqscope-bench
+serial=
+mem_path=
+packed=0
+qmp_sockets=()
+extra=()
+
+while (( $# )); do
+    case $1 in
+        --variant) variant=${2:?--variant needs a value}; shift 2 ;;
+        --dir)     dir=${2:?--dir needs a value};         shift 2 ;;
+        --name)    name=${2:?--name needs a value};       shift 2 ;;
+        --qmp)     qmp_sockets+=("${2:?--qmp needs a path}"); shift 2 ;;
+        --serial)  serial=${2:?--serial needs a path};    shift 2 ;;
+        --mem-path) mem_path=${2:?--mem-path needs a path}; shift 2 ;;
+        --packed)  packed=1; shift ;;
+        --extra)   read -r -a more <<<"${2:?--extra needs a value}"
+                   extra+=("${more[@]}"); shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        *)         usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+
+case $variant in basic|big|shared|kvm) ;; *) die "unknown variant: $variant" ;; esac
+[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "--name may use only letters, digits, . _ -"
+[[ -d $dir ]] || die "no bench directory $dir (run build-guest.sh first)"
+dir=$(readlink -f "$dir")
+serial=${serial:-$dir/$name.serial.log}
+vport_log=$serial.vq0
+mem_path=${mem_path:-/dev/shm/$name.ram}
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 not installed"
+
+args=(-name "$name" -display none -nodefaults -no-user-config -monitor none)
+for s in "${qmp_sockets[@]}"; do
+    args+=(-qmp "unix:$s,server=on,wait=off")
+done
+
+# Options for QEMU's -device / -drive strings must not contain commas (QEMU would split).
+for p in "$dir" "$serial" "$mem_path" "${qmp_sockets[@]}"; do
+    [[ $p != *,* ]] || die "path contains a comma: $p"
+done
+
+if [[ $variant == kvm ]]; then
+    img=$dir/fw-disk.img
+    [[ -f $img ]] || die "missing $img (run build-guest.sh)"
+    [[ -c /dev/kvm ]] || die "/dev/kvm is missing"
+    (( packed )) && echo "run-guest: --packed ignored for kvm (SeaBIOS uses split rings)" >&2
+    args+=(-accel kvm -machine pc -m 128
+           -drive "file=$img,format=raw,if=none,id=d0,readonly=on"
+           -device virtio-blk-pci,drive=d0,bootindex=0
+           -chardev "file,id=dbg,path=$serial"
+           -device isa-debugcon,iobase=0x402,chardev=dbg)
+else
+    for f in vmlinuz initramfs.gz disk.img; do
+        [[ -f $dir/$f ]] || die "missing $dir/$f (run build-guest.sh)"
+    done
+    pk=
+    (( packed )) && pk=,packed=on
+    case $variant in
+        basic)  args+=(-accel tcg -machine pc -m 256) ;;
+        big)    args+=(-accel tcg -machine pc -m 4608) ;;
+        shared) args+=(-accel tcg -m 256
+                       -object "memory-backend-file,id=ram0,size=256M,mem-path=$mem_path,share=on,discard-data=on"
+                       -machine pc,memory-backend=ram0) ;;
+    esac
+    args+=(-kernel "$dir/vmlinuz" -initrd "$dir/initramfs.gz"
+           -append "console=ttyS0 quiet"
+           -chardev "file,id=con0,path=$serial" -serial chardev:con0
+           # virtio-blk: read-only, the image is never modified.
+           -drive "file=$dir/disk.img,format=raw,if=none,id=d0,readonly=on"
+           -device virtio-blk-pci,drive=d0
+           # virtio-net on user networking; restrict=on: slirp still answers the guest's
+           # pings to 10.0.2.2 itself but forwards nothing to the host or beyond.
+           -netdev user,id=n0,restrict=on
+           -device "virtio-net-pci,netdev=n0,romfile=$pk"
+           -device "virtio-rng-pci$pk"
+           -device virtio-serial-pci,id=vser0
+           -chardev "file,id=vq0,path=$vport_log"
+           -device virtserialport,bus=vser0.0,chardev=vq0,name=vq.0)
+fi
+
+args+=("${extra[@]}")
+exec qemu-system-x86_64 "${args[@]}"

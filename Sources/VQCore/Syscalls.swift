@@ -1,0 +1,152 @@
+import CVQSys
+import Glibc
+
+/// Every libc call vqscope makes lives here, once, with its EINTR retry. Nothing here writes to a
+/// target process or its memory: files are opened read-only and process memory is only read.
+enum Sys {
+    /// `open(path, O_RDONLY | O_CLOEXEC)`.
+    static func openReadOnly(_ path: String) -> Result<Int32, Errno> {
+        retrying { open(path, O_RDONLY | O_CLOEXEC) }
+    }
+
+    static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    /// `pread` of the whole buffer; a short count means end of file.
+    static func pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, Errno> {
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(Int64(bitPattern: offset &+ UInt64(done))))
+            if n < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                // Bytes read before the failure count: the caller names the first byte that failed.
+                return done > 0 ? .success(done) : .failure(Errno(code))
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return .success(done)
+    }
+
+    /// `process_vm_readv(pid, local, remote)`: bytes read, or errno.
+    static func processVMReadv(_ pid: Int32, local: UnsafePointer<iovec>, localCount: Int,
+                               remote: UnsafePointer<iovec>, remoteCount: Int) -> Result<Int, Errno> {
+        let n = retrying { cvq_process_vm_readv(pid, local, UInt(localCount), remote, UInt(remoteCount)) }
+        return n.map { Int($0) }
+    }
+
+    /// The target of a symbolic link (`/proc/PID/exe`, `/proc/PID/fd/N`).
+    static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n >= 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// A whole small file (`/proc` text files), or errno.
+    static func readFile(_ path: String, limit: Int = 64 << 20) -> Result<[UInt8], Errno> {
+        switch openReadOnly(path) {
+        case .failure(let code): return .failure(code)
+        case .success(let fd):
+            defer { close(fd) }
+            var result: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while result.count < limit {
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return .failure(.current)
+                }
+                if n == 0 { break }
+                result.append(contentsOf: chunk[0..<n])
+            }
+            return .success(result)
+        }
+    }
+
+    /// The names in a directory (`/proc`, `/proc/PID/fd`).
+    static func listDirectory(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    static func fileSize(_ fd: Int32) -> UInt64? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        return UInt64(st.st_size)
+    }
+
+    static func isProcessAlive(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+
+    private static func retrying<T: BinaryInteger>(_ call: () -> T) -> Result<T, Errno> {
+        while true {
+            let value = call()
+            if value >= 0 { return .success(value) }
+            let code = errno
+            if code != EINTR { return .failure(Errno(code)) }
+        }
+    }
+}
+
+extension Sys {
+    /// A connected Unix stream socket, or errno.
+    static func connectUnix(_ path: String) -> Result<Int32, Errno> {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return .failure(.current) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let pathBytes = Array(path.utf8)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard pathBytes.count < capacity else { Glibc.close(fd); return .failure(Errno(ENAMETOOLONG)) }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in pathBytes.enumerated() { raw[i] = b }
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if rc != 0 {
+            let code = Errno.current
+            Glibc.close(fd)
+            return .failure(code)
+        }
+        return .success(fd)
+    }
+
+    /// Waits until `fd` is readable: true, false on time-out, or errno.
+    static func waitReadable(_ fd: Int32, milliseconds: Int32) -> Result<Bool, Errno> {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let rc = poll(&p, 1, milliseconds)
+            if rc < 0 { if errno == EINTR { continue }; return .failure(.current) }
+            return .success(rc > 0)
+        }
+    }
+
+    /// One `read` of up to `buffer.count` bytes: 0 at end of stream.
+    static func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+        retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Writes all of `bytes` (to a socket vqscope opened; never to a target's memory).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Result<Void, Errno> {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
+            if n < 0 { if errno == EINTR { continue }; return .failure(.current) }
+            done += n
+        }
+        return .success(())
+    }
+}

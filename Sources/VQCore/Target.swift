@@ -1,0 +1,183 @@
+/// Where a slot map came from.
+public enum SlotSource: String, Sendable, CaseIterable {
+    /// QEMU's flat view and gpa2hva over QMP.
+    case qmp
+    /// QEMU's own KVMSlot array, found in its memory.
+    case kvm
+    /// `/proc/PID/maps` and the machine type's RAM layout.
+    case maps
+    /// An ELF image's program headers.
+    case elf
+    /// A raw RAM file at a given base.
+    case raw
+}
+
+/// Which slot source to use for a live process.
+public enum SlotSourceChoice: String, Sendable, CaseIterable {
+    /// QMP when it answers, else KVM slots, else maps.
+    case auto, qmp, kvm, maps
+}
+
+/// What the user asked to open: a live QEMU process or a memory image.
+public struct TargetSpec: Sendable {
+    public var pid: Int32?
+    public var imagePath: String?
+    /// Guest-physical address of a raw image's first byte (a raw file instead of an ELF dump).
+    public var base: UInt64?
+    public var slots: SlotSourceChoice = .auto
+    /// A QMP socket to use instead of those on the command line.
+    public var qmpPath: String?
+    /// Forbid any QMP use.
+    public var noQMP = false
+    public var qmpTimeoutMilliseconds: Int32 = 2000
+
+    public init(pid: Int32? = nil, imagePath: String? = nil, base: UInt64? = nil, slots: SlotSourceChoice = .auto,
+                qmpPath: String? = nil, noQMP: Bool = false) {
+        self.pid = pid
+        self.imagePath = imagePath
+        self.base = base
+        self.slots = slots
+        self.qmpPath = qmpPath
+        self.noQMP = noQMP
+    }
+}
+
+/// An opened target: guest memory through its slot map, where the map came from, and (for a live
+/// process) the process and its QMP connection when one was used.
+public final class Target {
+    public let process: QEMUProcess?
+    public let imagePath: String?
+    public let memory: GuestMemory
+    public let source: SlotSource
+    /// How the source was chosen: the sources tried before it and why they were passed over.
+    public let notes: [String]
+    /// The QMP connection, when QMP was allowed and answered.
+    public let qmp: QMPClient?
+
+    init(process: QEMUProcess?, imagePath: String?, memory: GuestMemory, source: SlotSource, notes: [String], qmp: QMPClient?) {
+        self.process = process
+        self.imagePath = imagePath
+        self.memory = memory
+        self.source = source
+        self.notes = notes
+        self.qmp = qmp
+    }
+
+    /// Opens what `spec` names. Throws a ``TargetError`` with a message a user can act on.
+    public static func open(_ spec: TargetSpec) throws(TargetError) -> Target {
+        switch (spec.pid, spec.imagePath) {
+        case (nil, nil): throw .usage("name a target: --pid PID (see `vqscope list`) or --image FILE")
+        case (.some, .some): throw .usage("--pid and --image cannot be used together")
+        case (nil, let path?):
+            return try openImage(path: path, base: spec.base)
+        case (let pid?, nil):
+            if spec.base != nil { throw .usage("--base goes with --image (a raw RAM file)") }
+            return try openProcess(pid: pid, spec: spec)
+        }
+    }
+
+    static func openImage(path: String, base: UInt64?) throws(TargetError) -> Target {
+        if let base {
+            let memory = try MemoryImage.openRaw(path: path, base: GuestPhysicalAddress(base))
+            return Target(process: nil, imagePath: path, memory: memory, source: .raw, notes: [], qmp: nil)
+        }
+        let memory = try MemoryImage.openELF(path: path)
+        return Target(process: nil, imagePath: path, memory: memory, source: .elf, notes: [], qmp: nil)
+    }
+
+    static func openProcess(pid: Int32, spec: TargetSpec) throws(TargetError) -> Target {
+        let process = try QEMUProcess(pid: pid)
+        if spec.noQMP && spec.slots == .qmp { throw .usage("--slots qmp and --no-qmp contradict each other") }
+        let reader = ProcessMemory(pid: pid)
+        var notes: [String] = []
+        var qmp: QMPClient?
+
+        if !spec.noQMP {
+            do { qmp = try connectQMP(process: process, explicit: spec.qmpPath, timeout: spec.qmpTimeoutMilliseconds) } catch {
+                if spec.slots == .qmp || spec.qmpPath != nil { throw error }
+                notes.append(error.description)
+            }
+        }
+
+        func finish(_ map: SlotMap, _ source: SlotSource) throws(TargetError) -> Target {
+            let memory = GuestMemory(map: map, reader: reader)
+            try checkReadable(memory, pid: pid)
+            return Target(process: process, imagePath: nil, memory: memory, source: source, notes: notes, qmp: qmp)
+        }
+
+        let order: [SlotSource]
+        switch spec.slots {
+        case .qmp: order = [.qmp]
+        case .kvm: order = [.kvm]
+        case .maps: order = [.maps]
+        case .auto: order = [.qmp, .kvm, .maps]
+        }
+        var lastError: TargetError?
+        for source in order {
+            do throws(TargetError) {
+                switch source {
+                case .qmp:
+                    guard let client = qmp else { continue }
+                    return try finish(try QMPSlotSource.slotMap(client: client), .qmp)
+                case .kvm:
+                    if spec.slots == .auto && process.accelerator != "kvm" {
+                        notes.append("kvm slots: not a KVM guest (accelerator \(process.accelerator))")
+                        continue
+                    }
+                    return try finish(try KVMSlotScanner.scan(memory: reader, mappings: try process.mappings()).map, .kvm)
+                case .maps:
+                    return try finish(try MapsSlotSource.slotMap(commandLine: process.commandLine, mappings: try process.mappings()), .maps)
+                default:
+                    continue
+                }
+            } catch {
+                if case .permissionDenied = error { throw error }
+                if case .noSuchProcess = error { throw error }
+                notes.append("\(source.rawValue) slots: \(error)")
+                lastError = error
+            }
+        }
+        if order.count == 1, let lastError { throw lastError }
+        throw .noSlotMap(notes.joined(separator: "; "))
+    }
+
+    /// The QMP sockets of a process: `--qmp` if given, else every `-qmp unix:` and control `-mon`
+    /// socket on its command line (relative paths resolved against the process's working directory).
+    public static func qmpSockets(of process: QEMUProcess) -> [String] {
+        let cwd = Sys.readLink("/proc/\(process.pid)/cwd") ?? "/"
+        return process.commandLine.qmpSockets.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 }
+    }
+
+    static func connectQMP(process: QEMUProcess, explicit: String?, timeout: Int32) throws(TargetError) -> QMPClient {
+        let sockets = explicit.map { [$0] } ?? qmpSockets(of: process)
+        guard !sockets.isEmpty else { throw .noQMP("process \(process.pid) has no QMP socket on its command line (give one with --qmp PATH)") }
+        var failures: [String] = []
+        for path in sockets {
+            do { return try QMPClient(path: path, timeoutMilliseconds: timeout) } catch {
+                failures.append(error.description)
+            }
+        }
+        throw .noQMP(failures.joined(separator: "; "))
+    }
+
+    /// One small read, so that a missing permission shows at once, with its reason.
+    static func checkReadable(_ memory: GuestMemory, pid: Int32) throws(TargetError) {
+        guard let slot = memory.map.slots.first else { throw .noSlotMap("the slot map is empty") }
+        do { _ = try memory.bytes(at: slot.guest, count: 1) } catch {
+            switch error {
+            case .permissionDenied: throw .permissionDenied(pid: pid, what: "the memory")
+            case .processGone: throw .noSuchProcess(pid: pid)
+            default: throw .noSlotMap("slot \(slot.name) at \(slot.guest) cannot be read: \(error)")
+            }
+        }
+    }
+
+    /// A short description: `pid 1234 (vm1, kvm, 256 MiB)` or `image dump.elf`.
+    public var title: String {
+        if let process {
+            let name = process.commandLine.name.map { "\($0), " } ?? ""
+            return "pid \(process.pid) (\(name)\(process.accelerator), \(Hex.humanSize(process.commandLine.ramSize)))"
+        }
+        return "image \(imagePath ?? "?")"
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import VQCore
+import XCTest
+
+/// A bench guest from Samples/bench, booted once per test class: QEMU with two QMP sockets (one
+/// for the harness's reference answers, one for vqscope), waited on through the guest's own
+/// `VQSCOPE-READY` line.
+final class BenchGuest: @unchecked Sendable {
+    enum Variant: String { case basic, big, shared, kvm }
+
+    let variant: Variant
+    let directory: URL
+    let process: Process
+    let harness: QMPClient
+    let toolSocket: String
+    var pid: Int32 { process.processIdentifier }
+
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var benchDirectory: String {
+        ProcessInfo.processInfo.environment["VQSCOPE_BENCH_DIR"] ?? NSHomeDirectory() + "/.cache/vqscope-bench"
+    }
+    /// How long a boot may take on a loaded 2-core machine (a TCG Linux boot takes about 10 s).
+    static let bootTimeout: TimeInterval = 240
+
+    /// Builds the bench if needed (the script is idempotent), boots `variant` and waits for ready.
+    init(_ variant: Variant, extra: [String] = [], packed: Bool = false) throws {
+        self.variant = variant
+        try Self.buildBench()
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("vqscope-test-\(variant.rawValue)-\(getpid())")
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let harnessSocket = directory.appendingPathComponent("harness.sock").path
+        toolSocket = directory.appendingPathComponent("tool.sock").path
+        let serial = directory.appendingPathComponent("serial.log").path
+
+        var arguments = ["--variant", variant.rawValue, "--dir", Self.benchDirectory,
+                         "--name", "vqscope-test-\(variant.rawValue)",
+                         "--qmp", harnessSocket, "--qmp", toolSocket, "--serial", serial,
+                         "--mem-path", directory.appendingPathComponent("guest.ram").path]
+        if packed { arguments.append("--packed") }
+        for e in extra { arguments += ["--extra", e] }
+        process = Process()
+        process.executableURL = Self.packageRoot.appendingPathComponent("Samples/bench/run-guest.sh")
+        process.arguments = arguments
+        let log = directory.appendingPathComponent("qemu.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+
+        // Wait for the guest's own ready line; fail at once if QEMU exits.
+        let deadline = Date().addingTimeInterval(Self.bootTimeout)
+        var text = ""
+        while true {
+            text = (try? String(contentsOfFile: serial, encoding: .isoLatin1)) ?? ""
+            if text.contains("VQSCOPE-READY") { break }
+            if text.contains("VQSCOPE-ERROR") || !process.isRunning || Date() > deadline {
+                let qemuLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                process.terminate()
+                throw BenchError("bench guest \(variant) did not become ready (running: \(process.isRunning)); console: \(text.suffix(2000)); qemu: \(qemuLog.suffix(1000))")
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        harness = try QMPClient(path: harnessSocket, timeoutMilliseconds: 30_000)
+    }
+
+    static func buildBench() throws {
+        let build = Process()
+        build.executableURL = packageRoot.appendingPathComponent("Samples/bench/build-guest.sh")
+        build.arguments = [benchDirectory]
+        try build.run()
+        build.waitUntilExit()
+        guard build.terminationStatus == 0 else { throw BenchError("Samples/bench/build-guest.sh failed (\(build.terminationStatus))") }
+    }
+
+    func shutdown() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// QEMU's own answer: the host-virtual address of `gpa`, or nil where QEMU says there is none.
+    func gpa2hva(_ gpa: UInt64) throws -> UInt64? {
+        let reply = try harness.humanMonitorCommand("gpa2hva \(Hex.string(gpa))")
+        return QMPSlotSource.parseHostAddress(reply)
+    }
+
+    /// QEMU's own answer for the host-physical address (QEMU faults the page in first).
+    func gpa2hpa(_ gpa: UInt64) throws -> UInt64? {
+        let reply = try harness.humanMonitorCommand("gpa2hpa \(Hex.string(gpa))")
+        return QMPSlotSource.parseHostAddress(reply)
+    }
+
+    /// Runs `body` with the guest paused, and always lets it run again.
+    func paused<T>(_ body: () throws -> T) throws -> T {
+        try harness.execute("stop")
+        defer { _ = try? harness.execute("cont") }
+        return try body()
+    }
+
+    /// Opens the guest as vqscope does, on the tool's own QMP socket.
+    func open(slots: SlotSourceChoice = .auto, noQMP: Bool = false) throws -> Target {
+        var spec = TargetSpec(pid: pid, slots: slots, qmpPath: noQMP ? nil : toolSocket, noQMP: noQMP)
+        spec.qmpTimeoutMilliseconds = 30_000
+        return try Target.open(spec)
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Runs the vqscope executable built beside the tests.
+enum Tool {
+    static var executable: URL {
+        // The test bundle lives in the build products folder, beside the vqscope binary.
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+            dir = bundle.bundleURL.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("vqscope")
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs vqscope with standard streams in files (no pipe can fill and stall it), bounded in time.
+    static func run(_ arguments: [String], input: Data? = nil, timeout: TimeInterval = 120) throws -> Result {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("vqscope-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err"), inURL = dir.appendingPathComponent("in")
+        try (input ?? Data()).write(to: inURL)
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        process.standardInput = try FileHandle(forReadingFrom: inURL)
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() > deadline {
+                process.terminate()
+                throw BenchError("vqscope \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
+            }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+                      stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    }
+
+    /// Runs vqscope with `--json` and parses what it printed.
+    static func json(_ arguments: [String], input: Data? = nil) throws -> (status: Int32, json: JSON, stderr: String) {
+        let r = try run(arguments + ["--json"], input: input)
+        do { return (r.status, try JSON.parse(r.stdout), r.stderr) } catch {
+            throw BenchError("vqscope \(arguments.joined(separator: " ")) --json printed no JSON (\(error)): \(r.stdout.prefix(500)) \(r.stderr)")
+        }
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command of vqscope (the README names it): installs what the tests need when it is
+# missing, builds the bench guest, then runs every test, unit and integration (the integration
+# tests boot real QEMU guests from Samples/bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use, each checked by a file it installs.
+need=()
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+[ -x /bin/busybox ] || command -v busybox >/dev/null || need+=(busybox-static)
+command -v cpio >/dev/null || need+=(cpio)
+command -v xz >/dev/null || need+=(xz-utils)
+command -v python3 >/dev/null || need+=(python3)
+pkg-config --exists ncursesw 2>/dev/null || need+=(libncursesw5-dev)
+command -v tmux >/dev/null || need+=(tmux)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "test.sh: installing ${need[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "test.sh: these packages are missing and installing them needs root: ${need[*]}" >&2
+        exit 2
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# The bench guest (kernel, initramfs, disks): built once, cached in $VQSCOPE_BENCH_DIR.
+export VQSCOPE_BENCH_DIR=${VQSCOPE_BENCH_DIR:-$HOME/.cache/vqscope-bench}
+Samples/bench/build-guest.sh "$VQSCOPE_BENCH_DIR"
+
+swift build --build-tests
+swift test --skip-build --disable-swift-testing "$@"
