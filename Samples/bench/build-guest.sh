@@ -174,6 +174,9 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 exec </dev/console >/dev/console 2>&1
+# No \n -> \r\n on the serial console, so the ready line is exactly "VQSCOPE-READY\n"
+# and `grep -x VQSCOPE-READY` matches it (the kernel's own messages still end in \r\n).
+stty -onlcr
 
 fail() { echo "VQSCOPE-ERROR $*"; while :; do sleep 3600; done; }
 

@@ -78,7 +78,7 @@ public final class ProcessMemory: MemoryReader, Sendable {
         case .success(let n) where n == total:
             return
         case .success(let n):
-            throw .backingUnmapped(failingAddress(requests, afterBytes: n))
+            throw unmapped(failingAddress(requests, afterBytes: n))
         case .failure(let code):
             throw classify(code.rawValue, at: requests.first(where: { $0.buffer.count > 0 })?.address ?? 0)
         }
@@ -88,7 +88,7 @@ public final class ProcessMemory: MemoryReader, Sendable {
         for r in requests where r.buffer.count > 0 {
             switch Sys.pread(fd, r.buffer, at: r.address) {
             case .success(let n) where n == r.buffer.count: continue
-            case .success(let n): throw .backingUnmapped(r.address &+ UInt64(n))
+            case .success(let n): throw unmapped(r.address &+ UInt64(n))
             case .failure(let code): throw classify(code.rawValue, at: r.address)
             }
         }
@@ -111,6 +111,11 @@ public final class ProcessMemory: MemoryReader, Sendable {
             remaining -= r.buffer.count
         }
         return requests.last.map { $0.address } ?? 0
+    }
+
+    /// A short read: the address is unmapped, unless the whole process has gone.
+    private func unmapped(_ address: UInt64) -> MemoryError {
+        Sys.isProcessAlive(pid) ? .backingUnmapped(address) : .processGone(pid: pid)
     }
 
     private func classify(_ code: Int32, at address: UInt64) -> MemoryError {

@@ -84,8 +84,13 @@ enum Sys {
         return UInt64(st.st_size)
     }
 
+    /// Whether `pid` is a running process: it exists and is not a zombie (exited, not yet reaped).
     static func isProcessAlive(_ pid: Int32) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard case .success(let stat) = readFile("/proc/\(pid)/stat", limit: 4096),
+              let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count else { return true }
+        let state = stat[close + 2]
+        return state != UInt8(ascii: "Z") && state != UInt8(ascii: "X")
     }
 
     private static func retrying<T: BinaryInteger>(_ call: () -> T) -> Result<T, Errno> {

@@ -172,6 +172,19 @@ public final class Target {
         }
     }
 
+    /// The guest's virtio devices and their active queues. Through QMP when this target has a QMP
+    /// connection; otherwise vqscope has no device list (use `vqscope scan` to find rings in RAM).
+    public func virtioDevices() throws(TargetError) -> [VirtioDevice] {
+        guard let qmp else {
+            throw .noQMP(imagePath != nil
+                ? "an image has no device list: find rings with `vqscope scan`"
+                : "listing virtio devices needs QMP (\(notes.first ?? "no QMP socket")); without it, find rings with `vqscope scan`")
+        }
+        do { return try QMPVirtioSource.devices(client: qmp) } catch {
+            throw .noQMP(error.description)
+        }
+    }
+
     /// A short description: `pid 1234 (vm1, kvm, 256 MiB)` or `image dump.elf`.
     public var title: String {
         if let process {

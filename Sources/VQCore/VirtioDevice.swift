@@ -1,0 +1,114 @@
+/// A virtio device of a QEMU process and its queues, as QEMU reports them over QMP.
+public struct VirtioDevice: Sendable, Hashable {
+    /// QEMU's device name (`virtio-blk`, `virtio-net`...).
+    public var name: String
+    /// The QOM path of the device's virtio backend.
+    public var path: String
+    /// The device's `id=` on the command line, when it has one (from the QOM path).
+    public var id: String?
+    /// The PCI address (`00:04.0`) of a virtio-pci device, when QEMU says it.
+    public var pciAddress: String?
+    /// The virtio device type (1 net, 2 blk, 3 console, 4 rng...).
+    public var deviceID: Int
+    /// The features the driver accepted.
+    public var features: VirtioFeatures
+    /// The device status bits the driver set, by name (`DRIVER_OK`...).
+    public var status: [String]
+    public var queues: [Virtqueue]
+
+    public init(name: String, path: String, id: String? = nil, pciAddress: String? = nil, deviceID: Int,
+                features: VirtioFeatures, status: [String] = [], queues: [Virtqueue] = []) {
+        self.name = name
+        self.path = path
+        self.id = id
+        self.pciAddress = pciAddress
+        self.deviceID = deviceID
+        self.features = features
+        self.status = status
+        self.queues = queues
+    }
+}
+
+/// One virtqueue: its device, index, where its rings live, and the device's own view of it
+/// (from QMP) when there is one.
+public struct Virtqueue: Sendable, Hashable {
+    public var device: String
+    public var path: String
+    public var index: Int
+    public var location: VirtqueueLocation
+    /// What QEMU's device model says of the queue, when QMP was asked.
+    public var deviceState: DeviceQueueState?
+
+    public init(device: String, path: String, index: Int, location: VirtqueueLocation, deviceState: DeviceQueueState? = nil) {
+        self.device = device
+        self.path = path
+        self.index = index
+        self.location = location
+        self.deviceState = deviceState
+    }
+
+    /// `virtio-blk:0`.
+    public var label: String { "\(device):\(index)" }
+}
+
+/// QEMU's device-side indexes of a queue (x-query-virtio-queue-status).
+public struct DeviceQueueState: Sendable, Hashable {
+    /// The next avail ring entry the device will fetch.
+    public var lastAvailIndex: UInt16
+    /// The avail index the device last read from the ring.
+    public var shadowAvailIndex: UInt16
+    /// The used index the device will write next.
+    public var usedIndex: UInt16
+    /// Buffers the device has fetched and not yet returned.
+    public var inUse: Int
+
+    public init(lastAvailIndex: UInt16, shadowAvailIndex: UInt16, usedIndex: UInt16, inUse: Int) {
+        self.lastAvailIndex = lastAvailIndex
+        self.shadowAvailIndex = shadowAvailIndex
+        self.usedIndex = usedIndex
+        self.inUse = inUse
+    }
+}
+
+/// Which queue a user means by `--queue DEVICE:INDEX`: DEVICE is a device name, its `id=`, its QOM
+/// path or its PCI address; INDEX a queue number.
+public struct QueueSelector: Sendable, Hashable, CustomStringConvertible {
+    public var device: String
+    public var index: Int
+
+    /// Parses `virtio-blk:0`, `/machine/peripheral/vser0/virtio-backend:3`, `00:04.0:1`.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let index = Int(text[text.index(after: colon)...]), index >= 0,
+              colon != text.startIndex else { return nil }
+        device = String(text[..<colon])
+        self.index = index
+    }
+
+    public init(device: String, index: Int) {
+        self.device = device
+        self.index = index
+    }
+
+    public var description: String { "\(device):\(index)" }
+
+    /// The one queue of `devices` this selector names; throws when none or several match.
+    public func select(from devices: [VirtioDevice]) throws(TargetError) -> Virtqueue {
+        let matches = devices.filter { d in
+            d.name == device || d.path == device || d.id == device || d.pciAddress == device
+                || d.pciAddress.map { "0000:" + $0 } == device
+        }
+        guard !matches.isEmpty else {
+            let names = devices.map(\.name).joined(separator: ", ")
+            throw .usage("no virtio device '\(device)' (devices: \(names.isEmpty ? "none" : names))")
+        }
+        guard matches.count == 1 else {
+            let which = matches.map { $0.id ?? $0.pciAddress ?? $0.path }.joined(separator: ", ")
+            throw .usage("\(matches.count) devices are called '\(device)': name one by id, PCI address or QOM path (\(which))")
+        }
+        guard let queue = matches[0].queues.first(where: { $0.index == index }) else {
+            let indexes = matches[0].queues.map { String($0.index) }.joined(separator: ", ")
+            throw .usage("\(matches[0].name) has no active queue \(index) (active: \(indexes.isEmpty ? "none" : indexes))")
+        }
+        return queue
+    }
+}
