@@ -63,3 +63,43 @@ extension BasicGuestTests {
         }
     }
 }
+
+extension BasicGuestTests {
+    func testWatchFollowsTheBlockQueueWithoutGaps() throws {
+        let guest = try guest
+        let r = try Tool.run(["watch", "--pid", String(guest.pid), "--qmp", guest.toolSocket, "--queue", "virtio-blk:0",
+                              "--count", "12", "--seconds", "60", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let events = try r.stdout.split(separator: "\n").map { try JSON.parse(String($0)) }
+        XCTAssertEqual(events.count, 12)
+        var lastAvail: UInt64?, lastUsed: UInt64?
+        for e in events {
+            XCTAssertEqual(e["queue"]?.string, "virtio-blk:0")
+            switch e["event"]?.string {
+            case "avail":
+                let idx = try XCTUnwrap(e["idx"]?.uint64)
+                if let lastAvail { XCTAssertEqual(idx, (lastAvail + 1) & 0xffff, "no avail entry missed") }
+                lastAvail = idx
+                XCTAssertLessThan(try XCTUnwrap(e["head"]?.uint64), 256)
+            case "used":
+                let idx = try XCTUnwrap(e["idx"]?.uint64)
+                if let lastUsed { XCTAssertEqual(idx, (lastUsed + 1) & 0xffff, "no used entry missed") }
+                lastUsed = idx
+                XCTAssertLessThan(try XCTUnwrap(e["id"]?.uint64), 256)
+                // The bench reads 4 KiB at a time: the device writes 4096 bytes and the status byte.
+                XCTAssertEqual(e["len"]?.uint64, 4097)
+            default:
+                XCTFail("unexpected event \(e.text)")
+            }
+        }
+        XCTAssertNotNil(lastAvail)
+        XCTAssertNotNil(lastUsed)
+    }
+
+    func testWatchReportsTheTargetExitingAsOneLine() throws {
+        // A process that is gone before watch starts: one line, non-zero.
+        let r = try Tool.run(["watch", "--pid", "999999", "--count", "1"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1)
+    }
+}

@@ -1,0 +1,73 @@
+/// Decodes what a chain carries for its device (virtio-blk request, virtio-net packet, console text,
+/// rng bytes), reading at most a few hundred bytes of the chain's buffers in one batch.
+///
+/// What the driver wrote (readable buffers) is meaningful while a chain is in flight; what the
+/// device writes (writable buffers) only once the chain is used, with the length the device gave:
+/// pass `completedLength` for used chains.
+public enum PayloadDecoder {
+    /// How many bytes of a buffer are read to decode it.
+    public static let peekBytes = 96
+
+    public static func decode(_ chain: Chain, device: String, queueIndex: Int, queueCount: Int, memory: GuestMemory,
+                              completedLength: UInt32? = nil, features: VirtioFeatures = [.version1]) -> DevicePayload? {
+        switch device {
+        case "virtio-blk":
+            guard let header = try? gather(chain, writable: false, limit: 16, memory: memory), header.count == 16 else { return nil }
+            let total = chain.readableBytes + chain.writableBytes
+            var status: UInt8?
+            if completedLength != nil, let last = chain.elements.last(where: \.isWritable), last.length > 0 {
+                status = try? memory.load(UInt8.self, at: GuestPhysicalAddress(last.address.rawValue &+ UInt64(last.length - 1)))
+            }
+            return BlockRequest(header: header, dataLength: total >= 17 ? total - 17 : 0, status: status).map { .block($0) }
+        case "virtio-net":
+            // Queues 0, 2, 4... receive, 1, 3, 5... transmit; an odd count ends with the control queue.
+            if queueCount % 2 == 1 && queueIndex == queueCount - 1 { return nil }
+            let receive = queueIndex % 2 == 0
+            let modern = features.contains(.version1)
+            if receive {
+                guard let written = completedLength,
+                      let bytes = try? gather(chain, writable: true, limit: min(Int(written), peekBytes), memory: memory) else { return nil }
+                return NetworkPacket(bytes: bytes, totalLength: Int(written), modern: modern).map { .network($0) }
+            }
+            guard let bytes = try? gather(chain, writable: false, limit: peekBytes, memory: memory) else { return nil }
+            return NetworkPacket(bytes: bytes, totalLength: Int(min(chain.readableBytes, UInt64(Int.max))), modern: modern).map { .network($0) }
+        case "virtio-serial", "virtio-console":
+            let bytes: [UInt8]?
+            if chain.readableBytes > 0 { bytes = try? gather(chain, writable: false, limit: peekBytes, memory: memory) }
+            else if let written = completedLength { bytes = try? gather(chain, writable: true, limit: min(Int(written), peekBytes), memory: memory) }
+            else { bytes = nil }
+            guard let bytes else { return nil }
+            return .console(text: String(bytes.map { (0x20..<0x7f).contains($0) ? Character(Unicode.Scalar($0)) : "." }))
+        case "virtio-rng":
+            guard let written = completedLength,
+                  let bytes = try? gather(chain, writable: true, limit: min(Int(written), peekBytes), memory: memory) else { return nil }
+            return .entropy(bytes: bytes)
+        default:
+            return nil
+        }
+    }
+
+    /// The first `limit` bytes of the chain's readable (or writable) buffers, in chain order.
+    static func gather(_ chain: Chain, writable: Bool, limit: Int, memory: GuestMemory) throws(MemoryError) -> [UInt8] {
+        var pieces: [(GuestPhysicalAddress, Int)] = []
+        var total = 0
+        for element in chain.elements where element.isWritable == writable && total < limit {
+            let n = min(Int(element.length), limit - total)
+            if n > 0 { pieces.append((element.address, n)) }
+            total += n
+        }
+        var result = [UInt8](repeating: 0, count: total)
+        try rethrowing(MemoryError.self) {
+            try result.withUnsafeMutableBytes { bytes in
+                var offset = 0
+                var ranges: [(gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] = []
+                for (address, n) in pieces {
+                    ranges.append((address, UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + n])))
+                    offset += n
+                }
+                try memory.read(ranges)
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,410 @@
+import XCTest
+import VQCore
+
+private func gpa(_ value: UInt64) -> GuestPhysicalAddress { GuestPhysicalAddress(value) }
+
+/// A small guest built by hand: RAM at guest 0, backed by a buffer at a host address.
+private struct HandGuest {
+    static let hostBase: UInt64 = 0x7f00_0000_0000
+    var buffer: BufferMemory
+    let size: Int
+
+    init(size: Int) {
+        self.size = size
+        buffer = BufferMemory(base: Self.hostBase, count: size)
+    }
+
+    mutating func put<T: FixedWidthInteger>(_ value: T, _ at: UInt64) { buffer.store(value, at: Self.hostBase + at) }
+    mutating func put(_ bytes: [UInt8], _ at: UInt64) { buffer.store(bytes, at: Self.hostBase + at) }
+
+    var map: SlotMap {
+        get throws { try SlotMap(slots: [MemorySlot(guest: gpa(0), size: UInt64(size), host: Self.hostBase, name: "pc.ram")]) }
+    }
+    func memory() throws -> GuestMemory { GuestMemory(map: try map, reader: buffer) }
+
+    func scan(threads: Int = 2, minimumScore: Int = RingScanner.defaultMinimumScore, limits: RingScanLimits = RingScanLimits(),
+              resident: (@Sendable (UInt64, Int) -> [Bool])? = nil) throws -> RingScanResult {
+        try RingScanner.scan(memory: try memory(), residentPages: resident, threads: threads, minimumScore: minimumScore, limits: limits)
+    }
+}
+
+/// Where a ring's three parts are.
+private struct Layout {
+    var n: Int
+    var desc: UInt64
+    var avail: UInt64
+    var used: UInt64
+
+    /// Linux 6.1: avail right after the table, used after used_event rounded up to 64 bytes.
+    static func linux(_ n: Int, at desc: UInt64) -> Layout {
+        let avail = desc + 16 * UInt64(n)
+        return Layout(n: n, desc: desc, avail: avail, used: (avail + 6 + 2 * UInt64(n) + 63) & ~63)
+    }
+
+    /// Legacy virtio (and SeaBIOS): used on the next 4 KiB boundary.
+    static func legacy(_ n: Int, at desc: UInt64) -> Layout {
+        let avail = desc + 16 * UInt64(n)
+        return Layout(n: n, desc: desc, avail: avail, used: (avail + 6 + 2 * UInt64(n) + 4095) & ~4095)
+    }
+
+    var location: VirtqueueLocation {
+        VirtqueueLocation(layout: .split, size: UInt16(n), descriptors: gpa(desc), driverArea: gpa(avail), deviceArea: gpa(used))
+    }
+}
+
+/// The kind of traffic a simulated driver puts on a ring.
+private enum Traffic {
+    /// Chains of a 16-byte read header, 512 bytes of writable data and a 1-byte writable status.
+    case blk
+    /// Single writable 1536-byte buffers; completed ones hold a virtio-net header and a frame.
+    case netRx
+    /// One 64-byte writable buffer, always descriptor 0 (as Linux's virtio-rng does).
+    case rng
+    /// Single readable buffers of text.
+    case consoleTx
+    /// One readable buffer of text, always descriptor 0 (each write completes before the next).
+    case portTx
+}
+
+extension HandGuest {
+    mutating func descriptor(_ l: Layout, _ i: Int, addr: UInt64, len: UInt32, flags: UInt16, next: UInt16) {
+        let at = l.desc + 16 * UInt64(i)
+        put(addr, at)
+        put(len, at + 8)
+        put(flags, at + 12)
+        put(next, at + 14)
+    }
+
+    /// Simulates a driver that made `requests` buffers available, of which the device used
+    /// `completed`; buffers live from `data` on (4 KiB each).
+    mutating func drive(_ l: Layout, _ traffic: Traffic, requests: Int, completed: Int, data: UInt64) {
+        precondition(completed <= requests)
+        let n = l.n
+        for r in 0..<requests {
+            let head: Int
+            switch traffic {
+            // Linux writes each descriptor's `next` from its free list (i + 1 at first), chained or not.
+            case .blk:
+                let slots = n / 3
+                precondition(requests - completed <= slots)
+                let base = (r % slots) * 3
+                head = base
+                let buffer = data + UInt64(base / 3) * 0x1000
+                put(UInt32(0), buffer)  // VIRTIO_BLK_T_IN
+                put(UInt64(r), buffer + 8)  // sector
+                descriptor(l, base, addr: buffer, len: 16, flags: 1, next: UInt16(base + 1))
+                descriptor(l, base + 1, addr: buffer + 0x200, len: 512, flags: 3, next: UInt16(base + 2))
+                descriptor(l, base + 2, addr: buffer + 0x40, len: 1, flags: 2, next: 0)
+                if r < completed { used(l, r, id: head, len: 513) }
+            case .netRx:
+                head = r % n
+                let buffer = data + UInt64(head) * 0x800
+                descriptor(l, head, addr: buffer, len: 1536, flags: 2, next: UInt16((head + 1) % n))
+                if r < completed {
+                    // 12-byte virtio-net header, then an IPv4 frame.
+                    put([UInt8](repeating: 0, count: 12) + [0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x52, 0x55, 10, 0, 2, 2, 0x08, 0x00], buffer)
+                    used(l, r, id: head, len: 110)
+                }
+            case .rng:
+                head = 0
+                descriptor(l, 0, addr: data, len: 64, flags: 2, next: 1)
+                if r < completed { used(l, r, id: 0, len: 64) }
+            case .portTx:
+                head = 0
+                put(Array("vqscope-tick \(r)\n".utf8), data)
+                descriptor(l, 0, addr: data, len: UInt32("vqscope-tick \(r)\n".utf8.count), flags: 0, next: 1)
+                if r < completed { used(l, r, id: 0, len: 0) }
+            case .consoleTx:
+                head = r % n
+                let buffer = data + UInt64(head) * 0x40
+                put(Array("tick \(r)\n".utf8), buffer)
+                descriptor(l, head, addr: buffer, len: UInt32("tick \(r)\n".utf8.count), flags: 0, next: UInt16((head + 1) % n))
+                if r < completed { used(l, r, id: head, len: 0) }
+            }
+            put(UInt16(head), l.avail + 4 + 2 * UInt64(r % n))
+        }
+        put(UInt16(0), l.avail)
+        put(UInt16(truncatingIfNeeded: requests), l.avail + 2)
+        put(UInt16(0), l.used)
+        put(UInt16(truncatingIfNeeded: completed), l.used + 2)
+    }
+
+    mutating func used(_ l: Layout, _ r: Int, id: Int, len: UInt32) {
+        let at = l.used + 4 + 8 * UInt64(r % l.n)
+        put(UInt32(id), at)
+        put(len, at + 4)
+    }
+}
+
+/// A reader that refuses to read some ranges (pages the page map says are not resident).
+private struct GuardedReader: MemoryReader, Sendable {
+    let inner: BufferMemory
+    let forbidden: [(UInt64, UInt64)]
+    func read(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) throws(MemoryError) {
+        for r in requests where forbidden.contains(where: { r.address < $0.1 && r.address + UInt64(r.buffer.count) > $0.0 }) {
+            throw .backingUnmapped(r.address)
+        }
+        try inner.read(requests)
+    }
+}
+
+/// SplitMix64: reproducible pseudo-random bytes.
+private struct SplitMix {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+final class RingScannerTests: XCTestCase {
+    private func assertFound(_ result: RingScanResult, _ layout: Layout, avail: UInt16, used: UInt16, guess: String?,
+                             file: StaticString = #filePath, line: UInt = #line) {
+        guard let ring = result.rings.first(where: { $0.location.descriptors.rawValue == layout.desc }) else {
+            return XCTFail("no ring at \(Hex.string(layout.desc)); found \(result.rings.map { "\($0.location.descriptors) \($0.score)" })", file: file, line: line)
+        }
+        XCTAssertEqual(ring.location, layout.location, "\(ring.reasons)", file: file, line: line)
+        XCTAssertEqual(ring.availIndex, avail, file: file, line: line)
+        XCTAssertEqual(ring.usedIndex, used, file: file, line: line)
+        XCTAssertEqual(ring.deviceGuess, guess, "\(ring.reasons)", file: file, line: line)
+        XCTAssertGreaterThanOrEqual(ring.score, RingScanner.defaultMinimumScore, file: file, line: line)
+    }
+
+    // MARK: Layouts
+
+    func testLinuxLayout256() throws {
+        var g = HandGuest(size: 1 << 20)
+        let l = Layout.linux(256, at: 0x10000)
+        XCTAssertEqual(l.avail, 0x11000)
+        XCTAssertEqual(l.used, 0x11240)
+        g.drive(l, .blk, requests: 300, completed: 298, data: 0x40000)
+        let result = try g.scan()
+        XCTAssertEqual(result.rings.count, 1, "\(result.rings)")
+        assertFound(result, l, avail: 300, used: 298, guess: "virtio-blk")
+        XCTAssertTrue(result.rings[0].reasons.contains { $0.contains("where Linux puts it") }, "\(result.rings[0].reasons)")
+        XCTAssertEqual(result.bytesScanned, 1 << 20)
+        XCTAssertEqual(result.pagesSkipped, 0)
+        XCTAssertEqual(result.candidatesDropped, 0)
+    }
+
+    func testLegacyLayoutUsedOnNextPage() throws {
+        var g = HandGuest(size: 1 << 20)
+        let l = Layout.legacy(128, at: 0x20000)
+        XCTAssertEqual(l.avail, 0x20800)
+        XCTAssertEqual(l.used, 0x21000)
+        g.drive(l, .netRx, requests: 700, completed: 650, data: 0x80000)
+        let result = try g.scan()
+        XCTAssertEqual(result.rings.count, 1, "\(result.rings)")
+        assertFound(result, l, avail: 700, used: 650, guess: "virtio-net-rx")
+        XCTAssertTrue(result.rings[0].reasons.contains { $0.contains("legacy") }, "\(result.rings[0].reasons)")
+    }
+
+    func testSeaBIOSLayout() throws {
+        // SeaBIOS: N=256, avail +0x1000, used +0x2000 (the legacy rule).
+        var g = HandGuest(size: 1 << 20)
+        let l = Layout.legacy(256, at: 0x7d000)
+        XCTAssertEqual(l.used - l.desc, 0x2000)
+        g.drive(l, .blk, requests: 5, completed: 5, data: 0x30000)
+        let result = try g.scan()
+        XCTAssertEqual(result.rings.count, 1, "\(result.rings)")
+        assertFound(result, l, avail: 5, used: 5, guess: "virtio-blk")
+    }
+
+    func testSixteenByteAlignedTableAndUsedRightAfterAvail() throws {
+        // Not page-aligned, and the used ring at the first 4-byte boundary after used_event:
+        // legal for a modern driver, in no known layout.
+        var g = HandGuest(size: 1 << 20)
+        let desc: UInt64 = 0x30010
+        let avail = desc + 16 * 64
+        let l = Layout(n: 64, desc: desc, avail: avail, used: (avail + 6 + 128 + 3) & ~3)
+        XCTAssertEqual(l.used, 0x30498)
+        g.drive(l, .consoleTx, requests: 200, completed: 200, data: 0x50000)
+        let result = try g.scan()
+        XCTAssertEqual(result.rings.count, 1, "\(result.rings)")
+        assertFound(result, l, avail: 200, used: 200, guess: "virtio-console")
+        XCTAssertTrue(result.rings[0].reasons.contains { $0.contains("no known layout") }, "\(result.rings[0].reasons)")
+    }
+
+    func testSmallAndLargeRings() throws {
+        var g = HandGuest(size: 4 << 20)
+        let small = Layout.linux(8, at: 0x8000)
+        let large = Layout.linux(1024, at: 0x100000)
+        XCTAssertEqual(small.used, 0x80c0)
+        XCTAssertEqual(large.used, 0x104840)
+        g.drive(small, .rng, requests: 1742, completed: 1742, data: 0x9f00)
+        g.drive(large, .netRx, requests: 3000, completed: 2500, data: 0x180000)
+        let result = try g.scan()
+        XCTAssertEqual(result.rings.count, 2, "\(result.rings)")
+        assertFound(result, small, avail: 1742, used: 1742, guess: "virtio-rng")
+        assertFound(result, large, avail: 3000, used: 2500, guess: "virtio-net-rx")
+    }
+
+    func testIdleButUsedRing() throws {
+        // Every request reused descriptor 0 and completed: one live descriptor, all entries 0.
+        var g = HandGuest(size: 1 << 20)
+        let l = Layout.linux(64, at: 0x40000)
+        g.drive(l, .rng, requests: 9, completed: 9, data: 0x60000)
+        let result = try g.scan()
+        XCTAssertEqual(result.rings.count, 1, "\(result.rings)")
+        assertFound(result, l, avail: 9, used: 9, guess: "virtio-rng")
+        XCTAssertTrue(result.rings[0].reasons.contains("1 live descriptor"), "\(result.rings[0].reasons)")
+    }
+
+    func testAdjacentRingsKeepTheirOwnSizes() throws {
+        // Linux allocates rings page after page: the table before a ring is another ring's.
+        var g = HandGuest(size: 1 << 20)
+        let a = Layout.linux(128, at: 0x20000)
+        let b = Layout.linux(128, at: 0x21000)
+        let c = Layout.linux(256, at: 0x22000)
+        g.drive(a, .netRx, requests: 128, completed: 0, data: 0x80000)  // posted, never used
+        g.drive(b, .netRx, requests: 128, completed: 0, data: 0xC0000)
+        g.drive(c, .consoleTx, requests: 500, completed: 499, data: 0x50000)
+        let result = try g.scan()
+        XCTAssertEqual(result.rings.count, 3, "\(result.rings.map { ($0.location, $0.score) })")
+        assertFound(result, a, avail: 128, used: 0, guess: "virtio-net-rx")
+        assertFound(result, b, avail: 128, used: 0, guess: "virtio-net-rx")
+        assertFound(result, c, avail: 500, used: 499, guess: "virtio-console")
+    }
+
+    func testFreshRingBeforeAnIdleRing() throws {
+        // Seen on the bench: a console port's input ring (128 buffers posted, nothing used) and on
+        // the next page its output ring, which has sent 14 lines through descriptor 0. The output
+        // ring's avail ring (flags 0, idx 14, zero entries) read as a used ring for the input
+        // ring looks like 14 completions of descriptor 0; it must not win over the empty used ring
+        // where Linux puts it.
+        var g = HandGuest(size: 1 << 20)
+        let input = Layout.linux(128, at: 0x2b000)
+        let output = Layout.linux(128, at: 0x2c000)
+        g.drive(input, .netRx, requests: 128, completed: 0, data: 0x80000)
+        for k in 0..<128 { g.descriptor(input, k, addr: 0x40000 + UInt64(k) * 0x1000, len: 4096, flags: 2, next: UInt16((k + 1) % 128)) }
+        g.drive(output, .portTx, requests: 14, completed: 14, data: 0x3f000)
+        let result = try g.scan()
+        XCTAssertEqual(result.rings.count, 2, "\(result.rings.map { ($0.location, $0.score, $0.reasons) })")
+        assertFound(result, input, avail: 128, used: 0, guess: "virtio-console")
+        assertFound(result, output, avail: 14, used: 14, guess: "virtio-console")
+    }
+
+    func testRingAcrossChunkBoundariesWithOneOrTwoThreads() throws {
+        var g = HandGuest(size: 1 << 20)
+        // With 64 KiB chunks, the table is in one chunk and the avail ring in the next.
+        let l = Layout.linux(256, at: 0x1F000)
+        g.drive(l, .blk, requests: 40, completed: 37, data: 0x60000)
+        var limits = RingScanLimits()
+        limits.chunkSize = 64 << 10
+        for threads in [1, 2] {
+            let result = try g.scan(threads: threads, limits: limits)
+            XCTAssertEqual(result.rings.count, 1, "\(result.rings)")
+            assertFound(result, l, avail: 40, used: 37, guess: "virtio-blk")
+            XCTAssertEqual(result.bytesScanned, 1 << 20)
+        }
+    }
+
+    // MARK: Nothing to find
+
+    func testAllZeroRegionFindsNothing() throws {
+        let g = HandGuest(size: 4 << 20)
+        let result = try g.scan()
+        XCTAssertEqual(result.rings.count, 0)
+        XCTAssertEqual(result.anchors, 0)
+        XCTAssertEqual(result.candidatesVerified, 0)
+        XCTAssertEqual(result.bytesScanned, 4 << 20)
+    }
+
+    func testRandomBytesFindNothing() throws {
+        var g = HandGuest(size: 4 << 20)
+        var random = SplitMix(state: 0x5EED)
+        g.buffer.bytes.withUnsafeMutableBytes { raw in
+            for i in 0..<(raw.count / 8) { raw.storeBytes(of: random.next(), toByteOffset: 8 * i, as: UInt64.self) }
+        }
+        let result = try g.scan(minimumScore: Int.min)
+        XCTAssertEqual(result.rings.count, 0, "\(result.rings)")
+        XCTAssertGreaterThan(result.anchors, 0, "some positions pass the prefilter by chance")
+        XCTAssertLessThan(result.anchors, 40, "about 2^-17 of 16-byte positions pass")
+    }
+
+    func testAllZeroRingIsNotAFind() throws {
+        // Headers in place but nothing ever made available.
+        var g = HandGuest(size: 1 << 20)
+        let l = Layout.linux(256, at: 0x10000)
+        g.put(UInt16(1), l.avail)  // NO_INTERRUPT, idx 0
+        let result = try g.scan(minimumScore: Int.min)
+        XCTAssertEqual(result.rings.count, 0)
+    }
+
+    func testLookAlikesAreRefused() throws {
+        func scanCorrupted(_ corrupt: (inout HandGuest, Layout) -> Void) throws -> RingScanResult {
+            var g = HandGuest(size: 1 << 20)
+            let l = Layout.linux(256, at: 0x10000)
+            g.drive(l, .blk, requests: 300, completed: 298, data: 0x40000)
+            XCTAssertEqual(try g.scan().rings.count, 1, "the uncorrupted ring is found")
+            corrupt(&g, l)
+            return try g.scan(minimumScore: Int.min)
+        }
+        // An avail entry naming a descriptor past the table.
+        XCTAssertEqual(try scanCorrupted { g, l in g.put(UInt16(300), l.avail + 4 + 2 * 5) }.rings.count, 0)
+        // A descriptor whose next is past the table.
+        XCTAssertEqual(try scanCorrupted { g, l in g.put(UInt16(256), l.desc + 16 * 7 + 14) }.rings.count, 0)
+        // Descriptor flags above 7.
+        XCTAssertEqual(try scanCorrupted { g, l in g.put(UInt16(8), l.desc + 16 * 3 + 12) }.rings.count, 0)
+        // A buffer outside guest RAM.
+        XCTAssertEqual(try scanCorrupted { g, l in g.put(UInt64(0x1_0000_0000), l.desc + 16 * 4) }.rings.count, 0)
+        // A used id past the table.
+        XCTAssertEqual(try scanCorrupted { g, l in g.put(UInt32(999), l.used + 4 + 8 * 10) }.rings.count, 0)
+        // More in flight than the ring holds: avail.idx - used.idx > N.
+        XCTAssertEqual(try scanCorrupted { g, l in g.put(UInt16(298 + 257), l.avail + 2) }.rings.count, 0)
+        // avail.flags other than 0 or 1.
+        XCTAssertEqual(try scanCorrupted { g, l in g.put(UInt16(2), l.avail) }.rings.count, 0)
+    }
+
+    // MARK: Residency, bounds
+
+    func testNonResidentPagesAreNeverRead() throws {
+        var g = HandGuest(size: 1 << 20)
+        let l = Layout.linux(256, at: 0x10000)
+        g.drive(l, .blk, requests: 30, completed: 30, data: 0x40000)
+        // Pages 0x80000-0xfffff are "not resident": reading them fails the test.
+        let host = HandGuest.hostBase
+        let forbidden = [(host + 0x80000, host + 0x100000)]
+        let memory = GuestMemory(map: try g.map, reader: GuardedReader(inner: g.buffer, forbidden: forbidden))
+        let resident: @Sendable (UInt64, Int) -> [Bool] = { address, count in
+            (0..<count).map { i in
+                let page = address + UInt64(i) * 4096
+                return !(page >= host + 0x80000 && page < host + 0x100000)
+            }
+        }
+        var limits = RingScanLimits()
+        limits.chunkSize = 128 << 10
+        let result = try RingScanner.scan(memory: memory, residentPages: resident, limits: limits)
+        XCTAssertEqual(result.notes, [])
+        XCTAssertEqual(result.pagesSkipped, 128)
+        XCTAssertEqual(result.bytesScanned, 0x80000)
+        XCTAssertEqual(result.rings.map(\.location), [l.location])
+    }
+
+    func testCandidateBudgetIsEnforced() throws {
+        var g = HandGuest(size: 1 << 20)
+        let l = Layout.linux(256, at: 0x10000)
+        g.drive(l, .blk, requests: 300, completed: 298, data: 0x40000)
+        var limits = RingScanLimits()
+        limits.maximumCandidates = 0
+        let result = try g.scan(limits: limits)
+        XCTAssertEqual(result.rings.count, 0)
+        XCTAssertEqual(result.candidatesVerified, 0)
+        XCTAssertGreaterThan(result.candidatesDropped, 0)
+    }
+
+    func testMaximumRingSizeBoundsTheSearch() throws {
+        var g = HandGuest(size: 4 << 20)
+        let l = Layout.linux(1024, at: 0x10000)
+        g.drive(l, .netRx, requests: 2000, completed: 1990, data: 0x80000)
+        var limits = RingScanLimits()
+        limits.maximumRingSize = 512
+        let r = try g.scan(limits: limits)
+        XCTAssertEqual(r.rings.count, 0, "\(r.rings)")
+        limits.maximumRingSize = 1024
+        XCTAssertEqual(try g.scan(limits: limits).rings.map(\.location), [l.location])
+    }
+}
