@@ -1,0 +1,36 @@
+import ArgumentParser
+import VQCore
+
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Find split virtqueues by scanning guest RAM (no QMP needed).",
+        discussion: "Skips pages that are not resident in a live process; uses both cores.")
+
+    @OptionGroup var target: TargetOptions
+    @Option(help: "Report rings scoring at least this.") var minimumScore: Int = RingScanner.defaultMinimumScore
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let t = try target.open()
+        let result = try Failure.reporting { () throws in try RingScanner.scan(t, minimumScore: minimumScore) }
+        if json {
+            printJSON(.object([
+                ("rings", .array(result.rings.map { r in
+                    .object([("layout", .string(r.location.layout.rawValue)), ("num", .uint(UInt64(r.location.size))),
+                             ("desc", .uint(r.location.descriptors.rawValue)), ("avail", .uint(r.location.driverArea.rawValue)),
+                             ("used", .uint(r.location.deviceArea.rawValue)), ("avail_idx", .uint(UInt64(r.availIndex))),
+                             ("used_idx", .uint(UInt64(r.usedIndex))), ("device_guess", .string(r.deviceGuess)),
+                             ("score", .int(Int64(r.score)))])
+                })),
+                ("bytes_scanned", .uint(result.bytesScanned)), ("seconds", .double(result.seconds)),
+            ]))
+            return
+        }
+        Output.standardOutput.write("scanned \(Hex.humanSize(result.bytesScanned)) of \(t.title) in \(String(format6: result.seconds)) s\n")
+        printTable(["DESC", "AVAIL", "USED", "NUM", "AVAIL-IDX", "USED-IDX", "GUESS", "SCORE"], result.rings.map { r in
+            [Hex.string(r.location.descriptors.rawValue), Hex.string(r.location.driverArea.rawValue), Hex.string(r.location.deviceArea.rawValue),
+             String(r.location.size), String(r.availIndex), String(r.usedIndex), r.deviceGuess ?? "?", String(r.score)]
+        })
+    }
+}
