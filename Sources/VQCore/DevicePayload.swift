@@ -155,7 +155,8 @@ public struct EthernetFrame: Sendable, Hashable {
 }
 
 extension String {
-    func leftPadded(_ width: Int, with pad: Character = "0") -> String {
+    /// The string padded on the left to `width` characters (`"f".leftPadded(2)` → `"0f"`).
+    public func leftPadded(_ width: Int, with pad: Character = "0") -> String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }

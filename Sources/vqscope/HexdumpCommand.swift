@@ -46,9 +46,3 @@ func parseAddress(_ text: String) throws -> UInt64 {
     guard let value = Hex.parseAddress(text) else { throw ValidationError("'\(text)' is not an address (write 0x1000 or 4096)") }
     return value
 }
-
-extension String {
-    func leftPadded(_ width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
-    }
-}

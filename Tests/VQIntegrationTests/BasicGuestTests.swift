@@ -3,26 +3,7 @@ import VQCore
 import XCTest
 
 /// The basic bench guest: Linux under TCG, 256 MiB, pc machine, virtio blk/net/rng/serial.
-final class BasicGuestTests: XCTestCase {
-    nonisolated(unsafe) static var guest: BenchGuest!
-    nonisolated(unsafe) static var bootError: Error?
-
-    override class func setUp() {
-        super.setUp()
-        do { guest = try BenchGuest(.basic) } catch { bootError = error }
-    }
-
-    override class func tearDown() {
-        guest?.shutdown()
-        super.tearDown()
-    }
-
-    var guest: BenchGuest {
-        get throws {
-            if let error = Self.bootError { throw error }
-            return Self.guest
-        }
-    }
+final class BasicGuestTests: GuestTestCase {
 
     func testAutoUsesQMPAndMatchesGpa2hva() throws {
         let guest = try guest

@@ -4,26 +4,8 @@ import XCTest
 
 /// A guest over 4 GiB (-m 4608 on pc): RAM is split, 3 GiB low and 1.5 GiB from 4 GiB at RAM
 /// offset 3 GiB, so `hva = ram_base + gpa` is wrong above 4 GiB.
-final class BigGuestTests: XCTestCase {
-    nonisolated(unsafe) static var guest: BenchGuest!
-    nonisolated(unsafe) static var bootError: Error?
-
-    override class func setUp() {
-        super.setUp()
-        do { guest = try BenchGuest(.big) } catch { bootError = error }
-    }
-
-    override class func tearDown() {
-        guest?.shutdown()
-        super.tearDown()
-    }
-
-    var guest: BenchGuest {
-        get throws {
-            if let error = Self.bootError { throw error }
-            return Self.guest
-        }
-    }
+final class BigGuestTests: GuestTestCase {
+    override class var variant: BenchGuest.Variant { .big }
 
     func testQMPSlotsMatchGpa2hvaAboveAndBelow4G() throws {
         let guest = try guest

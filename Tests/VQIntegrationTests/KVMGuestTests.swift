@@ -4,28 +4,10 @@ import XCTest
 
 /// A firmware-only KVM guest (SeaBIOS reading a virtio-blk disk). Skipped only where /dev/kvm is
 /// absent, and says so.
-final class KVMGuestTests: XCTestCase {
-    nonisolated(unsafe) static var guest: BenchGuest!
-    nonisolated(unsafe) static var bootError: Error?
-    static let hasKVM = FileManager.default.fileExists(atPath: "/dev/kvm")
-
-    override class func setUp() {
-        super.setUp()
-        guard hasKVM else { return }
-        do { guest = try BenchGuest(.kvm) } catch { bootError = error }
-    }
-
-    override class func tearDown() {
-        guest?.shutdown()
-        super.tearDown()
-    }
-
-    var guest: BenchGuest {
-        get throws {
-            try XCTSkipUnless(Self.hasKVM, "/dev/kvm is absent on this machine: the KVM variant cannot run")
-            if let error = Self.bootError { throw error }
-            return Self.guest
-        }
+final class KVMGuestTests: GuestTestCase {
+    override class var variant: BenchGuest.Variant { .kvm }
+    override class var unavailableReason: String? {
+        FileManager.default.fileExists(atPath: "/dev/kvm") ? nil : "/dev/kvm is absent on this machine: the KVM variant cannot run"
     }
 
     func testKVMSlotsMatchGpa2hvaWithoutQMP() throws {

@@ -3,26 +3,8 @@ import VQCore
 import XCTest
 
 /// The basic bench guest with packed=on for virtio-net and virtio-rng: packed rings.
-final class PackedGuestTests: XCTestCase {
-    nonisolated(unsafe) static var guest: BenchGuest!
-    nonisolated(unsafe) static var bootError: Error?
-
-    override class func setUp() {
-        super.setUp()
-        do { guest = try BenchGuest(.basic, packed: true) } catch { bootError = error }
-    }
-
-    override class func tearDown() {
-        guest?.shutdown()
-        super.tearDown()
-    }
-
-    var guest: BenchGuest {
-        get throws {
-            if let error = Self.bootError { throw error }
-            return Self.guest
-        }
-    }
+final class PackedGuestTests: GuestTestCase {
+    override class var packed: Bool { true }
 
     func testPackedQueuesAreListedAndDecodedConsistently() throws {
         let guest = try guest

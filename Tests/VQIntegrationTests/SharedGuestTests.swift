@@ -3,26 +3,8 @@ import VQCore
 import XCTest
 
 /// A guest whose RAM is a shared file (memory-backend-file, share=on, -machine memory-backend=).
-final class SharedGuestTests: XCTestCase {
-    nonisolated(unsafe) static var guest: BenchGuest!
-    nonisolated(unsafe) static var bootError: Error?
-
-    override class func setUp() {
-        super.setUp()
-        do { guest = try BenchGuest(.shared) } catch { bootError = error }
-    }
-
-    override class func tearDown() {
-        guest?.shutdown()
-        super.tearDown()
-    }
-
-    var guest: BenchGuest {
-        get throws {
-            if let error = Self.bootError { throw error }
-            return Self.guest
-        }
-    }
+final class SharedGuestTests: GuestTestCase {
+    override class var variant: BenchGuest.Variant { .shared }
 
     var ramFile: String { get throws { try guest.directory.appendingPathComponent("guest.ram").path } }
 
