@@ -1,17 +1,6 @@
 import VQCore
 import XCTest
 
-/// Counts batched reads, to check how many system calls a decoder would make.
-private final class CountingReader: MemoryReader {
-    var inner: BufferMemory
-    var calls = 0
-    init(_ inner: BufferMemory) { self.inner = inner }
-    func read(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) throws(MemoryError) {
-        calls += 1
-        try inner.read(requests)
-    }
-}
-
 final class ChainTests: XCTestCase {
     /// 64 KiB of guest RAM at guest-physical 0 (host offset 0x100000 in the buffer's own space).
     static let ramSize: UInt64 = 0x10000

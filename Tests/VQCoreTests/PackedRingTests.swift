@@ -1,34 +1,6 @@
 import VQCore
 import XCTest
 
-/// Serves reads from a buffer; after each read covering the flags word at `watched`, flips its USED
-/// bit, at most `changes` times: a device marking a descriptor while the ring is read.
-private final class FlippingReader: MemoryReader {
-    var inner: BufferMemory
-    let watched: UInt64
-    var changes: Int
-    var calls = 0
-
-    init(_ inner: BufferMemory, watched: UInt64, changes: Int) {
-        self.inner = inner
-        self.watched = watched
-        self.changes = changes
-    }
-
-    func read(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) throws(MemoryError) {
-        calls += 1
-        for i in requests.indices {
-            try inner.read(UnsafeMutableBufferPointer(rebasing: requests[i..<i + 1]))
-            let r = requests[i]
-            if changes > 0, r.address <= watched, watched + 2 <= r.address + UInt64(r.buffer.count) {
-                let offset = Int(watched - inner.base)
-                inner.bytes[offset + 1] ^= 0x80
-                changes -= 1
-            }
-        }
-    }
-}
-
 final class PackedRingTests: XCTestCase {
     static let host: UInt64 = 0x5500_0000_0000
     static let ramSize = 0x40000
@@ -327,7 +299,7 @@ final class PackedRingTests: XCTestCase {
 
     func testFlagsThatChangeOnEveryReadAreTorn() throws {
         put(avail(0x31000, 64, id: 1, wrap: true), slot: 0)
-        let reader = FlippingReader(ram, watched: Self.host + Self.ringAddress + 14, changes: .max)
+        let reader = ChangingReader(ram, watched: Self.host + Self.ringAddress + 14, changes: .max, change: .flipUsedBit)
         let s = try PackedRing.snapshot(memory: GuestMemory(map: try map(), reader: reader), location: q, maxAttempts: 4)
         XCTAssertFalse(s.consistent)
         XCTAssertEqual(s.attempts, 4)
@@ -338,7 +310,7 @@ final class PackedRingTests: XCTestCase {
     func testFlagsThatChangeOnceAreConsistentOnTheSecondAttempt() throws {
         put(avail(0x31000, 64, id: 1, wrap: true), slot: 0)
         // The device marks slot 0 used right after the first read.
-        let reader = FlippingReader(ram, watched: Self.host + Self.ringAddress + 14, changes: 1)
+        let reader = ChangingReader(ram, watched: Self.host + Self.ringAddress + 14, changes: 1, change: .flipUsedBit)
         let s = try PackedRing.snapshot(memory: GuestMemory(map: try map(), reader: reader), location: q)
         XCTAssertTrue(s.consistent)
         XCTAssertEqual(s.attempts, 2)
@@ -350,13 +322,3 @@ final class PackedRingTests: XCTestCase {
     }
 }
 
-/// Counts batched reads.
-private final class CountingReader: MemoryReader {
-    var inner: BufferMemory
-    var calls = 0
-    init(_ inner: BufferMemory) { self.inner = inner }
-    func read(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) throws(MemoryError) {
-        calls += 1
-        try inner.read(requests)
-    }
-}

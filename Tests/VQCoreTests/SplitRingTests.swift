@@ -1,35 +1,6 @@
 import VQCore
 import XCTest
 
-/// Serves reads from a buffer and, after serving a read that covers `watched`, adds 1 to the
-/// little-endian u16 there, at most `changes` times: a guest index moving under the reader.
-private final class MovingIndexReader: MemoryReader {
-    var inner: BufferMemory
-    let watched: UInt64
-    var changes: Int
-    var calls = 0
-
-    init(_ inner: BufferMemory, watched: UInt64, changes: Int) {
-        self.inner = inner
-        self.watched = watched
-        self.changes = changes
-    }
-
-    func read(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) throws(MemoryError) {
-        calls += 1
-        for i in requests.indices {
-            try inner.read(UnsafeMutableBufferPointer(rebasing: requests[i..<i + 1]))
-            let r = requests[i]
-            if changes > 0, r.address <= watched, watched + 2 <= r.address + UInt64(r.buffer.count) {
-                let offset = Int(watched - inner.base)
-                let value = UInt16(inner.bytes[offset]) | UInt16(inner.bytes[offset + 1]) << 8
-                inner.store(value &+ 1, at: watched)
-                changes -= 1
-            }
-        }
-    }
-}
-
 final class SplitRingTests: XCTestCase {
     /// Host offset of guest-physical 0 in the test buffer.
     static let host: UInt64 = 0x7f00_0000_0000
@@ -88,7 +59,7 @@ final class SplitRingTests: XCTestCase {
         put(UInt16(1), q.driverArea.rawValue)                    // NO_INTERRUPT
         put(UInt16(6), q.driverArea.rawValue + 4 + 2 * 256)      // used_event
         put(UInt16(8), q.deviceArea.rawValue + 4 + 8 * 256)      // avail_event
-        let reader = CountingWrapper(ram)
+        let reader = CountingReader(ram)
         let snapshot = try SplitRing.snapshot(memory: GuestMemory(map: try map(), reader: reader), location: q)
 
         XCTAssertTrue(snapshot.consistent)
@@ -239,7 +210,7 @@ final class SplitRingTests: XCTestCase {
     func testAnIndexThatMovesOnEveryReadIsTorn() throws {
         let q = legacy
         ring(q, availIndex: 10, usedIndex: 9, avail: [9: 1])
-        let reader = MovingIndexReader(ram, watched: Self.host + q.driverArea.rawValue + 2, changes: .max)
+        let reader = ChangingReader(ram, watched: Self.host + q.driverArea.rawValue + 2, changes: .max, change: .incrementIndex)
         let snapshot = try SplitRing.snapshot(memory: GuestMemory(map: try map(), reader: reader), location: q, maxAttempts: 3)
         XCTAssertFalse(snapshot.consistent)
         XCTAssertEqual(snapshot.attempts, 3)
@@ -251,7 +222,7 @@ final class SplitRingTests: XCTestCase {
         let q = legacy
         put(Descriptor(address: gpa(0x30000), length: 64, flags: [.write]), table: q.descriptors.rawValue, 1)
         ring(q, availIndex: 10, usedIndex: 9, avail: [9: 1, 10: 2])
-        let reader = MovingIndexReader(ram, watched: Self.host + q.driverArea.rawValue + 2, changes: 1)
+        let reader = ChangingReader(ram, watched: Self.host + q.driverArea.rawValue + 2, changes: 1, change: .incrementIndex)
         let snapshot = try SplitRing.snapshot(memory: GuestMemory(map: try map(), reader: reader), location: q)
         XCTAssertTrue(snapshot.consistent)
         XCTAssertEqual(snapshot.attempts, 2)
@@ -265,7 +236,7 @@ final class SplitRingTests: XCTestCase {
     func testAUsedIndexThatMovesOnceIsConsistentOnTheSecondAttempt() throws {
         let q = legacy
         ring(q, availIndex: 10, usedIndex: 8, avail: [8: 1, 9: 2])
-        let reader = MovingIndexReader(ram, watched: Self.host + q.deviceArea.rawValue + 2, changes: 1)
+        let reader = ChangingReader(ram, watched: Self.host + q.deviceArea.rawValue + 2, changes: 1, change: .incrementIndex)
         let snapshot = try SplitRing.snapshot(memory: GuestMemory(map: try map(), reader: reader), location: q)
         XCTAssertTrue(snapshot.consistent)
         XCTAssertEqual(snapshot.attempts, 2)
@@ -339,13 +310,3 @@ final class SplitRingTests: XCTestCase {
     }
 }
 
-/// Counts batched reads.
-private final class CountingWrapper: MemoryReader {
-    var inner: BufferMemory
-    var calls = 0
-    init(_ inner: BufferMemory) { self.inner = inner }
-    func read(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) throws(MemoryError) {
-        calls += 1
-        try inner.read(requests)
-    }
-}
