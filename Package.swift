@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "vqscope", targets: ["vqscope"]),
         .library(name: "VQCore", targets: ["VQCore"]),
+        .library(name: "VQTUI", targets: ["VQTUI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -16,17 +17,28 @@ let package = Package(
         .target(name: "CVQSys"),
         // The pure core: memory access, slot maps, QEMU process and QMP facts. No terminal code.
         .target(name: "VQCore", dependencies: ["CVQSys"]),
+        // ncursesw (Debian: libncursesw5-dev), with wrappers for what Swift cannot import.
+        .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
+        // The live inspector: state -> a screen model (an in-memory grid) -> ncurses.
+        .target(name: "VQTUI", dependencies: ["VQCore", "CNcursesw"]),
+        // `vqscope demo`: a simulated guest (RAM with virtqueues and steady traffic) in a child
+        // process that answers QMP like QEMU, so the demo goes through the same --pid path.
+        .target(name: "VQDemo", dependencies: ["VQCore"]),
         // The thin command line: parses options and calls the library.
         .executableTarget(
             name: "vqscope",
             dependencies: [
                 "VQCore",
+                "VQTUI",
+                "VQDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Side-by-side measurements against QEMU's QMP and plain reads (Samples/bench/benchmark.sh).
         .executableTarget(name: "vqscope-benchmarks", dependencies: ["VQCore"]),
         .testTarget(name: "VQCoreTests", dependencies: ["VQCore"]),
+        .testTarget(name: "VQTUITests", dependencies: ["VQTUI", "VQCore"]),
+        .testTarget(name: "VQDemoTests", dependencies: ["VQDemo", "VQCore"]),
         // Boots the Samples/bench guests under QEMU and checks vqscope against QEMU's own answers.
         .testTarget(name: "VQIntegrationTests", dependencies: ["VQCore", "vqscope"]),
     ]

@@ -1,0 +1,27 @@
+// ncursesw for Swift: the wide-character API, and small functions for what does not import
+// (macros, and the global stdscr that Swift 6's concurrency checking refuses).
+#ifndef VQSCOPE_CNCURSESW_H
+#define VQSCOPE_CNCURSESW_H
+#ifndef _XOPEN_SOURCE_EXTENDED
+#define _XOPEN_SOURCE_EXTENDED 1
+#endif
+#include <ncursesw/curses.h>
+#include <locale.h>
+#include <wchar.h>
+
+static inline WINDOW *cvq_stdscr(void) { return stdscr; }
+static inline int cvq_lines(void) { return LINES; }
+static inline int cvq_cols(void) { return COLS; }
+static inline int cvq_color_pair(int n) { return (int)COLOR_PAIR(n); }
+static inline int cvq_colors(void) { return COLORS; }
+static inline int cvq_key_resize(void) { return KEY_RESIZE; }
+static inline int cvq_setlocale_all(void) { return setlocale(LC_ALL, "") != NULL; }
+
+/// Puts one wide character with attributes and a color pair at (y, x) of stdscr.
+static inline int cvq_put(int y, int x, wchar_t ch, attr_t attrs, short pair) {
+    cchar_t cell;
+    wchar_t text[2] = { ch, 0 };
+    if (setcchar(&cell, text, attrs, pair, NULL) != OK) return ERR;
+    return mvwadd_wch(stdscr, y, x, &cell);
+}
+#endif

@@ -1,0 +1,97 @@
+import VQCore
+
+/// What the inspector's header says about its target.
+public struct TargetSummary: Hashable, Sendable {
+    /// `pid 1234 (vm1, kvm, 256 MiB)`, `image dump.elf`, `demo (simulated guest, pid 99)`.
+    public var title: String
+    /// Where the slot map came from (`qmp`, `kvm`, `maps`, `elf`, `raw`).
+    public var slotSource: String
+    /// Guest RAM in bytes (the slot map's RAM total).
+    public var ramBytes: UInt64
+    /// Whether the VM can be paused and continued (a live target with QMP).
+    public var canPause: Bool
+    /// Whether the target is a live process (an image never changes).
+    public var isLive: Bool
+
+    public init(title: String, slotSource: String, ramBytes: UInt64, canPause: Bool, isLive: Bool) {
+        self.title = title
+        self.slotSource = slotSource
+        self.ramBytes = ramBytes
+        self.canPause = canPause
+        self.isLive = isLive
+    }
+}
+
+/// A decoded ring, whichever its layout.
+public enum RingSnapshot: Hashable, Sendable {
+    case split(SplitRing.Snapshot)
+    case packed(PackedRing.Snapshot)
+
+    public var location: VirtqueueLocation {
+        switch self {
+        case .split(let s): s.location
+        case .packed(let p): p.location
+        }
+    }
+
+    public var consistent: Bool {
+        switch self {
+        case .split(let s): s.consistent
+        case .packed(let p): p.consistent
+        }
+    }
+
+    public var allProblems: [RingProblem] {
+        switch self {
+        case .split(let s): s.allProblems
+        case .packed(let p): p.allProblems
+        }
+    }
+}
+
+/// Whether the VM runs, as QMP's `query-status` says.
+public enum VMRunState: Hashable, Sendable {
+    case running
+    case paused
+}
+
+/// What one cheap poll found: each queue's indexes (split rings; `nil` fields for packed rings) and
+/// the ring events since the previous poll. `RingEvent.queue` indexes the list
+/// ``InspectorSource/discoverQueues()`` returned.
+public struct PollResult: Hashable, Sendable {
+    public var indexes: [RingIndexes]
+    public var events: [RingEvent]
+
+    public init(indexes: [RingIndexes], events: [RingEvent]) {
+        self.indexes = indexes
+        self.events = events
+    }
+}
+
+/// Everything the inspector reads, behind one small protocol: a live QEMU process (or the demo's
+/// simulated guest) in the program, hand-built rings in memory in tests. Never writes to the guest;
+/// `pause` and `resume` are only called on the user's explicit key.
+public protocol InspectorSource: AnyObject {
+    var summary: TargetSummary { get }
+    var slotMap: SlotMap { get }
+    /// The queues to show (through QMP, or found by a RAM scan). Called at start and when the user
+    /// asks to look again; after it, `poll` follows these queues.
+    func discoverQueues() throws(TargetError) -> [Virtqueue]
+    /// The indexes of every discovered queue and the events since the last poll; cheap enough to
+    /// call a hundred times a second.
+    func poll() throws(MemoryError) -> PollResult
+    /// A consistent snapshot of one queue (bounded retries; marked torn otherwise).
+    func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot
+    /// Guest memory, through the slot map.
+    func read(at gpa: GuestPhysicalAddress, count: Int) throws(MemoryError) -> [UInt8]
+    /// Decodes what a chain carries for its device (blk request, net header and frame...).
+    func payload(of chain: Chain, queue: Virtqueue, completedLength: UInt32?) -> DevicePayload?
+    /// The VM's run state, or `nil` when it cannot be known (no QMP, an image).
+    func runState() -> VMRunState?
+    /// Pauses the VM (QMP `stop`).
+    func pause() throws(TargetError)
+    /// Continues the VM (QMP `cont`).
+    func resume() throws(TargetError)
+    /// Whether the target still exists (a process may exit under the inspector).
+    func isAlive() -> Bool
+}
