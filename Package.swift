@@ -18,7 +18,7 @@ let package = Package(
         // The pure core: memory access, slot maps, QEMU process and QMP facts. No terminal code.
         .target(name: "VQCore", dependencies: ["CVQSys"]),
         // ncursesw (Debian: libncursesw5-dev), with wrappers for what Swift cannot import.
-        .systemLibrary(name: "CNcursesw", pkgConfig: "ncursesw", providers: [.apt(["libncursesw5-dev"])]),
+        .systemLibrary(name: "CNcursesw", providers: [.apt(["libncursesw5-dev"])]),
         // The live inspector: state -> a screen model (an in-memory grid) -> ncurses.
         .target(name: "VQTUI", dependencies: ["VQCore", "CNcursesw"]),
         // `vqscope demo`: a simulated guest (RAM with virtqueues and steady traffic) in a child

@@ -1,23 +1,49 @@
 #!/usr/bin/env bash
 # Boots the basic bench guest and runs vqscope's benchmarks against it: translation (in process and
-# through `vqscope translate` on standard input) against QEMU's own gpa2hva over QMP, and guest RAM
-# reads against a plain read of the same bytes. Prints each figure beside its peer, with ratios.
+# through `vqscope translate` on standard input) against QEMU's own gpa2hva over QMP, guest RAM
+# reads against a plain read of the same bytes, and reads and ring snapshots against drgn, the peer
+# measured by drgn-peer.py (drgn 0.3.0 in a virtual environment, DIR/drgn-venv, made once and
+# reused). Every read figure uses one plan of guest-physical addresses. Prints each figure beside
+# its peer, with ratios; when drgn cannot be installed or run, its rows are skipped with the reason.
 #   Samples/bench/benchmark.sh [--variant basic|big|shared]
+# VQSCOPE_SCRATCH=DIR builds with `swift build --scratch-path DIR` instead of the package's .build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 variant=basic
 [[ ${1:-} == --variant ]] && variant=${2:?}
 dir=${VQSCOPE_BENCH_DIR:-$HOME/.cache/vqscope-bench}
 "$root/Samples/bench/build-guest.sh" "$dir"
-(cd "$root" && swift build -c release --product vqscope >/dev/null && swift build -c release --product vqscope-benchmarks >/dev/null)
-bin=$(cd "$root" && swift build -c release --show-bin-path)
+build=(swift build -c release)
+[[ -n ${VQSCOPE_SCRATCH:-} ]] && build+=(--scratch-path "$VQSCOPE_SCRATCH")
+(cd "$root" && "${build[@]}" --product vqscope >/dev/null && "${build[@]}" --product vqscope-benchmarks >/dev/null)
+bin=$(cd "$root" && "${build[@]}" --show-bin-path)
 
 work=$(mktemp -d /tmp/vqscope-benchmark.XXXXXX)
 qemu_pid=
 cleanup() { [[ -n $qemu_pid ]] && kill "$qemu_pid" 2>/dev/null && wait "$qemu_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
+
+# drgn 0.3.0 in its own virtual environment: installed once, reused while it imports as that version.
+drgn_version=0.3.0
+venv=$dir/drgn-venv
+drgn_skipped=
+has_drgn() { "$venv/bin/python" -c "import drgn, sys; sys.exit(drgn.__version__ != '$drgn_version')" 2>/dev/null; }
+setup_drgn() {
+    has_drgn && return 0
+    if ! "$venv/bin/python" -c pass 2>/dev/null; then
+        command -v python3 >/dev/null || { drgn_skipped="python3 not found"; return 1; }
+        python3 -m venv --clear "$venv" >"$work/venv.log" 2>&1 || {
+            drgn_skipped="python3 -m venv $venv failed: $(grep -v '^$' "$work/venv.log" | tail -1)"; rm -rf "$venv"; return 1; }
+    fi
+    echo "benchmark: installing drgn $drgn_version into $venv" >&2
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "drgn==$drgn_version" >"$work/pip.log" 2>&1 || {
+        drgn_skipped="pip install drgn==$drgn_version failed: $({ grep -m1 -E '^ERROR' "$work/pip.log" || tail -1 "$work/pip.log"; } | sed 's/ (from versions:.*//')"; return 1; }
+    has_drgn || { drgn_skipped="drgn $drgn_version does not import from $venv after installing it"; return 1; }
+}
+setup_drgn || echo "benchmark: drgn rows skipped: $drgn_skipped" >&2
+
 "$root/Samples/bench/run-guest.sh" --variant "$variant" --dir "$dir" --name vqscope-benchmark \
-    --qmp "$work/bench.sock" --qmp "$work/tool.sock" --serial "$work/serial.log" --mem-path "$work/guest.ram" \
+    --qmp "$work/bench.sock" --qmp "$work/tool.sock" --qmp "$work/drgn.sock" --serial "$work/serial.log" --mem-path "$work/guest.ram" \
     >"$work/qemu.log" 2>&1 &
 qemu_pid=$!
 for _ in $(seq 1 1200); do
@@ -28,4 +54,18 @@ done
 grep -q VQSCOPE-READY "$work/serial.log" || { echo "benchmark: the guest never became ready" >&2; exit 1; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(qemu-system-x86_64 --version | head -1)"
-"$bin/vqscope-benchmarks" --pid "$qemu_pid" --qmp "$work/bench.sock" --vqscope "$bin/vqscope" --tool-qmp "$work/tool.sock"
+# One plan of guest-physical addresses (4 KiB and 8 MiB reads, the ring) for vqscope and drgn alike.
+"$bin/vqscope-benchmarks" --pid "$qemu_pid" --qmp "$work/bench.sock" --write-plan "$work/plan.json"
+drgn_args=()
+if [[ -z $drgn_skipped ]]; then
+    if "$venv/bin/python" "$root/Samples/bench/drgn-peer.py" --qmp "$work/drgn.sock" --plan "$work/plan.json" \
+        >"$work/drgn.json" 2>"$work/drgn.err"; then
+        drgn_args=(--drgn "$work/drgn.json")
+    else
+        drgn_skipped="drgn-peer.py failed: $(grep -v '^$' "$work/drgn.err" | tail -1)"
+        echo "benchmark: drgn rows skipped: $drgn_skipped" >&2
+    fi
+fi
+[[ -n $drgn_skipped ]] && drgn_args=(--drgn-skipped "$drgn_skipped")
+"$bin/vqscope-benchmarks" --pid "$qemu_pid" --qmp "$work/bench.sock" --vqscope "$bin/vqscope" --tool-qmp "$work/tool.sock" \
+    --plan "$work/plan.json" "${drgn_args[@]}"

@@ -2,8 +2,9 @@
 # shellcheck disable=SC2054  # QEMU's key=value,key=value arguments are not array typos
 # run-guest.sh — start a vqscope bench guest; QEMU runs in the foreground.
 #
-# Usage: run-guest.sh [--variant basic|big|shared|kvm] [--dir DIR] [--name NAME]
-#                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--extra "ARGS"]...
+# Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug] [--dir DIR] [--name NAME]
+#                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--blkdebug]
+#                     [--extra "ARGS"]...
 #
 # The script ends by `exec`ing qemu-system-x86_64, so its PID *is* QEMU's PID: start it as
 # a child process and kill that PID (SIGTERM) to stop the guest. Build the guest first
@@ -23,10 +24,11 @@
 #           boot sector keeps reading the disk through INT 13h, i.e. through SeaBIOS's own
 #           split virtio-blk ring. Only the virtio-blk device exists. Default CPU model
 #           (-cpu host / -cpu max fail under this nested KVM).
+#   blkdebug  basic with --blkdebug (see below).
 #
 # Ready signal — wait for this exact line in the --serial LOGFILE:
 #       VQSCOPE-READY
-#   basic/big/shared: printed by the guest's /init on ttyS0 once every device was found and
+#   basic/big/shared/blkdebug: printed by the guest's /init on ttyS0 once every device was found and
 #                     its I/O loop runs ("VQSCOPE-ERROR <what>" instead if one is missing).
 #   kvm:              LOGFILE is SeaBIOS's debug console (isa-debugcon, port 0x402), not a
 #                     serial port. SeaBIOS writes its own log there; after probing it prints
@@ -44,6 +46,11 @@
 #                  writes to FILE.vq0 beside it (a line every 0.5 s from the guest).
 #   --mem-path F   RAM file of the shared variant (default /dev/shm/NAME.ram).
 #   --packed       packed=on for virtio-net-pci and virtio-rng-pci (Linux variants only).
+#   --blkdebug     put QEMU's blkdebug driver under the virtio-blk disk (drive id d0, Linux
+#                  variants only), so a test can hold a request in flight over QMP:
+#                  human-monitor-command `qemu-io d0 "break read_aio t1"` holds the guest's
+#                  next read until `qemu-io d0 "resume t1"` (`qemu-io d0 "remove_break t1"`
+#                  drops the breakpoint).
 #   --extra "ARGS" extra QEMU arguments, split on whitespace; may be repeated.
 set -euo pipefail
 
@@ -56,6 +63,7 @@ name=vqscope-bench
 serial=
 mem_path=
 packed=0
+blkdebug=0
 qmp_sockets=()
 extra=()
 
@@ -68,6 +76,7 @@ while (( $# )); do
         --serial)  serial=${2:?--serial needs a path};    shift 2 ;;
         --mem-path) mem_path=${2:?--mem-path needs a path}; shift 2 ;;
         --packed)  packed=1; shift ;;
+        --blkdebug) blkdebug=1; shift ;;
         --extra)   read -r -a more <<<"${2:?--extra needs a value}"
                    extra+=("${more[@]}"); shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -75,7 +84,7 @@ while (( $# )); do
     esac
 done
 
-case $variant in basic|big|shared|kvm) ;; *) die "unknown variant: $variant" ;; esac
+case $variant in basic|big|shared|kvm) ;; blkdebug) blkdebug=1 ;; *) die "unknown variant: $variant" ;; esac
 [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "--name may use only letters, digits, . _ -"
 [[ -d $dir ]] || die "no bench directory $dir (run build-guest.sh first)"
 dir=$(readlink -f "$dir")
@@ -99,6 +108,7 @@ if [[ $variant == kvm ]]; then
     [[ -f $img ]] || die "missing $img (run build-guest.sh)"
     [[ -c /dev/kvm ]] || die "/dev/kvm is missing"
     (( packed )) && echo "run-guest: --packed ignored for kvm (SeaBIOS uses split rings)" >&2
+    (( blkdebug )) && echo "run-guest: --blkdebug ignored for kvm" >&2
     args+=(-accel kvm -machine pc -m 128
            -drive "file=$img,format=raw,if=none,id=d0,readonly=on"
            -device virtio-blk-pci,drive=d0,bootindex=0
@@ -110,8 +120,10 @@ else
     done
     pk=
     (( packed )) && pk=,packed=on
+    disk=$dir/disk.img
+    (( blkdebug )) && disk=blkdebug::$dir/disk.img
     case $variant in
-        basic)  args+=(-accel tcg -machine pc -m 256) ;;
+        basic|blkdebug) args+=(-accel tcg -machine pc -m 256) ;;
         big)    args+=(-accel tcg -machine pc -m 4608) ;;
         shared) args+=(-accel tcg -m 256
                        -object "memory-backend-file,id=ram0,size=256M,mem-path=$mem_path,share=on,discard-data=on"
@@ -121,7 +133,7 @@ else
            -append "console=ttyS0 quiet"
            -chardev "file,id=con0,path=$serial" -serial chardev:con0
            # virtio-blk: read-only, the image is never modified.
-           -drive "file=$dir/disk.img,format=raw,if=none,id=d0,readonly=on"
+           -drive "file=$disk,format=raw,if=none,id=d0,readonly=on"
            -device virtio-blk-pci,drive=d0
            # virtio-net on user networking; restrict=on: slirp still answers the guest's
            # pings to 10.0.2.2 itself but forwards nothing to the host or beyond.

@@ -10,11 +10,18 @@
 #include <wchar.h>
 
 static inline WINDOW *cvq_stdscr(void) { return stdscr; }
+static inline SCREEN *cvq_newterm(void) { return newterm(NULL, stdout, stdin); }
 static inline int cvq_lines(void) { return LINES; }
 static inline int cvq_cols(void) { return COLS; }
 static inline int cvq_color_pair(int n) { return (int)COLOR_PAIR(n); }
 static inline int cvq_colors(void) { return COLORS; }
 static inline int cvq_key_resize(void) { return KEY_RESIZE; }
+static inline attr_t cvq_a_bold(void) { return A_BOLD; }
+static inline attr_t cvq_a_reverse(void) { return A_REVERSE; }
+static inline attr_t cvq_a_underline(void) { return A_UNDERLINE; }
+static inline attr_t cvq_a_dim(void) { return A_DIM; }
+static inline attr_t cvq_a_normal(void) { return A_NORMAL; }
+static inline int cvq_key_code_yes(void) { return KEY_CODE_YES; }
 static inline int cvq_setlocale_all(void) { return setlocale(LC_ALL, "") != NULL; }
 
 /// Puts one wide character with attributes and a color pair at (y, x) of stdscr.

@@ -1,16 +1,21 @@
 import Glibc
 
-/// A QEMU system-emulator process on this host, as `/proc` describes it.
+/// A QEMU system-emulator process on this host, as `/proc` describes it, or vqscope's own simulated
+/// guest (`vqscope demo-guest`, started by `vqscope demo`), which looks like one from outside: guest
+/// RAM in an anonymous mapping, QEMU's options on its command line, QMP on its sockets.
 public struct QEMUProcess: Sendable {
     public let pid: Int32
     /// The executable (`/proc/PID/exe`), or argv[0] where the link cannot be read.
     public let executable: String
     public let commandLine: QEMUCommandLine
     /// `kvm` when the process holds `/dev/kvm` open, else the accelerator its command line names,
-    /// else `tcg`.
+    /// else `tcg`; `sim` for the simulated guest.
     public let accelerator: String
+    /// Whether this is vqscope's simulated guest rather than a QEMU.
+    public let isSimulatedGuest: Bool
 
-    /// Inspects process `pid`; throws if there is none, or if it is not a QEMU system emulator.
+    /// Inspects process `pid`; throws if there is none, or if it is neither a QEMU system emulator
+    /// nor the simulated guest.
     public init(pid: Int32) throws(TargetError) {
         guard pid > 0 else { throw .noSuchProcess(pid: pid) }
         let arguments: [String]
@@ -27,18 +32,24 @@ public struct QEMUProcess: Sendable {
             throw Sys.isProcessAlive(pid) ? .notQEMU(pid: pid, executable: "a kernel thread") : .noSuchProcess(pid: pid)
         }
         let exe = Sys.readLink("/proc/\(pid)/exe") ?? arguments[0]
-        guard Self.isQEMU(executable: exe) || Self.isQEMU(executable: arguments[0]) else {
+        let simulated = Self.isSimulatedGuest(executable: exe, arguments: arguments)
+        guard simulated || Self.isQEMU(executable: exe) || Self.isQEMU(executable: arguments[0]) else {
             throw .notQEMU(pid: pid, executable: exe)
         }
         self.pid = pid
+        self.isSimulatedGuest = simulated
         self.executable = exe
         var commandLine = QEMUCommandLine(arguments: arguments)
         if commandLine.architecture == nil {
             commandLine.architecture = QEMUCommandLine(arguments: [exe]).architecture
         }
         self.commandLine = commandLine
-        let holdsKVM = Sys.listDirectory("/proc/\(pid)/fd").contains { Sys.readLink("/proc/\(pid)/fd/\($0)") == "/dev/kvm" }
-        self.accelerator = holdsKVM ? "kvm" : (commandLine.accelerator ?? "tcg")
+        if simulated {
+            self.accelerator = "sim"
+        } else {
+            let holdsKVM = Sys.listDirectory("/proc/\(pid)/fd").contains { Sys.readLink("/proc/\(pid)/fd/\($0)") == "/dev/kvm" }
+            self.accelerator = holdsKVM ? "kvm" : (commandLine.accelerator ?? "tcg")
+        }
     }
 
     /// Whether an executable path names a QEMU system emulator.
@@ -47,7 +58,15 @@ public struct QEMUProcess: Sendable {
         return base.hasPrefix("qemu-system-") || base == "qemu-kvm" || base.hasPrefix("qemu-kvm ")
     }
 
-    /// Every QEMU process this user can see, in PID order.
+    /// Whether a process is vqscope's simulated guest: its argv[1] is `demo-guest` and its
+    /// executable is named `vqscope` (`vqscope (deleted)` once a rebuild replaced the file).
+    public static func isSimulatedGuest(executable: String, arguments: [String]) -> Bool {
+        guard arguments.count > 1, arguments[1] == "demo-guest" else { return false }
+        let base = executable.split(separator: "/").last.map(String.init) ?? executable
+        return base == "vqscope" || base == "vqscope (deleted)"
+    }
+
+    /// Every QEMU process (and simulated guest) this user can see, in PID order.
     public static func all() -> [QEMUProcess] {
         Sys.listDirectory("/proc").compactMap { Int32($0) }.sorted().compactMap { try? QEMUProcess(pid: $0) }
     }

@@ -157,7 +157,7 @@ public enum RingScanner {
     public static func scan(memory: GuestMemory, residentPages: (@Sendable (UInt64, Int) -> [Bool])?,
                             threads: Int = 2, minimumScore: Int = defaultMinimumScore,
                             limits: RingScanLimits = RingScanLimits()) throws(MemoryError) -> RingScanResult {
-        let start = monotonicSeconds()
+        let start = MonotonicClock.now()
         let maxN = max(2, min(32768, 1 << (Int.bitWidth - 1 - max(2, limits.maximumRingSize).leadingZeroBitCount)))
         let ram = RAMRanges(memory.map)
         let plan = ScanPlan(map: memory.map, chunkSize: limits.chunkSize, maxN: maxN, usedWindow: limits.usedSearchWindow)
@@ -187,7 +187,7 @@ public enum RingScanner {
         }
         rings.sort { $0.location.descriptors < $1.location.descriptors }
         let stats = shared.stats.withLock { $0 }
-        return RingScanResult(rings: rings, bytesScanned: stats.bytesScanned, seconds: monotonicSeconds() - start,
+        return RingScanResult(rings: rings, bytesScanned: stats.bytesScanned, seconds: MonotonicClock.now() - start,
                               pagesSkipped: stats.pagesSkipped, bytesRead: stats.bytesRead, anchors: stats.anchors,
                               candidatesVerified: UInt64(min(shared.verified.load(ordering: .relaxed), max(0, limits.maximumCandidates))),
                               candidatesDropped: stats.dropped, candidatesPassed: all.count, notes: stats.notes)
@@ -266,11 +266,6 @@ public enum RingScanner {
         return kept
     }
 
-    static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
 }
 
 // MARK: - The plan and the workers

@@ -1,136 +1,237 @@
 /// One thing that happened on a ring between two polls.
 public struct RingEvent: Sendable, Hashable {
     public enum Kind: Sendable, Hashable {
-        /// The driver made a chain available: avail ring entry `index` holds `head`.
+        /// The driver made a chain available. Split rings: avail ring entry `index` holds head
+        /// descriptor `head`. Packed rings: the chain starting in slot `index` carries buffer ID `head`.
         case available(head: UInt16)
-        /// The device returned a chain: used ring entry `index` holds `id` and the bytes it wrote.
+        /// The device returned a chain: the used ring entry (split) or used descriptor (packed) at
+        /// `index` holds `id` (head descriptor or buffer ID) and the bytes it wrote.
         case used(id: UInt32, length: UInt32)
-        /// The ring moved by more than its size between two polls: `missed` entries were
-        /// overwritten before they could be read.
+        /// The ring moved by more than its size between two polls: `missed` entries (split) or slots
+        /// (packed, at least that many) were overwritten before they could be read. `ring` is
+        /// `avail` (the driver's side) or `used` (the device's).
         case lapped(ring: String, missed: Int)
     }
 
     /// The queue, by its index in the watcher's list.
     public var queue: Int
     public var kind: Kind
-    /// The free-running ring index of the entry (avail or used).
+    /// Split rings: the free-running ring index of the entry (avail or used). Packed rings: the slot.
     public var index: UInt16
+    /// Packed rings: the wrap counter of the lap the slot belongs to; `nil` for split rings.
+    public var wrap: Bool?
+
+    /// An event from its parts.
+    public init(queue: Int, kind: Kind, index: UInt16, wrap: Bool? = nil) {
+        self.queue = queue
+        self.kind = kind
+        self.index = index
+        self.wrap = wrap
+    }
 }
 
-/// Follows split rings by polling: each poll reads every watched queue's `avail.idx` and `used.idx`
-/// in one batched read, then the new ring entries of the queues that moved in a second one.
-/// Nothing is missed unless a ring moves by more than its size between two polls, and that is
-/// reported (`.lapped`) rather than hidden: entries are re-checked against the index after they are
-/// read, since the driver may reuse a slot once it has moved a full ring further.
+/// Follows virtqueues, split and packed, by polling.
+///
+/// Each poll reads, in one batch, every split queue's `avail.idx` and `used.idx` and every packed
+/// queue's whole descriptor ring; then, in a second batch only when split indexes moved, the new
+/// ring entries followed by the indexes again. The first poll only records where the rings are.
+///
+/// - **Split rings**: nothing is missed unless a ring moves by more than its size between two
+///   polls, and that is reported (`.lapped`) rather than hidden: entries are re-checked against the
+///   index read after them, since the driver may reuse a slot once it has moved a full ring further.
+/// - **Packed rings** keep no indexes in memory: a ``PackedRingFollower`` per queue keeps the
+///   driver's and the device's positions and wrap counters and each buffer's slot count (see it for
+///   what can and cannot be seen). It starts from the ring as the first poll reads it (the device's
+///   used position from QEMU's `used-idx` when given and further on than the ring shows); a first
+///   read torn by the driver is retried on the next poll.
+///
+/// Work per poll is bounded by the queues' sizes, whatever the rings hold.
 public final class RingWatcher {
     public let memory: GuestMemory
     public let queues: [VirtqueueLocation]
+    /// Each queue's latest `avail.idx` and `used.idx` (split rings), as of the last poll: the second
+    /// read when entries were read, else the first. `nil` fields before the first poll and for packed
+    /// rings, which keep no indexes (see ``packedPositions``).
+    public private(set) var current: [RingIndexes]
     private var lastAvail: [UInt16?]
     private var lastUsed: [UInt16?]
+    private var followers: [PackedRingFollower?]
+    private let usedHints: [PackedRing.Hint?]
 
-    /// Watches `queues` (split rings; others are refused).
-    public init(memory: GuestMemory, queues: [VirtqueueLocation]) throws(TargetError) {
-        guard queues.allSatisfy({ $0.layout == .split && $0.size > 0 }) else {
-            throw .usage("watch follows split rings; packed rings are shown by `vqscope dump`")
+    /// Watches `queues`, split and packed. `deviceStates`, when given (one per queue, QMP's view),
+    /// lends packed queues the device's used index as a starting hint. Refuses queues of size 0.
+    public init(memory: GuestMemory, queues: [VirtqueueLocation], deviceStates: [DeviceQueueState?] = []) throws(TargetError) {
+        if let empty = queues.firstIndex(where: { $0.size == 0 }) {
+            throw .usage("queue \(empty) has size 0: there is no ring to watch")
         }
         self.memory = memory
         self.queues = queues
+        current = Array(repeating: RingIndexes(available: nil, used: nil), count: queues.count)
         lastAvail = Array(repeating: nil, count: queues.count)
         lastUsed = Array(repeating: nil, count: queues.count)
+        followers = queues.enumerated().map { i, q in q.layout == .packed ? PackedRingFollower(queue: i, size: q.size) : nil }
+        usedHints = queues.indices.map { i in
+            guard queues[i].layout == .packed, i < deviceStates.count, let state = deviceStates[i] else { return nil }
+            return PackedRing.Hint(index: state.usedIndex)
+        }
     }
 
-    /// Reads the indexes of every queue in one batch: (avail.idx, used.idx) per queue.
+    /// Packed rings: the driver's and the device's next positions as the watcher follows them
+    /// (`nil` for split rings and before a packed ring's first successful poll).
+    public var packedPositions: [(driver: PackedRing.Position, deviceUsed: PackedRing.Position)?] {
+        followers.map { f in
+            guard let f, let driver = f.driverPosition, let used = f.deviceUsedPosition else { return nil }
+            return (driver, used)
+        }
+    }
+
+    /// Reads the indexes of every split queue in one batch: (avail.idx, used.idx) per queue; packed
+    /// queues, which keep none, read as (0, 0).
     public func readIndexes() throws(MemoryError) -> [(UInt16, UInt16)] {
-        var raw = [UInt16](repeating: 0, count: queues.count * 2)
+        var raw = [UInt8](repeating: 0, count: queues.count * 4)
         try rethrowing(MemoryError.self) {
             try raw.withUnsafeMutableBytes { bytes in
-                var ranges: [(gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] = []
-                ranges.reserveCapacity(queues.count * 2)
-                for (i, q) in queues.enumerated() {
-                    ranges.append((GuestPhysicalAddress(q.driverArea.rawValue &+ 2), UnsafeMutableRawBufferPointer(rebasing: bytes[i * 4..<i * 4 + 2])))
-                    ranges.append((GuestPhysicalAddress(q.deviceArea.rawValue &+ 2), UnsafeMutableRawBufferPointer(rebasing: bytes[i * 4 + 2..<i * 4 + 4])))
+                try memory.read(indexRanges(queues.indices.filter { queues[$0].layout == .split }, bytes, offset: { $0 * 4 }))
+            }
+        }
+        let view = ByteView(raw)
+        return queues.indices.map { (view.u16($0 * 4), view.u16($0 * 4 + 2)) }
+    }
+
+    /// The ranges of the two index words of each queue in `which`, into `bytes` at `offset(queue)`.
+    private func indexRanges(_ which: [Int], _ bytes: UnsafeMutableRawBufferPointer, offset: (Int) -> Int)
+        -> [(gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] {
+        var ranges: [(gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] = []
+        ranges.reserveCapacity(which.count * 2)
+        for i in which {
+            let q = queues[i], o = offset(i)
+            ranges.append((GuestPhysicalAddress(q.driverArea.rawValue &+ 2), UnsafeMutableRawBufferPointer(rebasing: bytes[o..<o + 2])))
+            ranges.append((GuestPhysicalAddress(q.deviceArea.rawValue &+ 2), UnsafeMutableRawBufferPointer(rebasing: bytes[o + 2..<o + 4])))
+        }
+        return ranges
+    }
+
+    /// One poll: the events since the previous one, queue by queue (the first poll only records
+    /// where the rings are). Throws when a ring cannot be read; the watcher's state is then unchanged.
+    public func poll() throws(MemoryError) -> [RingEvent] {
+        // First batch: split indexes, then whole packed rings.
+        let split = queues.indices.filter { queues[$0].layout == .split }
+        var ringOffset = [Int](repeating: 0, count: queues.count)
+        var total = queues.count * 4
+        for i in queues.indices where queues[i].layout == .packed {
+            ringOffset[i] = total
+            total += 16 * Int(queues[i].size)
+        }
+        var first = [UInt8](repeating: 0, count: total)
+        try rethrowing(MemoryError.self) {
+            try first.withUnsafeMutableBytes { bytes in
+                var ranges = indexRanges(split, bytes, offset: { $0 * 4 })
+                for i in queues.indices where queues[i].layout == .packed {
+                    let o = ringOffset[i]
+                    ranges.append((queues[i].descriptors, UnsafeMutableRawBufferPointer(rebasing: bytes[o..<o + 16 * Int(queues[i].size)])))
                 }
                 try memory.read(ranges)
             }
         }
-        return (0..<queues.count).map { (UInt16(littleEndian: raw[$0 * 2]), UInt16(littleEndian: raw[$0 * 2 + 1])) }
-    }
+        let view = ByteView(first)
 
-    /// One poll: the events since the previous one (the first poll only records where the rings are).
-    public func poll() throws(MemoryError) -> [RingEvent] {
-        let now = try readIndexes()
-        // Entries to read: (queue, isUsed, from, count).
+        var perQueue = [[RingEvent]](repeating: [], count: queues.count)
+        // Split rings: which new entries to read, (queue, isUsed, from, count).
         var spans: [(queue: Int, used: Bool, from: UInt16, count: Int)] = []
-        var events: [RingEvent] = []
-        for (i, (avail, used)) in now.enumerated() {
+        var nextAvail = lastAvail, nextUsed = lastUsed
+        for i in split {
+            let avail = view.u16(i * 4), used = view.u16(i * 4 + 2)
             let size = Int(queues[i].size)
             if let last = lastAvail[i], avail != last {
                 let moved = Int(avail &- last)
-                if moved > size { events.append(RingEvent(queue: i, kind: .lapped(ring: "avail", missed: moved - size), index: last)) }
+                if moved > size { perQueue[i].append(RingEvent(queue: i, kind: .lapped(ring: "avail", missed: moved - size), index: last)) }
                 let count = min(moved, size)
                 spans.append((i, false, avail &- UInt16(count), count))
             }
             if let last = lastUsed[i], used != last {
                 let moved = Int(used &- last)
-                if moved > size { events.append(RingEvent(queue: i, kind: .lapped(ring: "used", missed: moved - size), index: last)) }
+                if moved > size { perQueue[i].append(RingEvent(queue: i, kind: .lapped(ring: "used", missed: moved - size), index: last)) }
                 let count = min(moved, size)
                 spans.append((i, true, used &- UInt16(count), count))
             }
-            lastAvail[i] = avail
-            lastUsed[i] = used
+            nextAvail[i] = avail
+            nextUsed[i] = used
         }
-        guard !spans.isEmpty else { return events }
 
-        // One batch for every new entry, into one buffer; ring slots wrap, so a span may be two ranges.
-        var offsets: [Int] = []
-        var total = 0
+        // Second batch: every new split entry into one buffer (ring slots wrap, so a span may be two
+        // ranges), then the indexes of the queues that moved, read after the entries.
+        var spanOffsets: [Int] = []
+        var entryBytes = 0
         for span in spans {
-            offsets.append(total)
-            total += span.count * (span.used ? 8 : 2)
+            spanOffsets.append(entryBytes)
+            entryBytes += span.count * (span.used ? 8 : 2)
         }
-        var buffer = [UInt8](repeating: 0, count: total)
-        try rethrowing(MemoryError.self) {
-            try buffer.withUnsafeMutableBytes { bytes in
-                var ranges: [(gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] = []
-                for (s, span) in spans.enumerated() {
-                    let q = queues[span.queue]
-                    let entry = span.used ? 8 : 2
-                    let base = span.used ? q.deviceArea.rawValue &+ 4 : q.driverArea.rawValue &+ 4
-                    var slot = Int(span.from) % Int(q.size)
-                    var done = 0
-                    while done < span.count {
-                        let n = min(span.count - done, Int(q.size) - slot)
-                        let start = offsets[s] + done * entry
-                        ranges.append((GuestPhysicalAddress(base &+ UInt64(slot * entry)),
-                                       UnsafeMutableRawBufferPointer(rebasing: bytes[start..<start + n * entry])))
-                        done += n
-                        slot = 0
+        let moved = Array(Set(spans.map(\.queue))).sorted()
+        var afterOffset = [Int](repeating: 0, count: queues.count)
+        for (k, i) in moved.enumerated() { afterOffset[i] = entryBytes + 4 * k }
+        var second = [UInt8](repeating: 0, count: entryBytes + 4 * moved.count)
+        if !spans.isEmpty {
+            try rethrowing(MemoryError.self) {
+                try second.withUnsafeMutableBytes { bytes in
+                    var ranges: [(gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] = []
+                    for (s, span) in spans.enumerated() {
+                        let q = queues[span.queue]
+                        let entry = span.used ? 8 : 2
+                        let base = span.used ? q.deviceArea.rawValue &+ 4 : q.driverArea.rawValue &+ 4
+                        var slot = Int(span.from) % Int(q.size)
+                        var done = 0
+                        while done < span.count {
+                            let n = min(span.count - done, Int(q.size) - slot)
+                            let start = spanOffsets[s] + done * entry
+                            ranges.append((GuestPhysicalAddress(base &+ UInt64(slot * entry)),
+                                           UnsafeMutableRawBufferPointer(rebasing: bytes[start..<start + n * entry])))
+                            done += n
+                            slot = 0
+                        }
                     }
+                    ranges += indexRanges(moved, bytes, offset: { afterOffset[$0] })
+                    try memory.read(ranges)
                 }
-                try memory.read(ranges)
             }
         }
-        let view = ByteView(buffer)
+        let entries = ByteView(second)
 
         // Entries read after the driver moved a full ring further may have been reused.
-        let after = try readIndexes()
         for (s, span) in spans.enumerated() {
-            let current = span.used ? after[span.queue].1 : after[span.queue].0
+            let latest = entries.u16(afterOffset[span.queue] + (span.used ? 2 : 0))
             let size = Int(queues[span.queue].size)
             for k in 0..<span.count {
                 let index = span.from &+ UInt16(k)
-                if Int(current &- index) > size {
-                    events.append(RingEvent(queue: span.queue, kind: .lapped(ring: span.used ? "used" : "avail", missed: 1), index: index))
+                if Int(latest &- index) > size {
+                    perQueue[span.queue].append(RingEvent(queue: span.queue, kind: .lapped(ring: span.used ? "used" : "avail", missed: 1), index: index))
                     continue
                 }
                 if span.used {
-                    let at = offsets[s] + k * 8
-                    events.append(RingEvent(queue: span.queue, kind: .used(id: view.u32(at), length: view.u32(at + 4)), index: index))
+                    let at = spanOffsets[s] + k * 8
+                    perQueue[span.queue].append(RingEvent(queue: span.queue, kind: .used(id: entries.u32(at), length: entries.u32(at + 4)), index: index))
                 } else {
-                    events.append(RingEvent(queue: span.queue, kind: .available(head: view.u16(offsets[s] + k * 2)), index: index))
+                    perQueue[span.queue].append(RingEvent(queue: span.queue, kind: .available(head: entries.u16(spanOffsets[s] + k * 2)), index: index))
                 }
             }
         }
-        return events
+
+        // Nothing below can fail: commit.
+        lastAvail = nextAvail
+        lastUsed = nextUsed
+        for i in split {
+            current[i] = moved.contains(i)
+                ? RingIndexes(available: entries.u16(afterOffset[i]), used: entries.u16(afterOffset[i] + 2))
+                : RingIndexes(available: view.u16(i * 4), used: view.u16(i * 4 + 2))
+        }
+        for i in queues.indices where queues[i].layout == .packed {
+            let o = ringOffset[i], n = Int(queues[i].size)
+            let ring = first.withUnsafeBytes { Descriptor.decode(UnsafeRawBufferPointer(rebasing: $0[o..<o + 16 * n]), layout: .packed) }
+            if followers[i]!.isStarted {
+                perQueue[i] += followers[i]!.advance(ring)
+            } else {
+                followers[i]!.start(ring, location: queues[i], usedHint: usedHints[i])
+            }
+        }
+        return perQueue.flatMap { $0 }
     }
 }

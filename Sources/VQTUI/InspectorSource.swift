@@ -22,33 +22,6 @@ public struct TargetSummary: Hashable, Sendable {
     }
 }
 
-/// A decoded ring, whichever its layout.
-public enum RingSnapshot: Hashable, Sendable {
-    case split(SplitRing.Snapshot)
-    case packed(PackedRing.Snapshot)
-
-    public var location: VirtqueueLocation {
-        switch self {
-        case .split(let s): s.location
-        case .packed(let p): p.location
-        }
-    }
-
-    public var consistent: Bool {
-        switch self {
-        case .split(let s): s.consistent
-        case .packed(let p): p.consistent
-        }
-    }
-
-    public var allProblems: [RingProblem] {
-        switch self {
-        case .split(let s): s.allProblems
-        case .packed(let p): p.allProblems
-        }
-    }
-}
-
 /// Whether the VM runs, as QMP's `query-status` says.
 public enum VMRunState: Hashable, Sendable {
     case running

@@ -9,24 +9,131 @@ struct DumpCommand: ParsableCommand {
             The snapshot is read consistently while the guest runs: indexes before and after the \
             rings, retried until they agree (else it is marked torn). In-flight chains (between the \
             device's used index and the driver's avail index) are live; older entries are history.
+
+            Name the queue with --queue DEVICE:INDEX: among QMP's queues, or, without QMP (an image, \
+            --no-qmp), among the split rings a RAM scan finds (`vqscope queues` lists them). Or give \
+            its location on any target: a split ring with --desc GPA --num N --avail GPA --used GPA \
+            (--legacy instead of --avail and --used: the legacy layout, which the spec fixes), a \
+            packed ring with --packed --desc GPA --num N, optionally --driver GPA --device GPA (its \
+            event suppression areas; not read when not given).
             """)
 
     @OptionGroup var target: TargetOptions
-    @Option(name: .long, help: ArgumentHelp("The queue: DEVICE:INDEX (DEVICE: name, id, PCI address or QOM path).", valueName: "queue"))
-    var queue: String
+    @Option(name: .long, help: ArgumentHelp("The queue: DEVICE:INDEX (DEVICE: name, id, PCI address or QOM path; without QMP, a scan's guess).", valueName: "queue"))
+    var queue: String?
+    @Option(name: .long, help: ArgumentHelp("The descriptor table (split) or ring (packed), instead of --queue.", valueName: "gpa"), transform: address("--desc"))
+    var desc: UInt64?
+    @Option(name: .long, help: ArgumentHelp("The queue size, with --desc.", valueName: "n")) var num: Int?
+    @Option(name: .long, help: ArgumentHelp("Split ring: the available ring.", valueName: "gpa"), transform: address("--avail"))
+    var avail: UInt64?
+    @Option(name: .long, help: ArgumentHelp("Split ring: the used ring.", valueName: "gpa"), transform: address("--used"))
+    var used: UInt64?
+    @Flag(help: "Split ring: the legacy layout (avail after the table, used on the next 4 KiB boundary) instead of --avail and --used.")
+    var legacy = false
+    @Flag(help: "The ring at --desc is packed.") var packed = false
+    @Option(name: .long, help: ArgumentHelp("Packed ring: the driver event suppression area.", valueName: "gpa"), transform: address("--driver"))
+    var driver: UInt64?
+    @Option(name: .long, help: ArgumentHelp("Packed ring: the device event suppression area.", valueName: "gpa"), transform: address("--device"))
+    var device: UInt64?
     @Flag(help: "Print JSON.") var json = false
 
+    static func address(_ name: String) -> @Sendable (String) throws -> UInt64 {
+        { text in
+            guard let value = Hex.parseAddress(text) else { throw ValidationError("\(name): '\(text)' is not an address") }
+            return value
+        }
+    }
+
     func validate() throws {
-        if QueueSelector(queue) == nil { throw ValidationError("--queue: '\(queue)' is not DEVICE:INDEX") }
+        if let queue {
+            if QueueSelector(queue) == nil { throw ValidationError("--queue: '\(queue)' is not DEVICE:INDEX") }
+            if desc != nil { throw ValidationError("--queue and --desc both name the queue: give one") }
+        }
+        guard desc != nil else {
+            if queue == nil { throw ValidationError("name the queue: --queue DEVICE:INDEX, or its location with --desc GPA --num N") }
+            let stray = [("--num", num != nil), ("--avail", avail != nil), ("--used", used != nil), ("--legacy", legacy),
+                         ("--packed", packed), ("--driver", driver != nil), ("--device", device != nil)].filter(\.1).map(\.0)
+            if let first = stray.first { throw ValidationError("\(first) goes with --desc (a location), not with --queue") }
+            return
+        }
+        guard let num else { throw ValidationError("--desc needs --num N, the queue size") }
+        guard (1...32768).contains(num) else { throw ValidationError("--num must be 1 to 32768") }
+        if packed {
+            if avail != nil || used != nil || legacy {
+                throw ValidationError("a packed ring has no avail and used rings: give its event areas with --driver and --device")
+            }
+        } else {
+            if driver != nil || device != nil {
+                throw ValidationError("--driver and --device are a packed ring's event areas: add --packed, or give a split ring's --avail and --used")
+            }
+            if legacy && (avail != nil || used != nil) { throw ValidationError("--legacy derives --avail and --used: give one or the other") }
+            if !legacy && (avail == nil || used == nil) {
+                throw ValidationError("a split ring needs --avail GPA and --used GPA (a modern driver puts them anywhere; `vqscope scan` finds them), or --legacy for the layout the spec fixes")
+            }
+        }
+        _ = try explicitLocation()
+    }
+
+    /// The location --desc and its companions give (after ``validate()``).
+    func explicitLocation() throws -> DumpedQueue {
+        guard let desc, let num else { throw ValidationError("--desc needs --num N, the queue size") }
+        let n = UInt64(num)
+        func at(_ base: UInt64, plus offset: UInt64, _ what: String) throws -> GuestPhysicalAddress {
+            guard let a = GuestPhysicalAddress(base).advanced(by: offset) else { throw ValidationError("\(what) passes the end of the address space") }
+            return a
+        }
+        if packed {
+            // An event area not given is not read: point it at the ring and leave it out of the output.
+            let location = VirtqueueLocation(layout: .packed, size: UInt16(num), descriptors: GuestPhysicalAddress(desc),
+                                             driverArea: GuestPhysicalAddress(driver ?? desc), deviceArea: GuestPhysicalAddress(device ?? desc),
+                                             features: [.packedRing])
+            _ = try at(desc, plus: 16 * n - 1, "the descriptor ring")
+            return DumpedQueue(location: location, hasDriverArea: driver != nil, hasDeviceArea: device != nil)
+        }
+        if legacy {
+            // Virtio 1.2, 2.7.2: the table on a page, avail right after it, used on the next page boundary.
+            guard desc & 0xFFF == 0 else { throw ValidationError("--legacy: a legacy ring's descriptor table starts on a 4 KiB page; \(Hex.string(desc)) does not") }
+            let availAddress = try at(desc, plus: 16 * n, "the available ring")
+            let usedOffset = (16 * n + 6 + 2 * n + 0xFFF) & ~0xFFF
+            let usedAddress = try at(desc, plus: usedOffset, "the used ring")
+            _ = try at(desc, plus: usedOffset + 6 + 8 * n - 1, "the used ring")
+            return DumpedQueue(location: VirtqueueLocation(layout: .split, size: UInt16(num), descriptors: GuestPhysicalAddress(desc),
+                                                           driverArea: availAddress, deviceArea: usedAddress))
+        }
+        return DumpedQueue(location: VirtqueueLocation(layout: .split, size: UInt16(num), descriptors: GuestPhysicalAddress(desc),
+                                                       driverArea: GuestPhysicalAddress(avail ?? 0), deviceArea: GuestPhysicalAddress(used ?? 0)))
     }
 
     func run() throws {
         let t = try target.open()
-        let devices = try Failure.reporting { () throws(TargetError) in try t.virtioDevices() }
-        let q = try Failure.reporting { () throws(TargetError) in try QueueSelector(queue)!.select(from: devices) }
-        let count = devices.first { $0.path == q.path }?.queues.count ?? 1
+        var dumped: DumpedQueue
+        if let queue {
+            let list = try QueueList.load(t)
+            let q = try Failure.reporting { () throws(TargetError) in
+                do throws(TargetError) { return try QueueSelector(queue)!.select(from: list.devices) } catch {
+                    guard list.source == .scan, case TargetError.usage(let message) = error else { throw error }
+                    throw .usage(message + " (found by a RAM scan without QMP; see `vqscope queues`)")
+                }
+            }
+            dumped = DumpedQueue(queue: q, list: list)
+        } else {
+            dumped = try explicitLocation()
+            // On a target with QMP, a location that is one of its queues borrows the queue's name and features.
+            if t.qmp != nil, let devices = try? t.virtioDevices(),
+               let q = devices.flatMap(\.queues).first(where: { $0.location.layout == dumped.location.layout && $0.location.descriptors == dumped.location.descriptors }) {
+                var named = DumpedQueue(queue: q, list: QueueList(source: .qmp, devices: devices))
+                named.location = VirtqueueLocation(layout: q.location.layout, size: dumped.location.size, descriptors: dumped.location.descriptors,
+                                                   driverArea: dumped.location.driverArea, deviceArea: dumped.location.deviceArea,
+                                                   features: q.location.features)
+                named.hasDriverArea = dumped.hasDriverArea
+                named.hasDeviceArea = dumped.hasDeviceArea
+                if named.location.size != q.location.size { named.deviceState = nil }
+                named.located = true
+                dumped = named
+            }
+        }
         let dump: RingDump
-        do { dump = try RingDump(queue: q, queueCount: count, memory: t.memory) } catch {
+        do { dump = try RingDump(dumped, memory: t.memory, image: t.imagePath != nil) } catch {
             Failure.printError("\(error)")
             throw ExitCode(Failure.partial)
         }
@@ -34,41 +141,87 @@ struct DumpCommand: ParsableCommand {
     }
 }
 
+/// The queue a dump shows: its location, and its name and device state when known (QMP, a scan).
+struct DumpedQueue {
+    var location: VirtqueueLocation
+    /// Device name (QMP's, or a scan's guess), `nil` for a bare location.
+    var device: String?
+    /// QOM path (QMP only).
+    var path: String?
+    var index: Int?
+    /// Whether the queue was found by a RAM scan.
+    var scanned = false
+    /// Whether the queue was given by its location (`--desc`).
+    var located = false
+    var deviceState: DeviceQueueState?
+    var payloadRole: PayloadRole?
+    /// Packed rings: whether the event suppression areas are known (and read).
+    var hasDriverArea = true
+    var hasDeviceArea = true
+
+    init(location: VirtqueueLocation, hasDriverArea: Bool = true, hasDeviceArea: Bool = true) {
+        self.location = location
+        located = true
+        self.hasDriverArea = hasDriverArea
+        self.hasDeviceArea = hasDeviceArea
+    }
+
+    init(queue q: Virtqueue, list: QueueList) {
+        location = q.location
+        device = q.device
+        path = list.path(of: q)
+        index = q.index
+        scanned = list.source == .scan
+        deviceState = q.deviceState
+        payloadRole = list.payloadRole(of: q)
+    }
+
+    /// `virtio-blk:0`, or `queue at 0x1000` for a bare location.
+    var label: String {
+        guard let device else { return "queue at \(location.descriptors)" }
+        return "\(device):\(index ?? 0)"
+    }
+}
+
 /// A decoded queue, as `dump` prints it.
 struct RingDump {
-    let queue: Virtqueue
+    let queue: DumpedQueue
     let memory: GuestMemory
+    /// Whether the target is an image: element addresses are file offsets, not host-virtual ones.
+    let image: Bool
     var split: SplitRing.Snapshot?
     var packed: PackedRing.Snapshot?
     var payloads: [UInt16: DevicePayload] = [:]
 
-    init(queue: Virtqueue, queueCount: Int, memory: GuestMemory) throws(MemoryError) {
+    init(_ queue: DumpedQueue, memory: GuestMemory, image: Bool) throws(MemoryError) {
         self.queue = queue
         self.memory = memory
+        self.image = image
         switch queue.location.layout {
         case .split:
             let s = try SplitRing.snapshot(memory: memory, location: queue.location)
             split = s
-            for f in s.inFlight { if let c = f.chain { payloads[f.head] = decode(c, count: queueCount) } }
+            for f in s.inFlight { if let c = f.chain { payloads[f.head] = decode(c) } }
         case .packed:
             let hints = queue.deviceState
             let p = try PackedRing.snapshot(memory: memory, location: queue.location,
                                             usedIndex: hints.map { PackedRing.Hint(index: $0.usedIndex) },
                                             lastAvailIndex: hints.map { PackedRing.Hint(index: $0.lastAvailIndex) })
             packed = p
-            for a in p.available { payloads[a.slot] = decode(a.chain, count: queueCount) }
+            for a in p.available { payloads[a.slot] = decode(a.chain) }
         }
     }
 
-    private func decode(_ chain: Chain, count: Int) -> DevicePayload? {
-        PayloadDecoder.decode(chain, device: queue.device, queueIndex: queue.index, queueCount: count, memory: memory,
-                              features: queue.location.features)
+    private func decode(_ chain: Chain) -> DevicePayload? {
+        guard let role = queue.payloadRole else { return nil }
+        return PayloadDecoder.decode(chain, device: role.device, queueIndex: role.queueIndex, queueCount: role.queueCount,
+                                     memory: memory, features: queue.scanned || queue.device == nil ? [.version1] : queue.location.features)
     }
 
     func chainJSON(_ chain: Chain) -> JSON {
         .array(chain.elements.map { e in
             .object([("addr", .uint(e.address.rawValue)), ("len", .uint(UInt64(e.length))), ("write", .bool(e.isWritable)),
-                     ("hva", .uint(memory.map.hostAddress(of: e.address))), ("descriptor", .uint(UInt64(e.index))),
+                     (image ? "offset" : "hva", .uint(memory.map.hostAddress(of: e.address))), ("descriptor", .uint(UInt64(e.index))),
                      ("indirect_table", .uint(e.indirectTable?.rawValue))])
         })
     }
@@ -79,10 +232,14 @@ struct RingDump {
 
     var json: JSON {
         let loc = queue.location
-        var fields: [(String, JSON)] = [("device", .string(queue.device)), ("path", .string(queue.path)), ("index", .int(Int64(queue.index))),
+        let packedAreas = loc.layout == .packed
+        var fields: [(String, JSON)] = [("device", .string(queue.device)), ("path", .string(queue.path)),
+                                        ("index", queue.index.map { .int(Int64($0)) } ?? .null),
+                                        ("source", .string(queue.located ? "location" : queue.scanned ? "scan" : "qmp")),
                                         ("layout", .string(loc.layout.rawValue)), ("num", .uint(UInt64(loc.size))),
-                                        ("desc_addr", .uint(loc.descriptors.rawValue)), ("avail_addr", .uint(loc.driverArea.rawValue)),
-                                        ("used_addr", .uint(loc.deviceArea.rawValue))]
+                                        ("desc_addr", .uint(loc.descriptors.rawValue)),
+                                        ("avail_addr", .uint(!packedAreas || queue.hasDriverArea ? loc.driverArea.rawValue : nil)),
+                                        ("used_addr", .uint(!packedAreas || queue.hasDeviceArea ? loc.deviceArea.rawValue : nil))]
         if let s = split {
             fields += [
                 ("consistent", .bool(s.consistent)), ("attempts", .int(Int64(s.attempts))),
@@ -104,6 +261,9 @@ struct RingDump {
             ]
         }
         if let p = packed {
+            func event(_ e: PackedRing.EventSuppression, known: Bool) -> JSON {
+                known ? .object([("desc", .uint(UInt64(e.rawDescriptor))), ("flags", .uint(UInt64(e.rawFlags)))]) : .null
+            }
             fields += [
                 ("consistent", .bool(p.consistent)), ("attempts", .int(Int64(p.attempts))),
                 ("desc", .array(p.descriptors.enumerated().map { i, d in
@@ -111,8 +271,8 @@ struct RingDump {
                              ("id", .uint(UInt64(d.id))), ("flags", .uint(UInt64(d.flags.rawValue))),
                              ("available", .bool(p.states[i].isAvailable))])
                 })),
-                ("driver_event", .object([("desc", .uint(UInt64(p.driverEvent.rawDescriptor))), ("flags", .uint(UInt64(p.driverEvent.rawFlags)))])),
-                ("device_event", .object([("desc", .uint(UInt64(p.deviceEvent.rawDescriptor))), ("flags", .uint(UInt64(p.deviceEvent.rawFlags)))])),
+                ("driver_event", event(p.driverEvent, known: queue.hasDriverArea)),
+                ("device_event", event(p.deviceEvent, known: queue.hasDeviceArea)),
                 ("driver_position", .object([("index", .uint(UInt64(p.driver.index))), ("wrap", .bool(p.driver.wrap))])),
                 ("device_used_position", .object([("index", .uint(UInt64(p.deviceUsed.index))), ("wrap", .bool(p.deviceUsed.wrap)),
                                                   ("source", .string(p.deviceUsedSource.rawValue))])),
@@ -128,8 +288,11 @@ struct RingDump {
 
     var text: String {
         let loc = queue.location
-        var out = "\(queue.label) (\(queue.path)) \(loc.layout.rawValue) ring, \(loc.size) entries\n"
-        out += "  desc \(Hex.string(loc.descriptors.rawValue))  driver \(Hex.string(loc.driverArea.rawValue))  device \(Hex.string(loc.deviceArea.rawValue))  features \(loc.features.names.joined(separator: ","))\n"
+        let origin = queue.path ?? (queue.scanned ? "found by a RAM scan; device guessed" : queue.device == nil ? "given location" : "-")
+        var out = "\(queue.label) (\(origin)) \(loc.layout.rawValue) ring, \(loc.size) entries\n"
+        let driverArea = loc.layout == .split || queue.hasDriverArea ? Hex.string(loc.driverArea.rawValue) : "-"
+        let deviceArea = loc.layout == .split || queue.hasDeviceArea ? Hex.string(loc.deviceArea.rawValue) : "-"
+        out += "  desc \(Hex.string(loc.descriptors.rawValue))  driver \(driverArea)  device \(deviceArea)  features \(queue.device == nil || queue.scanned ? "unknown" : loc.features.names.joined(separator: ","))\n"
         func chainLine(_ c: Chain) -> String {
             c.elements.map { "\($0.isWritable ? "W" : "R") \(Hex.string($0.address.rawValue))+\($0.length)\($0.isFromIndirectTable ? "(i)" : "")" }.joined(separator: " -> ")
         }
@@ -152,7 +315,9 @@ struct RingDump {
         if let p = packed {
             out += "  snapshot: \(p.consistent ? "consistent" : "TORN") after \(p.attempts) read\(p.attempts == 1 ? "" : "s")\n"
             out += "  driver at \(p.driver), device used at \(p.deviceUsed) (\(p.deviceUsedSource.rawValue))\n"
-            out += "  driver event: \(p.driverEvent.mode.rawValue) \(p.driverEvent.offset)  device event: \(p.deviceEvent.mode.rawValue) \(p.deviceEvent.offset)\n"
+            let driverEvent = queue.hasDriverArea ? "\(p.driverEvent.mode.rawValue) \(p.driverEvent.offset)" : "not read"
+            let deviceEvent = queue.hasDeviceArea ? "\(p.deviceEvent.mode.rawValue) \(p.deviceEvent.offset)" : "not read"
+            out += "  driver event: \(driverEvent)  device event: \(deviceEvent)\n"
             out += "  available: \(p.available.count)\n"
             for a in p.available {
                 out += "    slot \(a.slot) id \(a.bufferID): " + chainLine(a.chain) + "\n"

@@ -18,6 +18,7 @@ struct ListCommand: ParsableCommand {
                     ("ram", .uint(p.commandLine.ramSize)),
                     ("machine", .string(p.commandLine.machineType)),
                     ("accelerator", .string(p.accelerator)),
+                    ("simulated", .bool(p.isSimulatedGuest)),
                     ("qmp", .array(Target.qmpSockets(of: p).map { .string($0) })),
                 ])
             }))]))
@@ -29,7 +30,7 @@ struct ListCommand: ParsableCommand {
             return
         }
         printTable(["PID", "NAME", "ACCEL", "RAM", "MACHINE", "QMP"], processes.map { p in
-            [String(p.pid), p.commandLine.name ?? "-", p.accelerator, Hex.humanSize(p.commandLine.ramSize),
+            [String(p.pid), (p.commandLine.name ?? "-") + (p.isSimulatedGuest ? " (demo)" : ""), p.accelerator, Hex.humanSize(p.commandLine.ramSize),
              p.commandLine.machineType ?? "default", Target.qmpSockets(of: p).joined(separator: ", ").ifEmpty("-")]
         })
     }

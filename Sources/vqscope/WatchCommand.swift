@@ -6,16 +6,20 @@ import VQCore
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
-        abstract: "Follow split rings live: one line per new available chain, completion, or lapped ring.",
+        abstract: "Follow virtqueues live: one line per new available chain, completion, or lapped ring.",
         discussion: """
-            Polls every watched queue's indexes in one batched read per interval. No entry is \
-            missed unless a ring moves by more than its size between two polls, which is reported \
-            as a "lapped" event with the number of entries missed. Stops after --count events, \
-            --seconds, Ctrl-C, or when the target exits.
+            Polls every watched queue in one batched read per interval: split rings' indexes, packed \
+            rings' whole descriptor rings (a packed ring keeps no indexes; vqscope follows both sides' \
+            positions and wrap counters). No entry is missed unless a ring moves by more than its size \
+            between two polls, which is reported as a "lapped" event with the number of entries (packed: \
+            slots) missed. Stops after --count events, --seconds, Ctrl-C, or when the target exits. \
+            Without QMP the queues are the split rings a RAM scan finds (see `vqscope queues`). An image \
+            does not change: watch prints the chains in flight when it was written ("inflight" events), \
+            once, and ends.
             """)
 
     @OptionGroup var target: TargetOptions
-    @Option(name: .long, help: ArgumentHelp("Watch one queue (DEVICE:INDEX; DEVICE: name, id, PCI address or QOM path). Default: every split queue.", valueName: "queue"))
+    @Option(name: .long, help: ArgumentHelp("Watch one queue (DEVICE:INDEX; DEVICE: name, id, PCI address or QOM path). Default: every queue.", valueName: "queue"))
     var queue: String?
     @Option(name: .long, help: ArgumentHelp("Milliseconds between polls.", valueName: "ms")) var interval: Double = 1
     @Option(name: .long, help: "Stop after this many events.") var count: Int?
@@ -31,21 +35,36 @@ struct WatchCommand: ParsableCommand {
 
     func run() throws {
         let t = try target.open()
-        let devices = try Failure.reporting { () throws(TargetError) in try t.virtioDevices() }
-        var queues: [Virtqueue]
+        let list = try QueueList.load(t)
+        let queues: [Virtqueue]
         if let queue {
-            queues = [try Failure.reporting { () throws(TargetError) in try QueueSelector(queue)!.select(from: devices) }]
+            queues = [try Failure.reporting { () throws(TargetError) in try QueueSelector(queue)!.select(from: list.devices) }]
         } else {
-            queues = devices.flatMap(\.queues).filter { $0.location.layout == .split }
+            queues = list.queues
         }
-        let watcher = try Failure.reporting { () throws(TargetError) in try RingWatcher(memory: t.memory, queues: queues.map(\.location)) }
+        guard !queues.isEmpty else {
+            Failure.printError(list.source == .scan ? "no split ring found by a RAM scan of \(t.title): nothing to watch"
+                                                    : "\(t.title) has no active virtqueue: nothing to watch")
+            throw ExitCode(Failure.unusable)
+        }
+        if t.imagePath != nil {
+            try printInFlight(queues, list: list, memory: t.memory, title: t.title)
+            return
+        }
+        let watcher = try Failure.reporting { () throws(TargetError) in
+            try RingWatcher(memory: t.memory, queues: queues.map(\.location), deviceStates: queues.map(\.deviceState))
+        }
         signal(SIGINT) { _ in WatchCommand.stopRequested.store(true, ordering: .relaxed) }
         signal(SIGTERM) { _ in WatchCommand.stopRequested.store(true, ordering: .relaxed) }
 
         let out = Output.standardOutput
-        let start = Clock.monotonic()
+        let start = MonotonicClock.now()
         var emitted = 0
-        if !json { out.write("watching \(queues.count) queue\(queues.count == 1 ? "" : "s") of \(t.title); Ctrl-C stops\n"); out.flush() }
+        if !json {
+            let found = list.source == .scan ? " (found by a RAM scan: split rings only)" : ""
+            out.write("watching \(queues.count) queue\(queues.count == 1 ? "" : "s")\(found) of \(t.title); Ctrl-C stops\n")
+            out.flush()
+        }
         loop: while !Self.stopRequested.load(ordering: .relaxed) {
             let events: [RingEvent]
             do { events = try watcher.poll() } catch {
@@ -57,39 +76,97 @@ struct WatchCommand: ParsableCommand {
             for event in events {
                 let q = queues[event.queue]
                 if json {
-                    var fields: [(String, JSON)] = [("time", .double((wall * 1e6).rounded() / 1e6)), ("queue", .string(q.label)),
-                                                    ("device", .string(q.device)), ("index", .int(Int64(q.index)))]
-                    switch event.kind {
-                    case .available(let head):
-                        fields += [("event", .string("avail")), ("idx", .uint(UInt64(event.index))), ("head", .uint(UInt64(head)))]
-                    case .used(let id, let length):
-                        fields += [("event", .string("used")), ("idx", .uint(UInt64(event.index))), ("id", .uint(UInt64(id))), ("len", .uint(UInt64(length)))]
-                    case .lapped(let ring, let missed):
-                        fields += [("event", .string("lapped")), ("ring", .string(ring)), ("idx", .uint(UInt64(event.index))), ("missed", .int(Int64(missed)))]
-                    }
-                    out.write(JSON.object(fields).text + "\n")
+                    out.write(Self.json(event, queue: q, time: .double((wall * 1e6).rounded() / 1e6)).text + "\n")
                 } else {
-                    let time = String(format6: Clock.monotonic() - start)
-                    switch event.kind {
-                    case .available(let head): out.write("\(time) \(q.label) avail #\(event.index) head \(head)\n")
-                    case .used(let id, let length): out.write("\(time) \(q.label) used  #\(event.index) id \(id) len \(length)\n")
-                    case .lapped(let ring, let missed): out.write("\(time) \(q.label) LAPPED \(ring) ring at #\(event.index): \(missed) entries missed\n")
-                    }
+                    out.write("\(String(format6: MonotonicClock.now() - start)) \(q.label) \(Self.text(event))\n")
                 }
                 emitted += 1
                 if let count, emitted >= count { break loop }
             }
             if !events.isEmpty { out.flush() }
-            if let seconds, Clock.monotonic() - start >= seconds { break }
+            if let seconds, MonotonicClock.now() - start >= seconds { break }
             Clock.sleep(milliseconds: interval)
         }
         out.flush()
+    }
+
+    /// One event as a JSON line's object.
+    static func json(_ event: RingEvent, queue q: Virtqueue, time: JSON) -> JSON {
+        var fields: [(String, JSON)] = [("time", time), ("queue", .string(q.label)), ("device", .string(q.device)), ("index", .int(Int64(q.index)))]
+        switch event.kind {
+        case .available(let head):
+            fields += [("event", .string("avail")), ("idx", .uint(UInt64(event.index))), ("head", .uint(UInt64(head)))]
+        case .used(let id, let length):
+            fields += [("event", .string("used")), ("idx", .uint(UInt64(event.index))), ("id", .uint(UInt64(id))), ("len", .uint(UInt64(length)))]
+        case .lapped(let ring, let missed):
+            fields += [("event", .string("lapped")), ("ring", .string(ring)), ("idx", .uint(UInt64(event.index))), ("missed", .int(Int64(missed)))]
+        }
+        if let wrap = event.wrap { fields.append(("wrap", .bool(wrap))) }
+        return .object(fields)
+    }
+
+    /// One event for people, after the time and the queue.
+    static func text(_ event: RingEvent) -> String {
+        guard let wrap = event.wrap else {
+            switch event.kind {
+            case .available(let head): return "avail #\(event.index) head \(head)"
+            case .used(let id, let length): return "used  #\(event.index) id \(id) len \(length)"
+            case .lapped(let ring, let missed): return "LAPPED \(ring) ring at #\(event.index): \(missed) entries missed"
+            }
+        }
+        let slot = "slot \(event.index) (wrap \(wrap ? 1 : 0))"
+        switch event.kind {
+        case .available(let id): return "avail \(slot) id \(id)"
+        case .used(let id, let length): return "used  \(slot) id \(id) len \(length)"
+        case .lapped(let ring, let missed): return "LAPPED \(ring) side at \(slot): at least \(missed) slots missed"
+        }
+    }
+
+    /// An image: the chains in flight when it was written, once, as "inflight" events.
+    func printInFlight(_ queues: [Virtqueue], list: QueueList, memory: GuestMemory, title: String) throws {
+        let out = Output.standardOutput
+        if !json {
+            let found = list.source == .scan ? " found by a RAM scan" : ""
+            out.write("\(title) does not change: in flight when it was written, in \(queues.count) queue\(queues.count == 1 ? "" : "s")\(found)\n")
+        }
+        var emitted = 0
+        var failed = false
+        for q in queues {
+            var entries: [(index: UInt16, head: UInt16, wrap: Bool?)] = []
+            do {
+                switch q.location.layout {
+                case .split: entries = try SplitRing.snapshot(memory: memory, location: q.location).inFlight.map { ($0.position, $0.head, nil) }
+                case .packed: entries = try PackedRing.snapshot(memory: memory, location: q.location).available.map { ($0.slot, $0.bufferID, $0.wrap) }
+                }
+            } catch {
+                out.flush()
+                Failure.printError("\(q.label): \(error)")
+                failed = true
+                continue
+            }
+            for e in entries {
+                if let count, emitted >= count { break }
+                if json {
+                    var fields: [(String, JSON)] = [("time", .null), ("queue", .string(q.label)), ("device", .string(q.device)),
+                                                    ("index", .int(Int64(q.index))), ("event", .string("inflight")),
+                                                    ("idx", .uint(UInt64(e.index))), ("head", .uint(UInt64(e.head)))]
+                    if let wrap = e.wrap { fields.append(("wrap", .bool(wrap))) }
+                    out.write(JSON.object(fields).text + "\n")
+                } else if let wrap = e.wrap {
+                    out.write("\(q.label) in flight slot \(e.index) (wrap \(wrap ? 1 : 0)) id \(e.head)\n")
+                } else {
+                    out.write("\(q.label) in flight #\(e.index) head \(e.head)\n")
+                }
+                emitted += 1
+            }
+        }
+        out.flush()
+        if failed { throw ExitCode(Failure.partial) }
     }
 }
 
 /// Monotonic and wall-clock time, and sleeping, without Foundation.
 enum Clock {
-    static func monotonic() -> Double { read(CLOCK_MONOTONIC) }
     static func realtime() -> Double { read(CLOCK_REALTIME) }
     private static func read(_ clock: clockid_t) -> Double {
         var ts = timespec()

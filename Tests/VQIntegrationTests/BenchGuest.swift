@@ -6,7 +6,9 @@ import XCTest
 /// for the harness's reference answers, one for vqscope), waited on through the guest's own
 /// `VQSCOPE-READY` line.
 final class BenchGuest: @unchecked Sendable {
-    enum Variant: String { case basic, big, shared, kvm }
+    /// `blkdebug` is `basic` with QEMU's blkdebug driver under the disk (drive `d0`): see
+    /// ``holdNextRead()``.
+    enum Variant: String { case basic, big, shared, kvm, blkdebug }
 
     let variant: Variant
     let directory: URL
@@ -98,6 +100,20 @@ final class BenchGuest: @unchecked Sendable {
         try harness.execute("stop")
         defer { _ = try? harness.execute("cont") }
         return try body()
+    }
+
+    /// Variant `blkdebug` only: holds the guest's next disk read inside QEMU (blkdebug breakpoint
+    /// `t1` on `read_aio`) until ``releaseHeldRead()``; QEMU has fetched the request and does not
+    /// complete it.
+    func holdNextRead() throws {
+        _ = try harness.humanMonitorCommand(#"qemu-io d0 "break read_aio t1""#)
+    }
+
+    /// Variant `blkdebug` only: lets a read held by ``holdNextRead()`` complete, and drops the
+    /// breakpoint if it never fired.
+    func releaseHeldRead() throws {
+        _ = try harness.humanMonitorCommand(#"qemu-io d0 "resume t1""#)
+        _ = try harness.humanMonitorCommand(#"qemu-io d0 "remove_break t1""#)
     }
 
     /// Opens the guest as vqscope does, on the tool's own QMP socket.

@@ -11,4 +11,14 @@
 long cvq_process_vm_readv(int pid, const void *local, unsigned long local_count,
                           const void *remote, unsigned long remote_count);
 
+/// prctl(PR_SET_PDEATHSIG, signal) (prctl is variadic, so Swift cannot call it): the kernel sends
+/// `signal` to the calling process when the thread that created it exits. Returns 0, or -1 with
+/// errno set.
+int cvq_set_parent_death_signal(int signal);
+
+/// posix_spawn_file_actions_addclosefrom_np(3) (glibc 2.34+, not exported to Swift): the spawned
+/// child closes every descriptor from `from` up. `actions` is a `posix_spawn_file_actions_t *`.
+/// Returns 0 or an error number.
+int cvq_spawn_actions_close_from(void *actions, int from);
+
 #endif

@@ -1,0 +1,52 @@
+import VQCore
+
+/// One line of the event log: a ring event, when it was seen, and its sequence number.
+struct LogEntry: Hashable, Sendable {
+    /// Counts up from 0 over the inspector's life; a frozen display shows entries below a limit.
+    var sequence: Int
+    /// Inspector seconds (since start) of the poll that saw the event.
+    var time: Double
+    /// The queue, by its index in the discovered list.
+    var queue: Int
+    var kind: RingEvent.Kind
+    /// Split rings: the free-running ring index of the entry. Packed rings: the slot.
+    var index: UInt16
+    /// Packed rings: the wrap counter of the slot's lap.
+    var wrap: Bool?
+}
+
+/// The most recent ring events, oldest first, bounded so that a busy guest costs fixed memory.
+struct EventLog: Sendable {
+    /// Entries kept.
+    let capacity: Int
+    private var storage: [LogEntry] = []
+    private var start = 0
+    /// The sequence number the next entry gets: the number of entries ever appended.
+    private(set) var nextSequence = 0
+
+    init(capacity: Int = 5000) { self.capacity = max(1, capacity) }
+
+    /// Appends an event seen at `time`.
+    mutating func append(_ event: RingEvent, at time: Double) {
+        let entry = LogEntry(sequence: nextSequence, time: time, queue: event.queue, kind: event.kind, index: event.index,
+                             wrap: event.wrap)
+        nextSequence += 1
+        if storage.count < capacity {
+            storage.append(entry)
+        } else {
+            storage[start] = entry
+            start = (start + 1) % capacity
+        }
+    }
+
+    /// Entries kept, oldest first.
+    var entries: [LogEntry] { Array(storage[start...] + storage[..<start]) }
+
+    /// Entries kept with a sequence below `limit` and (when given) of queue `queue`, oldest first.
+    func entries(before limit: Int, queue: Int?) -> [LogEntry] {
+        entries.filter { $0.sequence < limit && (queue == nil || $0.queue == queue) }
+    }
+
+    /// Entries appended since the log began that fell off its start.
+    var dropped: Int { nextSequence - storage.count }
+}

@@ -1,0 +1,200 @@
+import VQCore
+
+/// ``Inspector/refresh(now:)``: everything a frame reads from the target.
+extension Inspector {
+    /// Per-frame reads: whether the target lives, the VM's state (at most once a second), a snapshot
+    /// of the selected queue, the indirect table and hexdump bytes on screen. Frozen, only what the
+    /// user moved to and was never read is read.
+    public func refresh(now: Double) {
+        guard exitReason == nil else { return }
+        guard source.isAlive() else {
+            targetExited("the target exited", now: now)
+            return
+        }
+        checkRunState(now: now)
+        let t = seconds(now)
+        let q = state.nav.queue
+        if !state.frozen || frame.ring?.queue != q {
+            captureRing(now: now)
+            guard exitReason == nil else { return }
+        }
+        checkPackedStep(now: now)
+        if !state.frozen {
+            frame.queues = queueRows(at: t, previous: frame.queues)
+            frame.eventLimit = log.nextSequence
+            frame.time = t
+        } else if frame.queues.count != queues.count {
+            frame.queues = queueRows(at: t, previous: [])
+        }
+        captureTable(now: now)
+        guard exitReason == nil else { return }
+        captureHex(now: now)
+    }
+
+    /// The queue list's rows at inspector time `t`, marking indexes that moved since `previous`.
+    func queueRows(at t: Double, previous: [QueueRow]) -> [QueueRow] {
+        queues.indices.map { i in
+            let q = queues[i], a = activity[i]
+            var inFlight = a.inFlight
+            if inFlight == nil, let ring = frame.ring, ring.queue == i, case .packed(let p)? = ring.snapshot {
+                inFlight = p.available.count
+            }
+            var row = QueueRow(label: q.label, layout: q.location.layout, size: q.location.size, avail: a.availIndex,
+                               used: a.usedIndex, inFlight: inFlight, rate: a.rate(at: t),
+                               activity: a.perSecond(last: QueueListPane.sparklineSeconds, at: t))
+            if previous.count == queues.count, previous[i].label == row.label {
+                row.availChanged = previous[i].avail != row.avail
+                row.usedChanged = previous[i].used != row.used
+            }
+            return row
+        }
+    }
+
+    /// A snapshot of the selected queue, with its owners, recent history and payloads.
+    func captureRing(now: Double) {
+        let q = state.nav.queue
+        guard queues.indices.contains(q) else {
+            frame.ring = nil
+            return
+        }
+        let queue = queues[q]
+        var ring = RingFrame(queue: q)
+        do {
+            ring.snapshot = try source.snapshot(queue)
+        } catch {
+            if case .processGone = error { return targetExited("the target exited (\(error.description))", now: now) }
+            ring.error = error.description
+        }
+        switch ring.snapshot {
+        case .split(let s)?:
+            for entry in s.inFlight {
+                guard let chain = entry.chain else { continue }
+                var i = Int(entry.head)
+                for _ in 0..<max(1, chain.ringDescriptors) where s.descriptors.indices.contains(i) {
+                    ring.owners[UInt16(i)] = .live(entry.position)
+                    guard s.descriptors[i].hasNext else { break }
+                    i = Int(s.descriptors[i].next)
+                }
+            }
+            ring.history = history(of: s)
+            for entry in s.inFlight.prefix(Self.payloadLimit) {
+                if let chain = entry.chain, let payload = source.payload(of: chain, queue: queue, completedLength: nil) {
+                    ring.payloads[.live(entry.position)] = payload
+                }
+            }
+            for done in ring.history {
+                if let chain = done.chain, let payload = source.payload(of: chain, queue: queue, completedLength: done.length) {
+                    ring.payloads[.history(done.position)] = payload
+                }
+            }
+        case .packed(let p)?:
+            let n = p.descriptors.count
+            for c in p.available where n > 0 {
+                for k in 0..<max(1, c.chain.ringDescriptors) { ring.owners[UInt16((Int(c.slot) + k) % n)] = .live(c.slot) }
+            }
+            for c in p.available.prefix(Self.payloadLimit) {
+                if let payload = source.payload(of: c.chain, queue: queue, completedLength: nil) {
+                    ring.payloads[.live(c.slot)] = payload
+                }
+            }
+        case nil:
+            break
+        }
+        if let previous = frame.ring { ring.compare(with: previous) }
+        frame.ring = ring
+    }
+
+    /// The chains of the last few used entries, walked over today's descriptors and indirect tables.
+    func history(of s: SplitRing.Snapshot) -> [CompletedChain] {
+        let n = s.descriptors.count
+        guard n > 0 else { return [] }
+        var result: [CompletedChain] = []
+        for k in 1...min(Self.historyLength, n) where Int(s.used.index) >= k {
+            let position = s.used.index &- UInt16(k)
+            let element = s.used.ring[Int(position) % n]
+            var completed = CompletedChain(position: position, id: element.id, length: element.length, chain: nil)
+            if Int(element.id) < n {
+                var tables: [GuestPhysicalAddress: [Descriptor]] = [:]
+                var i = Int(element.id)
+                for _ in 0..<n {
+                    let d = s.descriptors[i]
+                    if d.isIndirect {
+                        let count = min(Int(d.length) / Descriptor.byteCount, Self.tableEntryLimit) * Descriptor.byteCount
+                        if count > 0, let bytes = try? source.read(at: d.address, count: count) {
+                            tables[d.address] = Descriptor.decode(bytes, layout: .split)
+                        }
+                    }
+                    guard d.hasNext, Int(d.next) < n else { break }
+                    i = Int(d.next)
+                }
+                completed.chain = Chain.split(head: UInt16(element.id), table: s.descriptors, indirectTables: tables,
+                                              map: source.slotMap)
+            }
+            result.append(completed)
+        }
+        return result
+    }
+
+    /// While stepping on a packed queue: checks the ring positions in a fresh snapshot.
+    func checkPackedStep(now: Double) {
+        guard case let .stepping(q, _, .packed, _) = stepper.phase, queues.indices.contains(q) else { return }
+        var snapshot: RingSnapshot?
+        if let ring = frame.ring, ring.queue == q, !state.frozen {
+            snapshot = ring.snapshot
+        } else {
+            snapshot = try? source.snapshot(queues[q])
+        }
+        if case .packed(let p)? = snapshot, let moved = stepper.movement(of: q, snapshot: p) {
+            completeStep(moved, now: now)
+        }
+    }
+
+    /// The indirect table the descriptor view shows, if any.
+    func captureTable(now: Double) {
+        guard let ref = state.nav.table else {
+            frame.table = nil
+            return
+        }
+        if state.frozen, frame.table?.ref == ref { return }
+        var table = TableFrame(ref: ref)
+        let count = min(ref.entries, Self.tableEntryLimit) * Descriptor.byteCount
+        do {
+            let bytes = try source.read(at: ref.address, count: count)
+            table.descriptors = Descriptor.decode(bytes, layout: ref.layout)
+        } catch {
+            if case .processGone = error { return targetExited("the target exited (\(error.description))", now: now) }
+            table.error = error.description
+        }
+        if let previous = frame.table, previous.ref == ref, table.error == nil {
+            table.changed = RingFrame.differences(previous.descriptors, table.descriptors)
+        }
+        frame.table = table
+    }
+
+    /// The bytes of the buffer the hexdump pane shows.
+    func captureHex(now: Double) {
+        guard let target = currentBuffer() else {
+            frame.hex = nil
+            return
+        }
+        let offset = min(state.nav.hexOffset, Int(min(target.length, UInt64(Int.max))))
+        if state.frozen, let hex = frame.hex, hex.target == target, hex.offset == offset { return }
+        var hex = HexFrame(target: target, offset: offset)
+        let count = Int(min(UInt64(Self.hexWindow), target.length - UInt64(offset)))
+        if count > 0 {
+            do {
+                hex.bytes = try source.read(at: GuestPhysicalAddress(target.address.rawValue &+ UInt64(offset)), count: count)
+            } catch {
+                if case .processGone = error { return targetExited("the target exited (\(error.description))", now: now) }
+                hex.error = error.description
+            }
+        }
+        if let previous = frame.hex, previous.target == target, previous.error == nil {
+            for (i, byte) in hex.bytes.enumerated() {
+                let old = offset + i - previous.offset
+                if old >= 0, old < previous.bytes.count, previous.bytes[old] != byte { hex.changed.insert(offset + i) }
+            }
+        }
+        frame.hex = hex
+    }
+}

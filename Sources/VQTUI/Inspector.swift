@@ -1,0 +1,181 @@
+import VQCore
+
+/// The live inspector, without a terminal: the run loop feeds it time and keys, it reads the target
+/// through an ``InspectorSource`` and draws frames into a ``ScreenGrid``.
+///
+/// The loop calls ``poll(now:)`` every ``pollInterval`` (cheap: indexes and ring events, so that the
+/// event log and rates miss nothing), ``refresh(now:)`` then ``render(into:now:)`` every
+/// ``refreshInterval`` (a snapshot of the selected queue and the bytes on screen), and
+/// ``handle(_:now:)`` for each key; ``finish()`` on the way out. `now` is monotonic seconds.
+/// Nothing here throws: problems with the target are shown on screen.
+public final class Inspector {
+    /// Seconds between polls.
+    static let defaultPollInterval = 0.01
+    /// Seconds between two `runState` questions (a QMP round trip).
+    static let runStateInterval = 1.0
+    /// Completed chains read back for the chain view.
+    static let historyLength = 8
+    /// Chains whose payload is decoded per frame.
+    static let payloadLimit = 32
+    /// Bytes of a buffer read per frame for the hexdump.
+    static let hexWindow = 4096
+    /// Entries read of an indirect table followed into.
+    static let tableEntryLimit = 1024
+
+    let source: any InspectorSource
+    var state: InspectorState
+    /// The queues shown, from the last discovery.
+    var queues: [Virtqueue] = []
+    /// Why the last discovery failed.
+    var discoveryError: String?
+    var activity: [QueueActivity] = []
+    var log = EventLog()
+    var frame = FrameData()
+    var stepper = Stepper()
+    /// The VM's run state at the last question, if known.
+    var runState: VMRunState?
+    var lastRunStateCheck: Double?
+    /// Why the target is gone, once it is.
+    var exitReason: String?
+    /// The last poll failure shown, so that a failing poll does not repeat its message 100 times a second.
+    var pollFailure: String?
+    /// When ``start(now:)`` was called; event times count from it.
+    var startTime: Double?
+    /// What the last render found out about sizes, for the paging and scrolling keys.
+    var metrics = RenderMetrics()
+
+    /// An inspector of `source`; nothing is read until ``start(now:)``.
+    public init(source: any InspectorSource, options: InspectorOptions = InspectorOptions()) {
+        self.source = source
+        self.state = InspectorState(rate: RefreshRate(hz: options.refreshHz))
+    }
+
+    /// Seconds between frames; `+` and `-` change it.
+    public var refreshInterval: Double { state.rate.interval }
+
+    /// Seconds between polls: short enough that a busy ring does not lap between two of them.
+    public var pollInterval: Double { Self.defaultPollInterval }
+
+    /// Inspector seconds: monotonic `now` counted from the start.
+    func seconds(_ now: Double) -> Double { now - (startTime ?? now) }
+
+    /// Finds the queues and asks the VM's state. A failure is shown on screen, not thrown.
+    public func start(now: Double) {
+        startTime = now
+        discover(now: now)
+        checkRunState(now: now, force: true)
+    }
+
+    /// Discovers the queues (again), forgetting what was known of the old list.
+    func discover(now: Double) {
+        do {
+            queues = try source.discoverQueues()
+            discoveryError = nil
+            if queues.isEmpty { state.say("no active virtqueues: the guest's drivers may not be loaded yet (r: look again)", .warning, at: now) }
+        } catch {
+            queues = []
+            discoveryError = error.description
+            state.say("cannot find the queues: \(error.description)", .error, at: now)
+        }
+        activity = Array(repeating: QueueActivity(), count: queues.count)
+        frame = FrameData()
+        state.history.removeAll()
+        let keepPin = state.nav.pinned?.origin == .address
+        let pinned = state.nav.pinned
+        state.nav = NavState()
+        if keepPin { state.nav.pinned = pinned }
+        if stepper.isStepping { stepper.reset() }
+    }
+
+    /// Reads every queue's indexes and the ring events since the last poll; completes a step when
+    /// the watched queue moved.
+    public func poll(now: Double) {
+        guard exitReason == nil, !queues.isEmpty else { return }
+        let t = seconds(now)
+        let result: PollResult
+        do {
+            result = try source.poll()
+        } catch {
+            if case .processGone = error {
+                targetExited("the target exited (\(error.description))", now: now)
+            } else if pollFailure != error.description {
+                pollFailure = error.description
+                state.say("polling failed: \(error.description)", .error, at: now)
+            }
+            return
+        }
+        pollFailure = nil
+        for (i, indexes) in result.indexes.enumerated() where i < activity.count {
+            activity[i].update(indexes, at: t)
+        }
+        for event in result.events {
+            log.append(event, at: t)
+            if activity.indices.contains(event.queue) { activity[event.queue].record(event.kind, at: t) }
+        }
+        if case let .stepping(q, _, baseline, _) = stepper.phase {
+            switch baseline {
+            case .split:
+                if result.indexes.indices.contains(q), let moved = stepper.movement(of: q, indexes: result.indexes[q]) {
+                    completeStep(moved, now: now)
+                }
+            case .packed:
+                if let moved = stepper.movement(of: q, events: result.events) { completeStep(moved, now: now) }
+            }
+        }
+    }
+
+    /// Pauses the VM after the watched queue moved.
+    func completeStep(_ detail: String, now: Double) {
+        guard case let .stepping(_, label, _, _) = stepper.phase else { return }
+        do {
+            try source.pause()
+            stepper.paused(detail: detail)
+            runState = .paused
+            state.say("VM paused: \(label) moved (\(detail)); s steps again, c continues", .warning, at: now)
+        } catch {
+            stepper.reset()
+            state.say("\(label) moved (\(detail)) but the VM could not be paused: \(error.description)", .error, at: now)
+        }
+    }
+
+    /// Records that the target is gone; everything after shows it and reads nothing.
+    func targetExited(_ reason: String, now: Double) {
+        guard exitReason == nil else { return }
+        exitReason = reason
+        stepper.reset()
+        state.say(reason + "; q quits", .error, at: now)
+    }
+
+    /// Asks the VM's run state, at most once every ``runStateInterval`` unless forced.
+    func checkRunState(now: Double, force: Bool = false) {
+        if !force, let last = lastRunStateCheck, now - last < Self.runStateInterval { return }
+        lastRunStateCheck = now
+        runState = source.runState()
+        if stepper.pausedByInspector, runState == .running {
+            stepper.reset()
+            state.say("the VM was continued outside vqscope", .warning, at: now)
+        }
+    }
+
+    /// On exit: resumes the VM if vqscope paused it, and says so.
+    public func finish() -> String? {
+        guard case let .paused(detail) = stepper.phase, exitReason == nil else { return nil }
+        do {
+            try source.resume()
+            stepper.reset()
+            runState = .running
+            return "vqscope resumed the VM it had paused (stepped: \(detail))"
+        } catch {
+            return "vqscope paused the VM (stepped: \(detail)) and could not resume it: \(error.description); resume it with QMP `cont`"
+        }
+    }
+}
+
+/// Sizes the last render used, for keys that move by a page.
+struct RenderMetrics: Hashable, Sendable {
+    var queueRows = 0
+    var view = ViewPane.Metrics()
+    var hexdump = HexdumpPane.Metrics()
+    /// How far the help overlay can scroll.
+    var helpScrollLimit = 0
+}

@@ -1,0 +1,88 @@
+import VQCore
+
+/// Runs the inspector on a real terminal: polls the rings often, draws a frame at the refresh rate,
+/// and handles keys as they come, until `q` or a stop signal.
+public enum InspectorLoop {
+    /// How the loop ended.
+    public struct Outcome: Sendable {
+        /// The stop signal that ended it, or 0 for `q`.
+        public var signal: Int32
+        /// What to tell the user after the terminal is restored (the VM was continued...).
+        public var message: String?
+        /// Frames drawn, polls made and seconds the loop ran: what `--stats` prints.
+        public var frames: Int
+        public var polls: Int
+        public var seconds: Double
+
+        /// `412 frames in 41.2 s (10.0/s), 4120 polls (100.0/s)`.
+        public var statistics: String {
+            let s = max(seconds, 1e-9)
+            return "\(frames) frames in \(String(format1: seconds)) s (\(String(format1: Double(frames) / s))/s), "
+                + "\(polls) polls (\(String(format1: Double(polls) / s))/s)"
+        }
+    }
+
+    public static func run(_ inspector: Inspector, on terminal: NcursesTerminal, clock: () -> Double = MonotonicClock.now) -> Outcome {
+        StopSignals.install()
+        let started = clock()
+        var frames = 0, polls = 0
+        inspector.start(now: started)
+        var nextPoll = clock()
+        var nextFrame = nextPoll
+        var dirty = true
+        while StopSignals.pending == 0 {
+            var now = clock()
+            if now >= nextPoll {
+                inspector.poll(now: now)
+                polls += 1
+                nextPoll = max(nextPoll + inspector.pollInterval, now)
+            }
+            if dirty || now >= nextFrame {
+                inspector.refresh(now: now)
+                let size = terminal.size
+                var grid = ScreenGrid(width: size.width, height: size.height)
+                inspector.render(into: &grid, now: now)
+                terminal.draw(grid)
+                frames += 1
+                nextFrame = max(nextFrame + inspector.refreshInterval, now)
+                dirty = false
+            }
+            now = clock()
+            let wait = Int((min(nextPoll, nextFrame) - now) * 1000)
+            guard let key = terminal.readKey(timeoutMilliseconds: max(0, wait)) else { continue }
+            if inspector.handle(key, now: clock()) == .quit { break }
+            dirty = true
+        }
+        let message = inspector.finish()
+        terminal.restore()
+        return Outcome(signal: StopSignals.pending, message: message, frames: frames, polls: polls, seconds: clock() - started)
+    }
+
+    /// Lets the user pick one of `entries` (the QEMU processes on the host); `nil` when they quit.
+    public static func pick(_ picker: inout ProcessPicker, on terminal: NcursesTerminal) -> Int32? {
+        StopSignals.install()
+        while StopSignals.pending == 0 {
+            let size = terminal.size
+            var grid = ScreenGrid(width: size.width, height: size.height)
+            picker.render(into: &grid)
+            terminal.draw(grid)
+            guard let key = terminal.readKey(timeoutMilliseconds: 200) else { continue }
+            switch picker.handle(key) {
+            case .none: continue
+            case .quit: return nil
+            case .pick(let pid): return pid
+            }
+        }
+        return nil
+    }
+}
+
+extension String {
+    /// A number with one decimal: `12.5`.
+    init(format1 value: Double) {
+        let tenths = (value * 10).rounded()
+        guard tenths.isFinite, abs(tenths) < 1e15 else { self = "\(value)"; return }
+        let t = Int(tenths)
+        self = "\(t / 10).\(abs(t % 10))"
+    }
+}

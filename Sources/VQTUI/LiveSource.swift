@@ -1,0 +1,128 @@
+import VQCore
+
+/// The inspector's source for a real target: a live QEMU process (or the demo's simulated guest)
+/// or a memory image, opened by VQCore's ``Target``. Queues come from QMP, or from a RAM scan when
+/// there is no QMP; indexes and events from one ``RingWatcher`` over every queue.
+public final class LiveSource: InspectorSource {
+    public let target: Target
+    public let summary: TargetSummary
+    private var queues: [Virtqueue] = []
+    private var queueCounts: [String: Int] = [:]
+    private var watcher: RingWatcher?
+    /// Queues the watcher follows, by their index in `queues`.
+    private var watched: [Int] = []
+    private var hintTimes: [Int: Double] = [:]
+    private let clock: () -> Double
+
+    /// Wraps an opened target; `title` replaces the target's own title in the header.
+    public init(target: Target, title: String? = nil, clock: @escaping () -> Double = MonotonicClock.now) {
+        self.target = target
+        self.clock = clock
+        let ram = target.memory.map.slots.filter { $0.kind == .ram }.reduce(UInt64(0)) { $0 + $1.size }
+        summary = TargetSummary(title: title ?? target.title, slotSource: target.source.rawValue, ramBytes: ram,
+                                canPause: target.process != nil && target.qmp != nil, isLive: target.process != nil)
+    }
+
+    public var slotMap: SlotMap { target.memory.map }
+
+    public func discoverQueues() throws(TargetError) -> [Virtqueue] {
+        if target.qmp != nil {
+            let devices = try target.virtioDevices()
+            queues = devices.flatMap(\.queues)
+            queueCounts = Dictionary(devices.map { ($0.path, $0.queues.count) }, uniquingKeysWith: max)
+        } else {
+            let result: RingScanResult
+            do { result = try RingScanner.scan(target) } catch let error as TargetError { throw error } catch {
+                throw .noSlotMap("the RAM scan for rings failed: \(error)")
+            }
+            var ordinals: [String: Int] = [:]
+            queues = result.rings.map { ring in
+                let device = ring.deviceGuess ?? "ring"
+                let index = ordinals[device, default: 0]
+                ordinals[device] = index + 1
+                return Virtqueue(device: device, path: "scan:\(device)", index: index, location: ring.location)
+            }
+            queueCounts = ordinals.reduce(into: [:]) { $0["scan:\($1.key)"] = $1.value }
+        }
+        watched = queues.indices.filter { queues[$0].location.size > 0 }
+        watcher = try RingWatcher(memory: target.memory, queues: watched.map { queues[$0].location },
+                                  deviceStates: watched.map { queues[$0].deviceState })
+        _ = try? watcher?.poll()
+        return queues
+    }
+
+    public func poll() throws(MemoryError) -> PollResult {
+        var indexes = Array(repeating: RingIndexes(available: nil, used: nil), count: queues.count)
+        guard let watcher else { return PollResult(indexes: indexes, events: []) }
+        let events = try watcher.poll()
+        for (k, i) in watched.enumerated() where k < watcher.current.count { indexes[i] = watcher.current[k] }
+        return PollResult(indexes: indexes, events: events.map { event in
+            var event = event
+            event.queue = watched[event.queue]
+            return event
+        })
+    }
+
+    public func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot {
+        switch queue.location.layout {
+        case .split:
+            return .split(try SplitRing.snapshot(memory: target.memory, location: queue.location))
+        case .packed:
+            let state = freshDeviceState(queue)
+            return .packed(try PackedRing.snapshot(memory: target.memory, location: queue.location,
+                                                   usedIndex: state.map { PackedRing.Hint(index: $0.usedIndex) },
+                                                   lastAvailIndex: state.map { PackedRing.Hint(index: $0.lastAvailIndex) }))
+        }
+    }
+
+    /// A packed ring's positions live in the device: ask QMP for them, at most once a second per
+    /// queue (an image or a target without QMP has none, and the decoder infers them).
+    private func freshDeviceState(_ queue: Virtqueue) -> DeviceQueueState? {
+        guard let qmp = target.qmp, let i = queues.firstIndex(where: { $0.path == queue.path && $0.index == queue.index }) else {
+            return nil
+        }
+        let now = clock()
+        if let last = hintTimes[i], now - last < 1 { return queues[i].deviceState }
+        hintTimes[i] = now
+        if let q = try? qmp.execute("x-query-virtio-queue-status", arguments: .object([("path", .string(queue.path)), ("queue", .int(Int64(queue.index)))])) {
+            queues[i].deviceState = DeviceQueueState(
+                lastAvailIndex: UInt16(truncatingIfNeeded: q["last-avail-idx"]?.uint64 ?? 0),
+                shadowAvailIndex: UInt16(truncatingIfNeeded: q["shadow-avail-idx"]?.uint64 ?? 0),
+                usedIndex: UInt16(truncatingIfNeeded: q["used-idx"]?.uint64 ?? 0),
+                inUse: q["inuse"]?.int ?? 0)
+        }
+        return queues[i].deviceState
+    }
+
+    public func read(at gpa: GuestPhysicalAddress, count: Int) throws(MemoryError) -> [UInt8] {
+        try target.memory.bytes(at: gpa, count: count)
+    }
+
+    public func payload(of chain: Chain, queue: Virtqueue, completedLength: UInt32?) -> DevicePayload? {
+        PayloadDecoder.decode(chain, device: queue.device, queueIndex: queue.index, queueCount: queueCounts[queue.path] ?? 1,
+                              memory: target.memory, completedLength: completedLength, features: queue.location.features)
+    }
+
+    public func runState() -> VMRunState? {
+        guard target.process != nil, let qmp = target.qmp, let status = try? qmp.execute("query-status"),
+              case .bool(let running)? = status["running"] else { return nil }
+        return running ? .running : .paused
+    }
+
+    public func pause() throws(TargetError) {
+        try command("stop")
+    }
+
+    public func resume() throws(TargetError) {
+        try command("cont")
+    }
+
+    private func command(_ name: String) throws(TargetError) {
+        guard target.process != nil, let qmp = target.qmp else {
+            throw .noQMP("pausing the VM needs QMP (\(target.notes.first ?? "no QMP connection"))")
+        }
+        do { _ = try qmp.execute(name) } catch { throw .noQMP("\(name): \(error)") }
+    }
+
+    public func isAlive() -> Bool { target.process?.isAlive ?? true }
+}

@@ -1,0 +1,30 @@
+import VQCore
+
+/// A decoded device header as the hexdump pane shows it above the bytes.
+enum PayloadText {
+    static func lines(_ payload: DevicePayload) -> [StyledLine] {
+        switch payload {
+        case .block(let r):
+            var line = StyledLine([Span("virtio-blk ", .title), Span(r.typeName, CellStyle(.accent, bold: true)),
+                                   Span(" · sector ", .dim), Span(String(r.sector)), Span(" · data ", .dim),
+                                   Span(Hex.humanSize(r.dataLength))])
+            if let status = r.statusName {
+                line.append(" · status ", .dim)
+                line.append(status, r.status == 0 ? .good : .error)
+            } else {
+                line.append(" · status pending", .dim)
+            }
+            return [line]
+        case .network(let p):
+            var header = StyledLine([Span("virtio-net hdr ", .title)])
+            header.append("flags \(TextFormat.hex(p.flags)) gso \(p.gsoType)/\(p.gsoSize) hdr_len \(p.headerLength) csum \(p.csumStart)+\(p.csumOffset) num_buffers \(p.numBuffers)")
+            var frame = StyledLine([Span("frame ", .dim), Span("\(p.frameLength) bytes")])
+            if let f = p.frame { frame.append(" · " + f.summary, .accent) }
+            return [header, frame]
+        case .console(let text):
+            return [StyledLine([Span("console ", .title), Span("\"\(text)\"", .accent)])]
+        case .entropy(let bytes):
+            return [StyledLine([Span("rng ", .title), Span("\(bytes.count) bytes of entropy")])]
+        }
+    }
+}

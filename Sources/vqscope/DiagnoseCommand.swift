@@ -1,0 +1,201 @@
+import ArgumentParser
+import Glibc
+import VQCore
+
+struct DiagnoseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diagnose",
+        abstract: "Say why virtqueues are stuck: idle, busy, waiting, stalled, starved or broken, with the reason.",
+        discussion: """
+            Samples every queue's ring (consistent snapshots) over --seconds and judges each: \
+            idle (nothing in flight), busy (requests in flight and completing), waiting (only \
+            buffers posted for the device to fill, e.g. net rx), stalled (requests in flight and \
+            the used index unmoved for --threshold), starved (a queue the device fills with \
+            nothing posted), broken (the ring is wrong). With QMP, QEMU's indexes are read again \
+            at the end: whether the device fetched what is in flight. Also says whether the next \
+            kick and the next interrupt will fire. Without QMP (an image, --no-qmp) the queues \
+            are the split rings a RAM scan finds, named by its guesses (see `vqscope queues`).
+            Ages are lower bounds: since vqscope first saw the chain, in this run or an earlier \
+            diagnose run of the same QEMU process (kept for 10 minutes in \
+            $XDG_RUNTIME_DIR/vqscope-UID or /tmp/vqscope-UID; --no-history does without). An \
+            image is one instant: no ages, and requests in flight are busy.
+            """)
+
+    @OptionGroup var target: TargetOptions
+    @Option(name: .long, help: ArgumentHelp("Diagnose one queue (DEVICE:INDEX; DEVICE: name, id, PCI address or QOM path). Default: every queue.", valueName: "queue"))
+    var queue: String?
+    @Option(name: .long, help: ArgumentHelp("Seconds to sample the rings (live targets); more than --threshold to see a stall in one run.", valueName: "seconds"))
+    var seconds: Double = 1.5
+    @Option(name: .long, help: ArgumentHelp("Milliseconds without progress after which requests in flight are stalled and an empty receive queue starved.", valueName: "ms"))
+    var threshold: Double = 1000
+    @Flag(name: .customLong("no-history"), help: "Neither continue nor save the watch of earlier diagnose runs.")
+    var noHistory = false
+    @Flag(help: "Print JSON.") var json = false
+
+    /// Milliseconds between samples.
+    static let sampleInterval: Double = 100
+
+    func validate() throws {
+        if let queue, QueueSelector(queue) == nil { throw ValidationError("--queue: '\(queue)' is not DEVICE:INDEX") }
+        guard seconds >= 0, seconds <= 3600 else { throw ValidationError("--seconds must be 0 to 3600") }
+        guard threshold > 0, threshold <= 3_600_000 else { throw ValidationError("--threshold must be 1 to 3600000 ms") }
+    }
+
+    func run() throws {
+        let t = try target.open()
+        let queues = try DiagnosedQueue.discover(in: t, selector: queue.flatMap(QueueSelector.init))
+        let limit = threshold / 1000
+        var results = [QueueResult](repeating: QueueResult(), count: queues.count)
+        var samples = 0
+
+        if t.process == nil {
+            // One instant: the ring's shape only.
+            for (i, q) in queues.enumerated() {
+                do throws(MemoryError) {
+                    let snapshot = try q.snapshot(memory: t.memory)
+                    results[i].diagnosis = QueueHealthTracker.judgeInstant(snapshot, queue: q.queue, role: q.role)
+                } catch {
+                    results[i].error = "\(error)"
+                }
+            }
+            samples = 1
+        } else {
+            var history = noHistory ? nil : t.process.flatMap { DiagnoseHistory(pid: $0.pid) }
+            let begin = MonotonicClock.now()
+            var trackers = queues.map { q in
+                QueueHealthTracker(queue: q.queue, threshold: limit, role: q.role,
+                                   memory: history?.memory(for: q.queue.location, now: begin) ?? .init())
+            }
+            func sample(final: Bool) throws {
+                var broken: [String: Bool] = [:]
+                for (i, q) in queues.enumerated() where results[i].error == nil {
+                    var state: DeviceQueueState?
+                    var deviceBroken = false
+                    if final, let qmp = t.qmp {
+                        state = try? QMPQueueStatus.deviceState(client: qmp, path: q.queue.path, index: q.queue.index)
+                        if broken[q.queue.path] == nil { broken[q.queue.path] = (try? QMPQueueStatus.isBroken(client: qmp, path: q.queue.path)) ?? false }
+                        deviceBroken = broken[q.queue.path] ?? false
+                    }
+                    do throws(MemoryError) {
+                        let snapshot = try q.snapshot(memory: t.memory, hints: state)
+                        results[i].diagnosis = trackers[i].observe(snapshot, deviceState: state, deviceBroken: deviceBroken,
+                                                                   at: MonotonicClock.now())
+                    } catch {
+                        if case .processGone = error {
+                            Failure.printError("\(error)")
+                            throw ExitCode(Failure.unusable)
+                        }
+                        results[i].error = "\(error)"
+                    }
+                }
+                samples += 1
+            }
+            while true {
+                try sample(final: false)
+                let elapsed = MonotonicClock.now() - begin
+                if elapsed >= seconds { break }
+                MonotonicClock.sleep(seconds: min(Self.sampleInterval, (seconds - elapsed) * 1000) / 1000)
+            }
+            try sample(final: true)
+            if history != nil {
+                for (i, q) in queues.enumerated() where results[i].error == nil { history!.set(trackers[i].memory, for: q.queue.location) }
+                history!.save(now: MonotonicClock.now())
+            }
+        }
+
+        if json {
+            printJSON(.object([
+                ("queues", .array(zip(queues, results).map { $0.json($1) })),
+                ("live", .bool(t.process != nil)), ("samples", .int(Int64(samples))),
+                ("seconds", .double(t.process == nil ? 0 : seconds)), ("threshold_ms", .double(threshold)),
+            ]))
+        } else {
+            let span = t.process == nil ? "at one instant" : "over \(seconds) s (\(samples) samples)"
+            Output.standardOutput.write("\(queues.count) queue\(queues.count == 1 ? "" : "s") of \(t.title) \(span), threshold \(Int(threshold)) ms\n")
+            printTable(["QUEUE", "ROLE", "HEALTH", "WHY"], zip(queues, results).map { q, r in
+                [q.queue.label, q.role.name, r.diagnosis?.health.rawValue ?? "unreadable", r.diagnosis?.summary ?? r.error ?? ""]
+            })
+        }
+        if results.contains(where: { $0.error != nil }) { throw ExitCode(Failure.partial) }
+    }
+}
+
+/// A queue to diagnose: the queue and what it carries.
+struct DiagnosedQueue {
+    let queue: Virtqueue
+    let role: QueueRole
+
+    /// The queues of `target` (all, or the one `selector` names): QMP's, else the split rings a RAM
+    /// scan finds (``QueueList``; exits 2 with one line when neither works).
+    static func discover(in target: Target, selector: QueueSelector?) throws -> [DiagnosedQueue] {
+        let list = try QueueList.load(target)
+        var queues: [DiagnosedQueue] = []
+        for device in list.devices {
+            for q in device.queues {
+                let role = list.source == .qmp ? QueueRole(device: device, queue: q) : QueueRole(guess: device.name)
+                queues.append(DiagnosedQueue(queue: q, role: role))
+            }
+        }
+        if let selector {
+            let chosen = try Failure.reporting { () throws(TargetError) in try selector.select(from: list.devices) }
+            queues = queues.filter { $0.queue.path == chosen.path && $0.queue.device == chosen.device && $0.queue.index == chosen.index }
+        }
+        return queues
+    }
+
+    /// A consistent snapshot of the queue's ring; QEMU's indexes, when given, are a packed ring's
+    /// position hints.
+    func snapshot(memory: GuestMemory, hints: DeviceQueueState? = nil) throws(MemoryError) -> RingSnapshot {
+        switch queue.location.layout {
+        case .split:
+            return .split(try SplitRing.snapshot(memory: memory, location: queue.location))
+        case .packed:
+            return .packed(try PackedRing.snapshot(memory: memory, location: queue.location,
+                                                   usedIndex: hints.map { PackedRing.Hint(index: $0.usedIndex) },
+                                                   lastAvailIndex: hints.map { PackedRing.Hint(index: $0.lastAvailIndex) }))
+        }
+    }
+}
+
+/// One queue's outcome: a diagnosis, or why its ring could not be read.
+struct QueueResult {
+    var diagnosis: QueueDiagnosis?
+    var error: String?
+}
+
+extension DiagnosedQueue {
+    /// The queue's entry of `diagnose --json`.
+    func json(_ result: QueueResult) -> JSON {
+        var fields: [(String, JSON)] = [
+            ("device", .string(queue.device)), ("path", .string(queue.path)), ("index", .int(Int64(queue.index))),
+            ("layout", .string(queue.location.layout.rawValue)), ("role", .string(role.name)), ("flow", .string(role.flow.rawValue)),
+        ]
+        guard let d = result.diagnosis else {
+            return .object(fields + [("health", .null), ("error", .string(result.error ?? "not read"))])
+        }
+        func milliseconds(_ seconds: Double?) -> JSON { seconds.map { .int(Int64(($0 * 1000).rounded())) } ?? .null }
+        func outlook(_ o: NotificationState.Outlook) -> JSON {
+            .object([("fires", .string(o.firing.word)), ("after", o.after.map { .int(Int64($0)) } ?? .null),
+                     ("by", .string(o.mechanism.rawValue)), ("reason", .string(o.reason))])
+        }
+        let split = queue.location.layout == .split
+        fields += [
+            ("health", .string(d.health.rawValue)), ("inflight", .int(Int64(d.inFlight))), ("requests", .int(Int64(d.requests))),
+            ("oldest", d.oldest.map { o in
+                .object([("head", .uint(UInt64(o.head))), ("id", .uint(o.bufferID.map(UInt64.init))),
+                         ("age_ms", milliseconds(o.age)), ("request", .bool(o.isRequest))])
+            } ?? .null),
+            ("used_unmoved_ms", milliseconds(d.usedUnmovedFor)), ("recently_used", .int(Int64(d.recentlyUsed))),
+            ("device_fetched", d.deviceFetched.map { .int(Int64($0)) } ?? .null),
+            ("device_inuse", d.deviceInUse.map { .int(Int64($0)) } ?? .null),
+            ("notify", .object([("kick", outlook(d.notifications.kick)), ("interrupt", outlook(d.notifications.interrupt)),
+                                ("neither_wakes", .bool(d.notifications.neitherSideWakes))])),
+            ("avail_idx", split ? .uint(UInt64(d.driverProgress)) : .null),
+            ("used_idx", split ? .uint(UInt64(d.deviceProgress)) : .null),
+            ("problems", .array(d.problems.map { .object([("code", .string($0.code)), ("message", .string($0.message))]) })),
+            ("observed_ms", milliseconds(d.observedFor)),
+            ("reasons", .array(d.reasons.map { .string($0) })),
+        ]
+        return .object(fields)
+    }
+}
