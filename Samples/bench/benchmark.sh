@@ -69,3 +69,12 @@ fi
 [[ -n $drgn_skipped ]] && drgn_args=(--drgn-skipped "$drgn_skipped")
 "$bin/vqscope-benchmarks" --pid "$qemu_pid" --qmp "$work/bench.sock" --vqscope "$bin/vqscope" --tool-qmp "$work/tool.sock" \
     --plan "$work/plan.json" "${drgn_args[@]}"
+
+# The inspector on this busy guest at its default 10 frames a second: its share of one core, and
+# whether the event log kept up (no lapped ring). Then on the demo's simulated guest.
+if command -v tmux >/dev/null; then
+    python3 "$root/Samples/bench/inspector-cpu.py" --seconds 20 -- "$bin/vqscope" --pid "$qemu_pid" --qmp "$work/tool.sock"
+    python3 "$root/Samples/bench/inspector-cpu.py" --seconds 20 -- "$bin/vqscope" demo
+else
+    echo "benchmark: inspector rows skipped: tmux is not installed" >&2
+fi

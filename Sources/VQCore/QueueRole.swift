@@ -42,8 +42,8 @@ public struct QueueRole: Sendable, Hashable, CustomStringConvertible {
         let receive = { (name: String, kept: Bool) in QueueRole(flow: .receive, name: name, keptFilled: kept) }
         switch type {
         case .network?:
-            // 2k: receiveq k, 2k+1: transmitq k, 2N: controlq (with VIRTIO_NET_F_CTRL_VQ).
-            if let queueCount, queueCount % 2 == 1, index == queueCount - 1 { self = requests("ctrl"); return }
+            // 2k: receiveq k, 2k+1: transmitq k, 2N: controlq (with VIRTIO_NET_F_CTRL_VQ; never alone).
+            if let queueCount, queueCount >= 3, queueCount % 2 == 1, index == queueCount - 1 { self = requests("ctrl"); return }
             if index % 2 == 1 { self = requests(index == 1 ? "tx" : "tx \(index / 2)"); return }
             if index == 0 || queueCount != nil { self = receive(index == 0 ? "rx" : "rx \(index / 2)", true); return }
             // An even index past 0 without the queue count: rx of another pair, or the control queue.

@@ -1,15 +1,24 @@
 import VQCore
 
-/// One line of the event log: a ring event, when it was seen, and its sequence number.
+/// One line of the event log: a ring event or a queue's stall starting or ending, when it was seen,
+/// and its sequence number.
 struct LogEntry: Hashable, Sendable {
+    /// What happened.
+    enum Kind: Hashable, Sendable {
+        /// A ring event the polls saw.
+        case ring(RingEvent.Kind)
+        /// The queue's health judgement saw a stall begin or end.
+        case health(StallDetector.Change)
+    }
+
     /// Counts up from 0 over the inspector's life; a frozen display shows entries below a limit.
     var sequence: Int
     /// Inspector seconds (since start) of the poll that saw the event.
     var time: Double
     /// The queue, by its index in the discovered list.
     var queue: Int
-    var kind: RingEvent.Kind
-    /// Split rings: the free-running ring index of the entry. Packed rings: the slot.
+    var kind: Kind
+    /// Split rings: the free-running ring index of the entry. Packed rings: the slot. 0 for health entries.
     var index: UInt16
     /// Packed rings: the wrap counter of the slot's lap.
     var wrap: Bool?
@@ -28,8 +37,16 @@ struct EventLog: Sendable {
 
     /// Appends an event seen at `time`.
     mutating func append(_ event: RingEvent, at time: Double) {
-        let entry = LogEntry(sequence: nextSequence, time: time, queue: event.queue, kind: event.kind, index: event.index,
-                             wrap: event.wrap)
+        add(LogEntry(sequence: nextSequence, time: time, queue: event.queue, kind: .ring(event.kind), index: event.index,
+                     wrap: event.wrap))
+    }
+
+    /// Appends a stall of queue `queue` starting or ending, seen at `time`.
+    mutating func append(_ change: StallDetector.Change, queue: Int, at time: Double) {
+        add(LogEntry(sequence: nextSequence, time: time, queue: queue, kind: .health(change), index: 0, wrap: nil))
+    }
+
+    private mutating func add(_ entry: LogEntry) {
         nextSequence += 1
         if storage.count < capacity {
             storage.append(entry)

@@ -1,7 +1,7 @@
 import VQCore
 
 /// The log of ring activity the polls saw: new buffers, completions with their lengths, lapped
-/// rings; the selected queue's, or every queue's (`a`).
+/// rings, and stalls starting and ending; the selected queue's, or every queue's (`a`).
 enum EventLogView {
     static func content(_ context: ViewContext) -> ViewContent {
         let queueFilter = context.allQueueEvents ? nil : context.nav.queue
@@ -28,21 +28,29 @@ enum EventLogView {
             var follow: FollowTarget?
             let here = e.queue == selected
             switch e.kind {
-            case .available(let head):
+            case .health(let change):
+                switch change {
+                case .stalled:
+                    line.append("stall ", CellStyle(.error, bold: true))
+                    line.append(change.description, .error)
+                case .recovered:
+                    line.append(change.description, CellStyle(.good, bold: true))
+                }
+            case .ring(.available(let head)):
                 line.append("avail ", .good)
                 line.append(TextFormat.pad(position, 12), .dim)
                 line.append(packed ? "id \(head)" : "head \(head)")
                 values.append(UInt64(head))
                 let target = packed ? Int(e.index) : Int(head)
                 if here, target < descriptorCount { follow = .descriptor(target) }
-            case .used(let id, let length):
+            case .ring(.used(let id, let length)):
                 line.append("used  ", .accent)
                 line.append(TextFormat.pad(position, 12), .dim)
                 line.append(TextFormat.pad("id \(id)", 10) + "len \(length)")
                 values += [UInt64(id), UInt64(length)]
                 let target = packed ? Int(e.index) : Int(id)
                 if here, target < descriptorCount { follow = .descriptor(target) }
-            case .lapped(let ring, let missed):
+            case .ring(.lapped(let ring, let missed)):
                 let at = packed ? "at slot \(e.index)" : "at #\(e.index)"
                 line.append("LAPPED \(ring) ring \(at): \(missed) entr\(missed == 1 ? "y" : "ies") missed", CellStyle(.warning, bold: true))
                 values.append(UInt64(missed))

@@ -14,11 +14,15 @@ extension Inspector {
         checkRunState(now: now)
         let t = seconds(now)
         let q = state.nav.queue
+        var selectedSnapshot: RingSnapshot?
         if !state.frozen || frame.ring?.queue != q {
             captureRing(now: now)
             guard exitReason == nil else { return }
+            if frame.ring?.queue == q { selectedSnapshot = frame.ring?.snapshot }
         }
         checkPackedStep(now: now)
+        judgeHealth(selected: selectedSnapshot, now: now)
+        guard exitReason == nil else { return }
         if !state.frozen {
             frame.queues = queueRows(at: t, previous: frame.queues)
             frame.eventLimit = log.nextSequence
@@ -31,6 +35,25 @@ extension Inspector {
         captureHex(now: now)
     }
 
+    /// Feeds each queue's health monitor: the selected queue's fresh snapshot, and a snapshot of
+    /// another queue only when its monitor asks for one (most frames read nothing more). Stalls
+    /// starting and ending go to the event log.
+    func judgeHealth(selected: RingSnapshot?, now: Double) {
+        let t = seconds(now)
+        for i in health.indices where queues.indices.contains(i) && queues[i].location.size > 0 {
+            var snapshot = i == state.nav.queue ? selected : nil
+            if snapshot == nil, health[i].wantsSnapshot(at: t) {
+                do {
+                    snapshot = try source.snapshot(queues[i])
+                } catch {
+                    if case .processGone = error { return targetExited("the target exited (\(error.description))", now: now) }
+                }
+            }
+            guard let snapshot, let change = health[i].observe(snapshot, at: t) else { continue }
+            log.append(change, queue: i, at: t)
+        }
+    }
+
     /// The queue list's rows at inspector time `t`, marking indexes that moved since `previous`.
     func queueRows(at t: Double, previous: [QueueRow]) -> [QueueRow] {
         queues.indices.map { i in
@@ -41,7 +64,8 @@ extension Inspector {
             }
             var row = QueueRow(label: q.label, layout: q.location.layout, size: q.location.size, avail: a.availIndex,
                                used: a.usedIndex, inFlight: inFlight, rate: a.rate(at: t),
-                               activity: a.perSecond(last: QueueListPane.sparklineSeconds, at: t))
+                               activity: a.perSecond(last: QueueListPane.sparklineSeconds, at: t),
+                               health: i < health.count ? health[i].badge(at: t) : nil)
             if previous.count == queues.count, previous[i].label == row.label {
                 row.availChanged = previous[i].avail != row.avail
                 row.usedChanged = previous[i].used != row.used

@@ -15,6 +15,8 @@ struct QueueRow: Hashable, Sendable {
     var rate: Double
     /// Completions in each of the last 30 seconds, oldest first.
     var activity: [Int]
+    /// The queue's health, when known.
+    var health: HealthBadge? = nil
     /// Whether `avail` / `used` differ from the frame before.
     var availChanged = false
     var usedChanged = false

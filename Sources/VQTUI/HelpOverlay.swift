@@ -44,6 +44,12 @@ enum HelpOverlay {
         lines.append(StyledLine([Span("Colors: "), Span("changed since the last frame", .changed), Span(" · "),
                                  Span("problem", .error), Span(" · "), Span("warning", .warning), Span(" · "),
                                  Span("live", .good), Span(" · "), Span("history", .dim)]))
+        lines.append(StyledLine([Span("Health: "), Span("idle", .dim), Span(" · "), Span("busy", .good), Span(" · "),
+                                 Span("wait", .dim), Span(" (buffers posted for the device to fill) · "),
+                                 Span("STALL", CellStyle(.error, bold: true)), Span(" (requests unanswered 1 s) · "),
+                                 Span("starv", CellStyle(.warning, bold: true)), Span(" · "),
+                                 Span("BROKEN", CellStyle(.error, bold: true))]))
+        lines.append(StyledLine("  the view's bottom edge says why; `?` marks the first second (provisional)", .dim))
         return lines
     }
 

@@ -29,6 +29,8 @@ public final class Inspector {
     /// Why the last discovery failed.
     var discoveryError: String?
     var activity: [QueueActivity] = []
+    /// Each queue's health, kept from the polls and the snapshots the frames read (see ``QueueHealthMonitor``).
+    var health: [QueueHealthMonitor] = []
     var log = EventLog()
     var frame = FrameData()
     var stepper = Stepper()
@@ -78,6 +80,7 @@ public final class Inspector {
             state.say("cannot find the queues: \(error.description)", .error, at: now)
         }
         activity = Array(repeating: QueueActivity(), count: queues.count)
+        health = Self.monitors(for: queues, at: seconds(now))
         frame = FrameData()
         state.history.removeAll()
         let keepPin = state.nav.pinned?.origin == .address
@@ -107,10 +110,12 @@ public final class Inspector {
         pollFailure = nil
         for (i, indexes) in result.indexes.enumerated() where i < activity.count {
             activity[i].update(indexes, at: t)
+            if i < health.count { health[i].update(indexes, at: t) }
         }
         for event in result.events {
             log.append(event, at: t)
             if activity.indices.contains(event.queue) { activity[event.queue].record(event.kind, at: t) }
+            if health.indices.contains(event.queue) { health[event.queue].record(event.kind, at: t) }
         }
         if case let .stepping(q, _, baseline, _) = stepper.phase {
             switch baseline {
@@ -121,6 +126,16 @@ public final class Inspector {
             case .packed:
                 if let moved = stepper.movement(of: q, events: result.events) { completeStep(moved, now: now) }
             }
+        }
+    }
+
+    /// A health monitor per queue, each judged by the role its device and index give (the queue count
+    /// of its device tells virtio-net's control queue from a receive queue).
+    static func monitors(for queues: [Virtqueue], at t: Double) -> [QueueHealthMonitor] {
+        var counts: [String: Int] = [:]
+        for q in queues { counts[q.path] = max(counts[q.path] ?? 0, q.index + 1) }
+        return queues.map { q in
+            QueueHealthMonitor(queue: q, role: QueueRole(deviceName: q.device, index: q.index, queueCount: counts[q.path]), at: t)
         }
     }
 

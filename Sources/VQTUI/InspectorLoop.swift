@@ -48,8 +48,9 @@ public enum InspectorLoop {
                 dirty = false
             }
             now = clock()
-            let wait = Int((min(nextPoll, nextFrame) - now) * 1000)
-            guard let key = terminal.readKey(timeoutMilliseconds: max(0, wait)) else { continue }
+            // Round the wait up: a wait rounded down to 0 ms would spin until the next poll is due.
+            let wait = Int(((min(nextPoll, nextFrame) - now) * 1000).rounded(.up))
+            guard let key = terminal.readKey(timeoutMilliseconds: max(1, wait)) else { continue }
             if inspector.handle(key, now: clock()) == .quit { break }
             dirty = true
         }

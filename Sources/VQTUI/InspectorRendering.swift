@@ -27,7 +27,7 @@ extension Inspector {
         let selected = selection(in: content, view: nav.view)
         metrics.view = ViewPane.draw(into: &grid, rect: layout.view, content: content, view: nav.view,
                                      layout: queue?.location.layout, selection: selected, top: nav.tops[nav.view] ?? 0,
-                                     focused: nav.focus == .view, queueLabel: queue?.label)
+                                     focused: nav.focus == .view, queueLabel: queue?.label, footer: healthLine(now: now))
 
         let target = nav.pinned ?? (content.count > 0 ? content.row(selected).buffer : nil)
         let input = HexdumpPane.Input(target: target, frame: frame.hex, offset: nav.hexOffset, payload: payload(for: target),
@@ -40,6 +40,20 @@ extension Inspector {
         StatusLine.draw(into: &grid, rect: layout.status, prompt: state.prompt, message: state.currentMessage(at: now))
         if state.helpVisible { metrics.helpScrollLimit = HelpOverlay.draw(into: &grid, scroll: state.helpScroll) }
         self.metrics = metrics
+    }
+
+    /// The selected queue's health and why, for the view pane's bottom edge: ` STALL: 1 request in
+    /// flight, the oldest (head 3) for 1.2 s; … `; `nil` before a snapshot was judged.
+    func healthLine(now: Double) -> StyledLine? {
+        let q = state.nav.queue
+        guard health.indices.contains(q), let d = health[q].diagnosis else { return nil }
+        let t = state.frozen ? frame.time : seconds(now)
+        let badge = HealthBadge(d.health, provisional: health[q].isProvisional(at: t))
+        var line = StyledLine([Span(" "), Span(badge.text, CellStyle(badge.role, bold: true))])
+        if let reason = d.reasons.first { line.append(": " + reason, CellStyle(d.health.isTrouble ? badge.role : .dim)) }
+        if badge.provisional { line.append(" (provisional)", .dim) }
+        line.append(" ")
+        return line
     }
 
     /// Rows for the queue list before the first frame was captured.

@@ -1,13 +1,14 @@
 import VQCore
 
 /// The queue list: one row per queue with its layout, size, indexes, chains in flight, completion
-/// rate and a sparkline of the last 30 seconds.
+/// rate, health and a sparkline of the last 30 seconds.
 enum QueueListPane {
     /// Seconds of activity the sparkline covers at most (one cell a second).
     static let sparklineSeconds = 30
 
     static let columns: String = " " + TextFormat.pad("queue", 18) + TextFormat.pad("layout", 7) + TextFormat.lpad("size", 5)
         + TextFormat.lpad("avail", 7) + TextFormat.lpad("used", 7) + TextFormat.lpad("in-fl", 6) + TextFormat.lpad("rate/s", 8) + "  "
+        + TextFormat.pad("health", HealthBadge.width) + "  "
 
     static func draw(into grid: inout ScreenGrid, rect: Rect, rows: [QueueRow], selected: Int, top: Int, focused: Bool,
                      error: String?) {
@@ -49,6 +50,12 @@ enum QueueListPane {
         line.appendRight(row.used.map { String($0) } ?? "-", width: 7, row.usedChanged ? .changed : (row.used == nil ? .dim : .normal))
         line.appendRight(row.inFlight.map { String($0) } ?? "-", width: 6, (row.inFlight ?? 0) > 0 ? .good : .dim)
         line.appendRight(TextFormat.rate(row.rate), width: 8, row.rate > 0 ? .accent : .dim)
+        line.append("  ")
+        if let badge = row.health {
+            line.append(badge.text, width: HealthBadge.width, CellStyle(badge.role, bold: badge.health.isTrouble))
+        } else {
+            line.append("-", width: HealthBadge.width, .dim)
+        }
         if sparkWidth > 0 {
             line.append("  ")
             let values = Array(row.activity.suffix(sparkWidth))

@@ -13,7 +13,7 @@ enum ViewPane {
 
     @discardableResult
     static func draw(into grid: inout ScreenGrid, rect: Rect, content: ViewContent, view: InspectorView, layout: RingLayout?,
-                     selection: Int, top: Int, focused: Bool, queueLabel: String?) -> Metrics {
+                     selection: Int, top: Int, focused: Bool, queueLabel: String?, footer: StyledLine? = nil) -> Metrics {
         guard rect.height >= 3, rect.width >= 4 else { return Metrics() }
         grid.box(x: rect.x, y: rect.y, width: rect.width, height: rect.height, style: CellStyle(focused ? .accent : .border))
         drawTabs(into: &grid, rect: rect, view: view, layout: layout, queueLabel: queueLabel)
@@ -31,6 +31,7 @@ enum ViewPane {
         let visible = inner.bottom - y
         guard visible > 0 else { return Metrics() }
         guard content.count > 0 else {
+            drawFooter(footer, into: &grid, rect: rect, room: rect.width - 4)
             if !content.emptyText.isEmpty { grid.draw(StyledLine(" " + content.emptyText, .dim), x: inner.x, y: y, width: inner.width) }
             return Metrics(visibleRows: visible)
         }
@@ -48,9 +49,16 @@ enum ViewPane {
         if rect.width > TextFormat.width(position) + 4 {
             grid.put(position, x: rect.x + rect.width - 2 - TextFormat.width(position), y: rect.bottom - 1, style: CellStyle(.dim))
         }
+        drawFooter(footer, into: &grid, rect: rect, room: rect.width - 4 - TextFormat.width(position) - 1)
         if first > 0 { grid.put("↑", x: rect.x + rect.width - 1, y: y, style: CellStyle(.accent)) }
         if first + visible < content.count { grid.put("↓", x: rect.x + rect.width - 1, y: inner.bottom - 1, style: CellStyle(.accent)) }
         return Metrics(visibleRows: visible)
+    }
+
+    /// The selected queue's health, in the bottom edge on the left (cut to `room` cells).
+    static func drawFooter(_ footer: StyledLine?, into grid: inout ScreenGrid, rect: Rect, room: Int) {
+        guard let footer, room >= 8 else { return }
+        grid.draw(footer, x: rect.x + 1, y: rect.bottom - 1, width: min(room, footer.width))
     }
 
     /// ` virtio-blk:0 │ Descriptors │ Avail ring │ … ` with the current view highlighted.

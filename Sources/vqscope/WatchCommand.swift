@@ -2,17 +2,22 @@ import ArgumentParser
 import Glibc
 import Synchronization
 import VQCore
+import VQTUI
 
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
-        abstract: "Follow virtqueues live: one line per new available chain, completion, or lapped ring.",
+        abstract: "Follow virtqueues live: one line per new available chain, completion, lapped ring, stall or recovery.",
         discussion: """
             Polls every watched queue in one batched read per interval: split rings' indexes, packed \
             rings' whole descriptor rings (a packed ring keeps no indexes; vqscope follows both sides' \
             positions and wrap counters). No entry is missed unless a ring moves by more than its size \
             between two polls, which is reported as a "lapped" event with the number of entries (packed: \
-            slots) missed. Stops after --count events, --seconds, Ctrl-C, or when the target exits. \
+            slots) missed. A queue whose requests wait longer than --threshold with its used index unmoved \
+            gets a "stall" event (with the oldest request and why, as `diagnose` says it), and a "recover" \
+            event when it moves again; a ring is read whole for this only while something is pending \
+            and its used index has not moved for half the threshold. \
+            Stops after --count events, --seconds, Ctrl-C, or when the target exits. \
             Without QMP the queues are the split rings a RAM scan finds (see `vqscope queues`). An image \
             does not change: watch prints the chains in flight when it was written ("inflight" events), \
             once, and ends.
@@ -24,11 +29,14 @@ struct WatchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Milliseconds between polls.", valueName: "ms")) var interval: Double = 1
     @Option(name: .long, help: "Stop after this many events.") var count: Int?
     @Option(name: .long, help: "Stop after this many seconds.") var seconds: Double?
+    @Option(name: .long, help: ArgumentHelp("Milliseconds without progress after which requests in flight are stalled (stall and recover events).", valueName: "ms"))
+    var threshold: Double = 1000
     @Flag(help: "Print one JSON object a line.") var json = false
 
     func validate() throws {
         if let queue, QueueSelector(queue) == nil { throw ValidationError("--queue: '\(queue)' is not DEVICE:INDEX") }
         guard interval >= 0.05, interval <= 60_000 else { throw ValidationError("--interval must be 0.05 to 60000 ms") }
+        guard threshold > 0, threshold <= 3_600_000 else { throw ValidationError("--threshold must be 1 to 3600000 ms") }
     }
 
     static let stopRequested = Atomic<Bool>(false)
@@ -60,6 +68,13 @@ struct WatchCommand: ParsableCommand {
         let out = Output.standardOutput
         let start = MonotonicClock.now()
         var emitted = 0
+        let devices = Dictionary(list.devices.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
+        let watched = queues.map { q in
+            DiagnosedQueue(queue: q, role: list.source == .qmp ? devices[q.path].map { QueueRole(device: $0, queue: q) }
+                                                                  ?? QueueRole(deviceName: q.device, index: q.index)
+                                                               : QueueRole(guess: q.device))
+        }
+        var health = watched.map { QueueHealthMonitor(queue: $0.queue, role: $0.role, threshold: threshold / 1000, at: 0) }
         if !json {
             let found = list.source == .scan ? " (found by a RAM scan: split rings only)" : ""
             out.write("watching \(queues.count) queue\(queues.count == 1 ? "" : "s")\(found) of \(t.title); Ctrl-C stops\n")
@@ -73,6 +88,8 @@ struct WatchCommand: ParsableCommand {
                 throw ExitCode(Failure.partial)
             }
             let wall = Clock.realtime()
+            let elapsed = MonotonicClock.now() - start
+            for (k, indexes) in watcher.current.enumerated() where k < health.count { health[k].update(indexes, at: elapsed) }
             for event in events {
                 let q = queues[event.queue]
                 if json {
@@ -80,14 +97,78 @@ struct WatchCommand: ParsableCommand {
                 } else {
                     out.write("\(String(format6: MonotonicClock.now() - start)) \(q.label) \(Self.text(event))\n")
                 }
+                health[event.queue].record(event.kind, at: elapsed)
                 emitted += 1
                 if let count, emitted >= count { break loop }
             }
-            if !events.isEmpty { out.flush() }
+            var changed = !events.isEmpty
+            for k in health.indices where health[k].wantsSnapshot(at: elapsed) {
+                guard let change = try judge(watched[k], monitor: &health[k], target: t, at: MonotonicClock.now() - start) else { continue }
+                let q = queues[k]
+                if json {
+                    out.write(Self.json(change, queue: q, time: .double((Clock.realtime() * 1e6).rounded() / 1e6)).text + "\n")
+                } else {
+                    out.write("\(String(format6: MonotonicClock.now() - start)) \(q.label) \(Self.text(change))\n")
+                }
+                changed = true
+                emitted += 1
+                if let count, emitted >= count { break loop }
+            }
+            if changed { out.flush() }
             if let seconds, MonotonicClock.now() - start >= seconds { break }
             Clock.sleep(milliseconds: interval)
         }
         out.flush()
+    }
+
+    /// Reads a snapshot of `q` (with QEMU's view of it when there is QMP) for its health monitor;
+    /// answers when a stall starts or ends. A ring that cannot be read is left for the next poll.
+    func judge(_ q: DiagnosedQueue, monitor: inout QueueHealthMonitor, target t: Target, at now: Double) throws -> StallDetector.Change? {
+        var state: DeviceQueueState?
+        if let qmp = t.qmp, t.process != nil {
+            state = try? QMPQueueStatus.deviceState(client: qmp, path: q.queue.path, index: q.queue.index)
+        }
+        let snapshot: RingSnapshot
+        do throws(MemoryError) {
+            snapshot = try q.snapshot(memory: t.memory, hints: state)
+        } catch {
+            if case .processGone = error {
+                Output.standardOutput.flush()
+                Failure.printError("\(error)")
+                throw ExitCode(Failure.partial)
+            }
+            return nil
+        }
+        return monitor.observe(snapshot, deviceState: state, at: now)
+    }
+
+    /// A stall starting or ending as a JSON line's object.
+    static func json(_ change: StallDetector.Change, queue q: Virtqueue, time: JSON) -> JSON {
+        var fields: [(String, JSON)] = [("time", time), ("queue", .string(q.label)), ("device", .string(q.device)), ("index", .int(Int64(q.index)))]
+        func milliseconds(_ seconds: Double?) -> JSON { seconds.map { .int(Int64(($0 * 1000).rounded())) } ?? .null }
+        switch change {
+        case .stalled(let d):
+            fields += [
+                ("event", .string("stall")), ("inflight", .int(Int64(d.inFlight))), ("requests", .int(Int64(d.requests))),
+                ("oldest", d.oldest.map { o in
+                    .object([("head", .uint(UInt64(o.head))), ("id", .uint(o.bufferID.map(UInt64.init))), ("age_ms", milliseconds(o.age))])
+                } ?? .null),
+                ("used_unmoved_ms", milliseconds(d.usedUnmovedFor)),
+                ("device_fetched", d.deviceFetched.map { .int(Int64($0)) } ?? .null),
+                ("reasons", .array(d.reasons.map { .string($0) })),
+            ]
+        case .recovered(let after):
+            fields += [("event", .string("recover")), ("after_ms", milliseconds(after))]
+        }
+        return .object(fields)
+    }
+
+    /// A stall starting or ending for people, after the time and the queue.
+    static func text(_ change: StallDetector.Change) -> String {
+        switch change {
+        case .stalled(let d): return "STALL \(change.description)" + (d.reasons.count > 1 ? ": \(d.reasons.dropFirst().joined(separator: "; "))" : "")
+        case .recovered: return change.description
+        }
     }
 
     /// One event as a JSON line's object.

@@ -104,6 +104,99 @@ final class StallGuestTests: GuestTestCase {
         XCTAssertTrue(["busy", "idle"].contains(q3["health"]?.string ?? ""), q3.text)
     }
 
+    func testWatchReportsTheHeldReadAsAStallAndItsRecovery() throws {
+        let guest = try guest
+        let blk = try blockQueue(guest)
+        try guest.holdNextRead()
+        var held = true
+        defer { if held { try? guest.releaseHeldRead() } }
+        var ring = try independentIndexes(guest, blk)
+        try waitUntil("a read held in flight on virtio-blk:0") {
+            ring = try independentIndexes(guest, blk)
+            let state = try QMPQueueStatus.deviceState(client: guest.harness, path: blk.path, index: blk.index)
+            return ring.avail &- ring.used == 1 && state.inUse == 1 && state.lastAvailIndex == ring.avail
+        }
+        let heldHead = try independentU16(guest, blk.location.driverArea.rawValue + 4 + 2 * (UInt64(ring.used) % UInt64(blk.location.size)))
+
+        // watch in the background; the read is released once it has said "stall".
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("vqscope-watch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let outURL = dir.appendingPathComponent("out"), errURL = dir.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let watch = Process()
+        watch.executableURL = Tool.executable
+        watch.arguments = ["watch", "--pid", String(guest.pid), "--qmp", guest.toolSocket, "--queue", "virtio-blk:0",
+                           "--seconds", "10", "--json"]
+        watch.standardOutput = try FileHandle(forWritingTo: outURL)
+        watch.standardError = try FileHandle(forWritingTo: errURL)
+        try watch.run()
+        defer { if watch.isRunning { watch.terminate() } }
+        func lines() -> [JSON] {
+            String(decoding: (try? Data(contentsOf: outURL)) ?? Data(), as: UTF8.self).split(separator: "\n").compactMap { try? JSON.parse(String($0)) }
+        }
+        try waitUntil("watch reporting the stall") {
+            guard watch.isRunning else { return true }
+            return lines().contains { $0["event"]?.string == "stall" }
+        }
+        try guest.releaseHeldRead()
+        held = false
+        try waitUntil("the held read completed") {
+            let now = try independentIndexes(guest, blk)
+            return now.used &- ring.used >= 1 && now.used &- ring.used < 0x8000
+        }
+        try waitUntil("watch ending") { !watch.isRunning }
+        watch.waitUntilExit()
+        let stderr = String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self)
+        XCTAssertEqual(watch.terminationStatus, 0, stderr)
+
+        let events = lines()
+        let stallAt = try XCTUnwrap(events.firstIndex { $0["event"]?.string == "stall" }, "no stall event: \(events.map(\.text).suffix(10))")
+        let stall = events[stallAt]
+        XCTAssertEqual(stall["queue"]?.string, "virtio-blk:0", stall.text)
+        XCTAssertEqual(stall["inflight"]?.int, 1, stall.text)
+        XCTAssertEqual(stall["oldest"]?["head"]?.uint64, UInt64(heldHead), "the held chain's head, as an independent read of the ring gives it")
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(stall["oldest"]?["age_ms"]?.int), 1000, stall.text)
+        XCTAssertNotEqual(stall["time"], .null, stall.text)
+        XCTAssertTrue(stall["reasons"]?.array?.contains { $0.string?.hasPrefix("QEMU fetched it") ?? false } ?? false, stall.text)
+        let recover = try XCTUnwrap(events[(stallAt + 1)...].first { $0["event"]?.string == "recover" },
+                                    "no recover event after the stall: \(events.map(\.text).suffix(10))")
+        XCTAssertEqual(recover["queue"]?.string, "virtio-blk:0", recover.text)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(recover["after_ms"]?.int), 1000, recover.text)
+        XCTAssertEqual(events.filter { $0["event"]?.string == "stall" }.count, 1, "one stall")
+        // The held read's completion is among the used events after the stall.
+        XCTAssertTrue(events[stallAt...].contains { $0["event"]?.string == "used" && $0["id"]?.uint64 == UInt64(heldHead) })
+        print("StallGuestTests: watch: \(stall.text) then \(recover.text)")
+    }
+
+    func testInspectorShowsTheHeldReadAsStallOnTheQueueList() throws {
+        let guest = try guest
+        let blk = try blockQueue(guest)
+        try guest.holdNextRead()
+        var held = true
+        defer { if held { try? guest.releaseHeldRead() } }
+        try waitUntil("a read held in flight on virtio-blk:0") {
+            let ring = try independentIndexes(guest, blk)
+            let state = try QMPQueueStatus.deviceState(client: guest.harness, path: blk.path, index: blk.index)
+            return ring.avail &- ring.used == 1 && state.inUse == 1 && state.lastAvailIndex == ring.avail
+        }
+        let session = try TmuxSession(["--pid", String(guest.pid), "--qmp", guest.toolSocket], width: 120, height: 40)
+        let stalled = try session.wait(for: "virtio-blk:0 STALL", timeout: 60) { screen in
+            DemoInspectorTests.queueRow(screen, "virtio-blk:0")?.contains("STALL") ?? false
+        }
+        for label in ["virtio-net:0", "virtio-net:1", "virtio-rng:0"] {
+            XCTAssertFalse(DemoInspectorTests.queueRow(stalled, label)?.contains("STALL") ?? false, "\(label) is not stalled:\n\(stalled)")
+        }
+        try guest.releaseHeldRead()
+        held = false
+        try session.wait(for: "virtio-blk:0 no longer STALL", timeout: 60) { screen in
+            DemoInspectorTests.queueRow(screen, "virtio-blk:0").map { !$0.contains("STALL") } ?? false
+        }
+        try session.send("q")
+        XCTAssertEqual(try session.waitForExit(), 0)
+    }
+
     func testThrottledIOIsBusyNotStalled() throws {
         let guest = try guest
         try throttle(guest, iops: 5)

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Measures the inspector's cost: runs `vqscope [ARGS...] --stats` in a detached tmux session of
+120x40, lets it settle, then reads its CPU time from /proc over a window and quits it with `q`.
+Prints the share of one core, frames and polls a second, and the event log's lapped rings.
+
+    inspector-cpu.py [--seconds S] [--settle S] -- /path/to/vqscope --pid PID --qmp SOCKET
+"""
+import argparse, os, subprocess, sys, tempfile, time
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--settle", type=float, default=3)
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    command = [c for c in args.command if c != "--"]
+    server = f"vqscope-cpu-{os.getpid()}"
+    stats = tempfile.NamedTemporaryFile(prefix="vqscope-stats-", delete=False).name
+    tmux = ["tmux", "-L", server, "-f", "/dev/null"]
+    shell = " ".join("'" + c.replace("'", "'\\''") + "'" for c in command + ["--stats"]) + f" 2>'{stats}'"
+    subprocess.run(tmux + ["new-session", "-d", "-x", "120", "-y", "40", "-s", "t", shell], check=True)
+    try:
+        time.sleep(args.settle)
+        pane = int(subprocess.run(tmux + ["display-message", "-p", "-t", "t", "#{pane_pid}"],
+                                  capture_output=True, text=True, check=True).stdout)
+        # The pane runs a shell that runs vqscope: vqscope is the shell's child.
+        children = open(f"/proc/{pane}/task/{pane}/children").read().split()
+        pid = int(children[0]) if children else pane
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def cpu():
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / tick
+
+        start_cpu, start = cpu(), time.monotonic()
+        time.sleep(args.seconds)
+        used, elapsed = cpu() - start_cpu, time.monotonic() - start
+        screen = subprocess.run(tmux + ["capture-pane", "-p", "-t", "t"], capture_output=True, text=True).stdout
+        subprocess.run(tmux + ["send-keys", "-t", "t", "q"], check=True)
+        for _ in range(100):
+            if not os.path.exists(f"/proc/{pid}"):
+                break
+            time.sleep(0.1)
+        summary = open(stats).read().strip()
+        print(f"inspector: {100 * used / elapsed:.2f}% of one core over {elapsed:.1f} s; {summary}")
+        lapped = screen.count("lapped")
+        print(f"inspector: lapped rings on the last screen: {lapped}")
+    finally:
+        subprocess.run(tmux + ["kill-server"], stderr=subprocess.DEVNULL)
+        os.unlink(stats)
+
+if __name__ == "__main__":
+    main()
