@@ -13,12 +13,14 @@ public enum InspectorLoop {
         public var frames: Int
         public var polls: Int
         public var seconds: Double
+        /// Ring entries missed because a ring lapped between two polls.
+        public var lappedEntries: Int
 
         /// `412 frames in 41.2 s (10.0/s), 4120 polls (100.0/s)`.
         public var statistics: String {
             let s = max(seconds, 1e-9)
             return "\(frames) frames in \(String(format1: seconds)) s (\(String(format1: Double(frames) / s))/s), "
-                + "\(polls) polls (\(String(format1: Double(polls) / s))/s)"
+                + "\(polls) polls (\(String(format1: Double(polls) / s))/s), \(lappedEntries) ring entries missed"
         }
     }
 
@@ -56,7 +58,8 @@ public enum InspectorLoop {
         }
         let message = inspector.finish()
         terminal.restore()
-        return Outcome(signal: StopSignals.pending, message: message, frames: frames, polls: polls, seconds: clock() - started)
+        return Outcome(signal: StopSignals.pending, message: message, frames: frames, polls: polls, seconds: clock() - started,
+                       lappedEntries: inspector.lappedEntries)
     }
 
     /// Lets the user pick one of `entries` (the QEMU processes on the host); `nil` when they quit.

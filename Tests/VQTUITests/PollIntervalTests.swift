@@ -1,0 +1,37 @@
+import VQCore
+@testable import VQTUI
+import XCTest
+
+/// The poll rate follows the rings' pace: faster when a ring moves a good part of itself between
+/// two polls, slower when nothing moves, fastest while stepping.
+final class PollIntervalTests: InspectorTestCase {
+    func events(_ count: Int, queue: Int = 0) -> [RingEvent] {
+        (0..<count).map { RingEvent(queue: queue, kind: .used(id: 0, length: 0), index: UInt16($0)) }
+    }
+
+    func testQuietRingsSlowPollingDownToItsFloor() {
+        for _ in 0..<40 { inspector.adaptPollInterval(to: []) }
+        XCTAssertEqual(inspector.pollInterval, Inspector.slowestPollInterval)
+    }
+
+    func testABusyRingSpeedsPollingUp() throws {
+        let size = Int(try XCTUnwrap(inspector.queues.first).location.size)
+        for _ in 0..<40 { inspector.adaptPollInterval(to: []) }
+        // More than an eighth of the ring in one poll: twice as often, down to the fastest.
+        inspector.adaptPollInterval(to: events(size / 4))
+        XCTAssertEqual(inspector.pollInterval, Inspector.slowestPollInterval / 2, accuracy: 1e-9)
+        for _ in 0..<10 { inspector.adaptPollInterval(to: events(size / 4)) }
+        XCTAssertEqual(inspector.pollInterval, Inspector.fastestPollInterval)
+        // A steady moderate pace keeps the interval where it is.
+        let kept = inspector.pollInterval
+        inspector.adaptPollInterval(to: events(max(1, size / 16)))
+        XCTAssertEqual(inspector.pollInterval, kept)
+    }
+
+    func testSteppingPollsAtTheFastestRate() {
+        for _ in 0..<40 { inspector.adaptPollInterval(to: []) }
+        source.state = .running
+        press(.character("s"))
+        XCTAssertEqual(inspector.pollInterval, Inspector.fastestPollInterval)
+    }
+}
