@@ -25,10 +25,12 @@ final class BenchGuest: @unchecked Sendable {
     static let bootTimeout: TimeInterval = 240
 
     /// Builds the bench if needed (the script is idempotent), boots `variant` and waits for ready.
-    init(_ variant: Variant, extra: [String] = [], packed: Bool = false) throws {
+    /// `tag` names the guest's folder instead of the variant, for a second guest of the same variant
+    /// beside a class's own (e.g. one a test kills).
+    init(_ variant: Variant, extra: [String] = [], packed: Bool = false, tag: String? = nil) throws {
         self.variant = variant
         try Self.buildBench()
-        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("vqscope-test-\(variant.rawValue)-\(getpid())")
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("vqscope-test-\(tag ?? variant.rawValue)-\(getpid())")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let harnessSocket = directory.appendingPathComponent("harness.sock").path
@@ -144,6 +146,8 @@ enum Tool {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// Whether a signal ended it (then `status` is the signal's number).
+        var signaled = false
     }
 
     /// Runs vqscope with standard streams in files (no pipe can fill and stall it), bounded in time.
@@ -173,7 +177,8 @@ enum Tool {
         process.waitUntilExit()
         return Result(status: process.terminationStatus,
                       stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-                      stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+                      stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self),
+                      signaled: process.terminationReason == .uncaughtSignal)
     }
 
     /// Runs vqscope with `--json` and parses what it printed.
