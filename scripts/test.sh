@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of vqscope (the README names it): installs what the tests need when it is
 # missing, builds the bench guest, then runs every test, unit and integration (the integration
-# tests boot real QEMU guests from Samples/bench).
+# tests boot real QEMU guests from Samples/bench), then a short libFuzzer pass over every decoder
+# (scripts/fuzz.sh; VQSCOPE_FUZZ_SECONDS per target, default 10, 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +31,9 @@ Samples/bench/build-guest.sh "$VQSCOPE_BENCH_DIR"
 
 swift build --build-tests
 swift test --skip-build --disable-swift-testing "$@"
+
+# A short fuzz pass (the toolchain's clang and libFuzzer; nothing more to install): fails on a crash.
+fuzz_seconds=${VQSCOPE_FUZZ_SECONDS:-10}
+if [ "$fuzz_seconds" != 0 ]; then
+    scripts/fuzz.sh "$fuzz_seconds"
+fi
