@@ -9,7 +9,12 @@ public enum QMPQueueStatus {
         guard q["used-idx"] != nil, q["last-avail-idx"] != nil else {
             throw .garbage(path: client.path, reason: "x-query-virtio-queue-status gave no indexes for \(path) queue \(index)")
         }
-        return DeviceQueueState(
+        return deviceState(from: q)
+    }
+
+    /// The device-side indexes in one `x-query-virtio-queue-status` reply (0 for a missing field).
+    public static func deviceState(from q: JSON) -> DeviceQueueState {
+        DeviceQueueState(
             lastAvailIndex: UInt16(truncatingIfNeeded: q["last-avail-idx"]?.uint64 ?? 0),
             shadowAvailIndex: UInt16(truncatingIfNeeded: q["shadow-avail-idx"]?.uint64 ?? 0),
             usedIndex: UInt16(truncatingIfNeeded: q["used-idx"]?.uint64 ?? 0),

@@ -23,12 +23,8 @@ public enum QMPVirtioSource {
                     layout: layout, size: UInt16(num), descriptors: GuestPhysicalAddress(desc),
                     driverArea: GuestPhysicalAddress(q["vring-avail"]?.uint64 ?? 0), deviceArea: GuestPhysicalAddress(q["vring-used"]?.uint64 ?? 0),
                     features: features)
-                let state = DeviceQueueState(
-                    lastAvailIndex: UInt16(truncatingIfNeeded: q["last-avail-idx"]?.uint64 ?? 0),
-                    shadowAvailIndex: UInt16(truncatingIfNeeded: q["shadow-avail-idx"]?.uint64 ?? 0),
-                    usedIndex: UInt16(truncatingIfNeeded: q["used-idx"]?.uint64 ?? 0),
-                    inUse: q["inuse"]?.int ?? 0)
-                device.queues.append(Virtqueue(device: name, path: path, index: index, location: location, deviceState: state))
+                device.queues.append(Virtqueue(device: name, path: path, index: index, location: location,
+                                               deviceState: QMPQueueStatus.deviceState(from: q)))
             }
             devices.append(device)
         }

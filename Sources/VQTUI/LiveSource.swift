@@ -84,12 +84,8 @@ public final class LiveSource: InspectorSource {
         let now = clock()
         if let last = hintTimes[i], now - last < 1 { return queues[i].deviceState }
         hintTimes[i] = now
-        if let q = try? qmp.execute("x-query-virtio-queue-status", arguments: .object([("path", .string(queue.path)), ("queue", .int(Int64(queue.index)))])) {
-            queues[i].deviceState = DeviceQueueState(
-                lastAvailIndex: UInt16(truncatingIfNeeded: q["last-avail-idx"]?.uint64 ?? 0),
-                shadowAvailIndex: UInt16(truncatingIfNeeded: q["shadow-avail-idx"]?.uint64 ?? 0),
-                usedIndex: UInt16(truncatingIfNeeded: q["used-idx"]?.uint64 ?? 0),
-                inUse: q["inuse"]?.int ?? 0)
+        if let state = try? QMPQueueStatus.deviceState(client: qmp, path: queue.path, index: queue.index) {
+            queues[i].deviceState = state
         }
         return queues[i].deviceState
     }
