@@ -15,6 +15,7 @@ command -v xz >/dev/null || need+=(xz-utils)
 command -v python3 >/dev/null || need+=(python3)
 pkg-config --exists ncursesw 2>/dev/null || need+=(libncursesw5-dev)
 command -v tmux >/dev/null || need+=(tmux)
+command -v tshark >/dev/null || need+=(tshark)
 if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}"
     if [ "$(id -u)" -ne 0 ]; then
@@ -31,6 +32,7 @@ Samples/bench/build-guest.sh "$VQSCOPE_BENCH_DIR"
 
 swift build --build-tests
 swift test --skip-build --disable-swift-testing "$@"
+[ "${VQSCOPE_RELEASE_CHECK:-1}" = 0 ] || scripts/release-check.sh  # the static release binary without Swift (0 skips it)
 
 # A short fuzz pass (the toolchain's clang and libFuzzer; nothing more to install): fails on a crash.
 fuzz_seconds=${VQSCOPE_FUZZ_SECONDS:-10}

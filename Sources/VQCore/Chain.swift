@@ -67,6 +67,19 @@ public struct Chain: Sendable, Hashable {
 
     /// Whether the walk found no problem.
     public var isClean: Bool { problems.isEmpty }
+
+    /// Where the first `limit` bytes of the chain's device-readable (or device-writable) buffers
+    /// are, in chain order: (address, count) pieces.
+    public func ranges(writable: Bool, limit: Int) -> [(GuestPhysicalAddress, Int)] {
+        var result: [(GuestPhysicalAddress, Int)] = []
+        var total = 0
+        for e in elements where e.isWritable == writable && total < limit {
+            let n = min(Int(e.length), limit - total)
+            if n > 0 { result.append((e.address, n)) }
+            total += n
+        }
+        return result
+    }
 }
 
 /// The bounds decoders keep to, so that a hostile or garbage ring costs bounded time and memory.

@@ -72,17 +72,20 @@ public struct BlockRequest: Sendable, Hashable {
 
 /// A virtio-net buffer: the virtio-net header (virtio 1.2, 5.1.6) and the Ethernet frame behind it.
 public struct NetworkPacket: Sendable, Hashable {
-    public var flags: UInt8
-    public var gsoType: UInt8
-    public var headerLength: UInt16
-    public var gsoSize: UInt16
-    public var csumStart: UInt16
-    public var csumOffset: UInt16
-    /// Buffers merged into this packet (with VIRTIO_NET_F_MRG_RXBUF or VERSION_1).
-    public var numBuffers: UInt16
+    /// The virtio-net header.
+    public var header: VirtioNetHeader
     /// The frame's length after the header.
     public var frameLength: Int
     public var frame: EthernetFrame?
+
+    public var flags: UInt8 { header.flags }
+    public var gsoType: UInt8 { header.gsoType }
+    public var headerLength: UInt16 { header.headerLength }
+    public var gsoSize: UInt16 { header.gsoSize }
+    public var csumStart: UInt16 { header.csumStart }
+    public var csumOffset: UInt16 { header.csumOffset }
+    /// Buffers merged into this packet (with VIRTIO_NET_F_MRG_RXBUF or VERSION_1).
+    public var numBuffers: UInt16 { header.numBuffers }
 
     /// The header's size: 12 bytes with VERSION_1 or mergeable receive buffers, else 10.
     public static func headerSize(modern: Bool) -> Int { modern ? 12 : 10 }
@@ -90,15 +93,8 @@ public struct NetworkPacket: Sendable, Hashable {
     /// Decodes the header and as much of the frame as `bytes` holds (`totalLength`: the whole buffer).
     public init?(bytes: [UInt8], totalLength: Int, modern: Bool = true) {
         let size = Self.headerSize(modern: modern)
-        guard bytes.count >= size, totalLength >= size else { return nil }
-        let v = ByteView(bytes)
-        flags = bytes[0]
-        gsoType = bytes[1]
-        headerLength = v.u16(2)
-        gsoSize = v.u16(4)
-        csumStart = v.u16(6)
-        csumOffset = v.u16(8)
-        numBuffers = modern ? v.u16(10) : 1
+        guard totalLength >= size, let h = VirtioNetHeader(bytes, format: .init(size: size, mergeable: modern)) else { return nil }
+        header = h
         frameLength = totalLength - size
         frame = EthernetFrame(Array(bytes[size...]))
     }

@@ -49,14 +49,8 @@ public enum PayloadDecoder {
 
     /// The first `limit` bytes of the chain's readable (or writable) buffers, in chain order.
     static func gather(_ chain: Chain, writable: Bool, limit: Int, memory: GuestMemory) throws(MemoryError) -> [UInt8] {
-        var pieces: [(GuestPhysicalAddress, Int)] = []
-        var total = 0
-        for element in chain.elements where element.isWritable == writable && total < limit {
-            let n = min(Int(element.length), limit - total)
-            if n > 0 { pieces.append((element.address, n)) }
-            total += n
-        }
-        var result = [UInt8](repeating: 0, count: total)
+        let pieces = chain.ranges(writable: writable, limit: limit)
+        var result = [UInt8](repeating: 0, count: pieces.reduce(0) { $0 + $1.1 })
         try rethrowing(MemoryError.self) {
             try result.withUnsafeMutableBytes { bytes in
                 var offset = 0

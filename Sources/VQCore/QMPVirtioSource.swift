@@ -40,8 +40,17 @@ public enum QMPVirtioSource {
             let name = shortName(text)
             if let bit = transportBits[name] { features.insert(VirtioFeatures(rawValue: 1 << bit)) }
         }
+        for entry in value?["dev-features"]?.array ?? [] {
+            guard let text = entry.string, let bit = deviceBits[shortName(text)] else { continue }
+            features.insert(VirtioFeatures(rawValue: 1 << bit))
+        }
         return features
     }
+
+    /// The device-type feature bits vqscope reads by name (their names carry the device type).
+    static let deviceBits: [String: UInt64] = [
+        "VIRTIO_NET_F_MRG_RXBUF": 15, "VIRTIO_NET_F_CTRL_VQ": 17, "VIRTIO_NET_F_HASH_REPORT": 57,
+    ]
 
     static let transportBits: [String: UInt64] = [
         "VIRTIO_F_NOTIFY_ON_EMPTY": 24, "VIRTIO_F_ANY_LAYOUT": 27, "VIRTIO_RING_F_INDIRECT_DESC": 28,

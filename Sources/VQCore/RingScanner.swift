@@ -143,6 +143,12 @@ public enum RingScanner {
     /// work passes; tiny look-alikes inside other structures do not.
     public static let defaultMinimumScore = 10
 
+    /// A scan's progress: bytes of guest RAM the scan has got through (pages skipped as not
+    /// resident count as done) and the bytes it covers in all. Called from the scanning threads,
+    /// one call at a time, `done` never falling: first with 0, and, when the scan gets through,
+    /// last with `done == total`.
+    public typealias Progress = @Sendable (_ done: UInt64, _ total: UInt64) -> Void
+
     /// Scans every RAM slot of `memory` for split virtqueues.
     /// - Parameters:
     ///   - residentPages: for a live process, which pages are resident: called with the host
@@ -154,14 +160,17 @@ public enum RingScanner {
     ///     ``BufferMemory`` do).
     ///   - minimumScore: rings scoring below this are not reported.
     ///   - limits: bounds on the work.
+    ///   - progress: told how far the scan has got, after each chunk (``RingScanLimits/chunkSize``).
     public static func scan(memory: GuestMemory, residentPages: (@Sendable (UInt64, Int) -> [Bool])?,
                             threads: Int = 2, minimumScore: Int = defaultMinimumScore,
-                            limits: RingScanLimits = RingScanLimits()) throws(MemoryError) -> RingScanResult {
+                            limits: RingScanLimits = RingScanLimits(), progress: Progress? = nil) throws(MemoryError) -> RingScanResult {
         let start = MonotonicClock.now()
         let maxN = max(2, min(32768, 1 << (Int.bitWidth - 1 - max(2, limits.maximumRingSize).leadingZeroBitCount)))
         let ram = RAMRanges(memory.map)
         let plan = ScanPlan(map: memory.map, chunkSize: limits.chunkSize, maxN: maxN, usedWindow: limits.usedSearchWindow)
-        let shared = ScanShared(maximumCandidates: limits.maximumCandidates)
+        let shared = ScanShared(maximumCandidates: limits.maximumCandidates, progress: progress,
+                                total: plan.chunks.reduce(0) { $0 + ($1.end - $1.start) })
+        shared.reportStart()
         let context = ScanContext(memory: memory, resident: residentPages, ram: ram, maxN: maxN, limits: limits)
 
         let workers = max(1, min(threads, 64, plan.chunks.count))
@@ -193,11 +202,13 @@ public enum RingScanner {
                               candidatesDropped: stats.dropped, candidatesPassed: all.count, notes: stats.notes)
     }
 
-    /// Scans an opened target: a live process's resident pages (through its page map), or a whole image.
+    /// Scans an opened target: a live process's resident pages (through its page map), or a whole
+    /// image. Throws ``TargetError`` when the page map cannot be read, ``MemoryError`` when the scan fails.
     public static func scan(_ target: Target, threads: Int = 2, minimumScore: Int = defaultMinimumScore,
-                            limits: RingScanLimits = RingScanLimits()) throws -> RingScanResult {
+                            limits: RingScanLimits = RingScanLimits(), progress: Progress? = nil) throws -> RingScanResult {
         let resident = try target.process.map { (process) throws(TargetError) in try residentPages(pid: process.pid) }
-        return try scan(memory: target.memory, residentPages: resident, threads: threads, minimumScore: minimumScore, limits: limits)
+        return try scan(memory: target.memory, residentPages: resident, threads: threads, minimumScore: minimumScore, limits: limits,
+                        progress: progress)
     }
 
     /// Which pages of process `pid` are resident, from `/proc/PID/pagemap` (bit 63, present): the
@@ -382,8 +393,32 @@ final class ScanShared: Sendable {
     let candidates = Mutex<[RingCandidate]>([])
     let stats = Mutex(ScanStats())
     let error = Mutex<MemoryError?>(nil)
+    let progress: RingScanner.Progress?
+    /// Bytes of the plan's chunks in all, and those done (held while `progress` is called, so that
+    /// its calls never overlap and never go back).
+    let total: UInt64
+    let done = Mutex<UInt64>(0)
 
-    init(maximumCandidates: Int) { self.maximumCandidates = maximumCandidates }
+    init(maximumCandidates: Int, progress: RingScanner.Progress? = nil, total: UInt64 = 0) {
+        self.maximumCandidates = maximumCandidates
+        self.progress = progress
+        self.total = total
+    }
+
+    /// Tells `progress` the scan starts.
+    func reportStart() {
+        guard let progress else { return }
+        done.withLock { progress($0, total) }
+    }
+
+    /// Counts `chunk` as done and tells `progress`.
+    func finished(_ chunk: ScanChunk) {
+        guard let progress else { return }
+        done.withLock { done in
+            done += chunk.end - chunk.start
+            progress(done, total)
+        }
+    }
 
     /// Takes one full verification from the budget; false once it is spent.
     @inline(__always)
@@ -426,6 +461,7 @@ extension RingScanner {
             let index = shared.next.wrappingAdd(1, ordering: .relaxed).oldValue
             guard index < plan.chunks.count else { return }
             let chunk = plan.chunks[index]
+            defer { shared.finished(chunk) }
             let slot = plan.slots[chunk.slot]
             let count = Int(chunk.readEnd - chunk.readStart)
             let view = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])

@@ -56,6 +56,9 @@ public final class RingWatcher {
     private var lastAvail: [UInt16?]
     private var lastUsed: [UInt16?]
     private var followers: [PackedRingFollower?]
+    /// Packed rings: the descriptor ring as the last poll read it (the events of that poll were
+    /// derived from it); `nil` for split rings and before the first poll.
+    public private(set) var packedRings: [[Descriptor]?]
     private let usedHints: [PackedRing.Hint?]
 
     /// Watches `queues`, split and packed. `deviceStates`, when given (one per queue, QMP's view),
@@ -70,6 +73,7 @@ public final class RingWatcher {
         lastAvail = Array(repeating: nil, count: queues.count)
         lastUsed = Array(repeating: nil, count: queues.count)
         followers = queues.enumerated().map { i, q in q.layout == .packed ? PackedRingFollower(queue: i, size: q.size) : nil }
+        packedRings = Array(repeating: nil, count: queues.count)
         usedHints = queues.indices.map { i in
             guard queues[i].layout == .packed, i < deviceStates.count, let state = deviceStates[i] else { return nil }
             return PackedRing.Hint(index: state.usedIndex)
@@ -226,6 +230,7 @@ public final class RingWatcher {
         for i in queues.indices where queues[i].layout == .packed {
             let o = ringOffset[i], n = Int(queues[i].size)
             let ring = first.withUnsafeBytes { Descriptor.decode(UnsafeRawBufferPointer(rebasing: $0[o..<o + 16 * n]), layout: .packed) }
+            packedRings[i] = ring
             if followers[i]!.isStarted {
                 perQueue[i] += followers[i]!.advance(ring)
             } else {

@@ -165,7 +165,9 @@ public final class SimulatedGuest: Sendable {
     public func virtioDevices() -> [VirtioDevice] {
         deviceStates().map { state in
             let identity = state.identity
-            let features = VirtioFeatures(rawValue: identity.guestFeatures & VirtioFeatureNames.transportMask)
+            // The ring features, and the device features vqscope reads by name (virtio-net's header).
+            let netBits: VirtioFeatures = identity.deviceID == 1 ? [.netMergeableReceiveBuffers, .netControlQueue, .netHashReport] : []
+            let features = VirtioFeatures(rawValue: identity.guestFeatures & (VirtioFeatureNames.transportMask | netBits.rawValue))
             let layout: RingLayout = features.contains(.packedRing) ? .packed : .split
             var device = VirtioDevice(
                 name: identity.name, path: identity.backendPath, id: identity.id,

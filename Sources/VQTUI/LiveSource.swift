@@ -1,13 +1,15 @@
 import VQCore
 
 /// The inspector's source for a real target: a live QEMU process (or the demo's simulated guest)
-/// or a memory image, opened by VQCore's ``Target``. Queues come from QMP, or from a RAM scan when
-/// there is no QMP; indexes and events from one ``RingWatcher`` over every queue.
+/// or a memory image, opened by VQCore's ``Target``. Queues come from ``QueueList`` (QMP, or a RAM
+/// scan when there is no QMP), named and decoded as the commands do; indexes and events from one
+/// ``RingWatcher`` over every queue.
 public final class LiveSource: InspectorSource {
     public let target: Target
     public let summary: TargetSummary
     private var queues: [Virtqueue] = []
-    private var queueCounts: [String: Int] = [:]
+    /// How each queue's payloads are decoded (``QueueList/payloadRole(of:)``), by index in `queues`.
+    private var roles: [PayloadRole?] = []
     private var watcher: RingWatcher?
     /// Queues the watcher follows, by their index in `queues`.
     private var watched: [Int] = []
@@ -26,24 +28,17 @@ public final class LiveSource: InspectorSource {
     public var slotMap: SlotMap { target.memory.map }
 
     public func discoverQueues() throws(TargetError) -> [Virtqueue] {
-        if target.qmp != nil {
-            let devices = try target.virtioDevices()
-            queues = devices.flatMap(\.queues)
-            queueCounts = Dictionary(devices.map { ($0.path, $0.queues.count) }, uniquingKeysWith: max)
-        } else {
-            let result: RingScanResult
-            do { result = try RingScanner.scan(target) } catch let error as TargetError { throw error } catch {
-                throw .noSlotMap("the RAM scan for rings failed: \(error)")
+        let list: QueueList
+        do { list = try QueueList.load(target) } catch {
+            switch error {
+            case .target(let error): throw error
+            case .scan(.processGone(let pid)): throw .noSuchProcess(pid: pid)
+            case .scan(.permissionDenied(let pid)): throw .permissionDenied(pid: pid, what: "the memory")
+            case .scan: throw .noSlotMap(error.description)
             }
-            var ordinals: [String: Int] = [:]
-            queues = result.rings.map { ring in
-                let device = ring.deviceGuess ?? "ring"
-                let index = ordinals[device, default: 0]
-                ordinals[device] = index + 1
-                return Virtqueue(device: device, path: "scan:\(device)", index: index, location: ring.location)
-            }
-            queueCounts = ordinals.reduce(into: [:]) { $0["scan:\($1.key)"] = $1.value }
         }
+        queues = list.queues
+        roles = queues.map { list.payloadRole(of: $0) }
         watched = queues.indices.filter { queues[$0].location.size > 0 }
         watcher = try RingWatcher(memory: target.memory, queues: watched.map { queues[$0].location },
                                   deviceStates: watched.map { queues[$0].deviceState })
@@ -95,8 +90,9 @@ public final class LiveSource: InspectorSource {
     }
 
     public func payload(of chain: Chain, queue: Virtqueue, completedLength: UInt32?) -> DevicePayload? {
-        PayloadDecoder.decode(chain, device: queue.device, queueIndex: queue.index, queueCount: queueCounts[queue.path] ?? 1,
-                              memory: target.memory, completedLength: completedLength, features: queue.location.features)
+        guard let i = queues.firstIndex(where: { $0.path == queue.path && $0.device == queue.device && $0.index == queue.index }),
+              i < roles.count, let role = roles[i] else { return nil }
+        return role.decode(chain, memory: target.memory, completedLength: completedLength)
     }
 
     public func runState() -> VMRunState? {

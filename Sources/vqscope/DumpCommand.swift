@@ -213,9 +213,7 @@ struct RingDump {
     }
 
     private func decode(_ chain: Chain) -> DevicePayload? {
-        guard let role = queue.payloadRole else { return nil }
-        return PayloadDecoder.decode(chain, device: role.device, queueIndex: role.queueIndex, queueCount: role.queueCount,
-                                     memory: memory, features: queue.scanned || queue.device == nil ? [.version1] : queue.location.features)
+        queue.payloadRole?.decode(chain, memory: memory)
     }
 
     func chainJSON(_ chain: Chain) -> JSON {

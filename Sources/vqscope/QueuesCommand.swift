@@ -58,77 +58,14 @@ struct QueuesCommand: ParsableCommand {
     }
 }
 
-/// The virtqueues of a target and where the list came from: QEMU's own (QMP), or, without QMP, the
-/// split rings a RAM scan finds, grouped into one pseudo-device per guess (`virtio-blk`,
-/// `virtio-net-rx`..., `unknown` when the contents say nothing clear) with queues numbered in
-/// guest-physical order, so that `--queue virtio-blk:0` names the first ring guessed virtio-blk.
-struct QueueList {
-    enum Source: String { case qmp, scan }
-
-    var source: Source
-    var devices: [VirtioDevice]
-    /// Scanned queues' evidence, by descriptor table address.
-    var scanned: [GuestPhysicalAddress: ScannedRing] = [:]
-    /// Why there was no QMP (for a scan).
-    var note: String?
-
-    /// Every queue, device by device.
-    var queues: [Virtqueue] { devices.flatMap(\.queues) }
-
-    /// QMP's list when the target has a QMP connection, else a RAM scan's (exit 2 with one line if neither works).
+extension QueueList {
+    /// The commands' queue list (``QueueList/load(_:progress:)`` of VQCore, which this shadows in
+    /// the command line): QMP's list, else a RAM scan's, the scan's progress drawn on standard error
+    /// when it is a terminal; exits 2 with one line when neither works.
     static func load(_ t: Target) throws -> QueueList {
-        if t.qmp != nil {
-            return QueueList(source: .qmp, devices: try Failure.reporting { () throws(TargetError) in try t.virtioDevices() })
-        }
-        let result = try Failure.reporting { () throws in try RingScanner.scan(t) }
-        let note = t.imagePath != nil ? "an image has no QMP" : t.notes.first ?? "--no-qmp"
-        return scanned(result.rings, note: note)
+        let line = ProgressLine()
+        let loaded = Result { () throws(QueueList.LoadError) in try QueueList.load(t, progress: line.scanProgress) }
+        line.finish()
+        return try Failure.reporting { () throws(QueueList.LoadError) in try loaded.get() }
     }
-
-    /// The list for scanned rings: one pseudo-device per guess, in order of first appearance.
-    static func scanned(_ rings: [ScannedRing], note: String?) -> QueueList {
-        var devices: [VirtioDevice] = []
-        var byDescriptor: [GuestPhysicalAddress: ScannedRing] = [:]
-        for ring in rings {
-            let name = ring.deviceGuess ?? "unknown"
-            if !devices.contains(where: { $0.name == name }) {
-                devices.append(VirtioDevice(name: name, path: "", deviceID: 0, features: []))
-            }
-            let d = devices.firstIndex { $0.name == name }!
-            devices[d].queues.append(Virtqueue(device: name, path: "", index: devices[d].queues.count, location: ring.location))
-            byDescriptor[ring.location.descriptors] = ring
-        }
-        return QueueList(source: .scan, devices: devices, scanned: byDescriptor, note: note)
-    }
-
-    /// The device a queue belongs to.
-    func device(of q: Virtqueue) -> VirtioDevice? {
-        source == .qmp ? devices.first { $0.path == q.path } : devices.first { $0.name == q.device }
-    }
-
-    /// The QOM path (QMP only; nil for scanned queues).
-    func path(of q: Virtqueue) -> String? { q.path.isEmpty ? nil : q.path }
-
-    /// How payloads of `q` are decoded: the decoder's device name, queue index and queue count. A
-    /// scan's guess names the queue's role (`virtio-net-rx`), which maps onto the device's queue
-    /// numbering; rings of no known role are not decoded.
-    func payloadRole(of q: Virtqueue) -> PayloadRole? {
-        guard source == .scan else {
-            return PayloadRole(device: q.device, queueIndex: q.index, queueCount: device(of: q)?.queues.count ?? 1)
-        }
-        switch q.device {
-        case "virtio-net-rx": return PayloadRole(device: "virtio-net", queueIndex: 0, queueCount: 2)
-        case "virtio-net-tx": return PayloadRole(device: "virtio-net", queueIndex: 1, queueCount: 2)
-        case "virtio-blk", "virtio-rng", "virtio-console":
-            return PayloadRole(device: q.device, queueIndex: q.index, queueCount: device(of: q)?.queues.count ?? 1)
-        default: return nil
-        }
-    }
-}
-
-/// What ``PayloadDecoder`` needs to know of a queue.
-struct PayloadRole {
-    var device: String
-    var queueIndex: Int
-    var queueCount: Int
 }

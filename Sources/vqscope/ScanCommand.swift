@@ -13,7 +13,11 @@ struct ScanCommand: ParsableCommand {
 
     func run() throws {
         let t = try target.open()
-        let result = try Failure.reporting { () throws in try RingScanner.scan(t, minimumScore: minimumScore) }
+        // Progress on standard error while the scan runs, when it is a terminal; cleared before any output.
+        let line = ProgressLine()
+        let scanned = Result { () throws in try RingScanner.scan(t, minimumScore: minimumScore, progress: line.scanProgress) }
+        line.finish()
+        let result = try Failure.reporting { () throws in try scanned.get() }
         if json {
             printJSON(.object([
                 ("rings", .array(result.rings.map { r in

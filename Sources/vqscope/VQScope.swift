@@ -12,7 +12,7 @@ struct VQScope: ParsableCommand {
             Exit status: 0 on success, 1 when some addresses could not be translated or read, \
             2 when the target cannot be used (the error says why).
             """,
-        subcommands: [InspectCommand.self, DemoCommand.self, ListCommand.self, SlotsCommand.self, TranslateCommand.self, HexdumpCommand.self, QueuesCommand.self, DumpCommand.self, WatchCommand.self, ScanCommand.self, DiagnoseCommand.self, DemoGuestCommand.self],
+        subcommands: [InspectCommand.self, DemoCommand.self, ListCommand.self, SlotsCommand.self, TranslateCommand.self, HexdumpCommand.self, QueuesCommand.self, DumpCommand.self, WatchCommand.self, CaptureCommand.self, ScanCommand.self, DiagnoseCommand.self, DemoGuestCommand.self],
         defaultSubcommand: InspectCommand.self
     )
 }

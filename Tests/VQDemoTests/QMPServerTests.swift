@@ -37,9 +37,9 @@ final class QMPServerTests: XCTestCase {
         XCTAssertEqual(devices.map(\.pciAddress), ["00:03.0", "00:04.0", "00:05.0", "00:06.0"])
         XCTAssertEqual(devices.map(\.id), ["net0", "disk0", "net1", "rng0"])
         XCTAssertEqual(devices.map { $0.queues.map(\.location.size) }, [[256, 256, 64], [128], [256, 256, 64], [8]])
-        XCTAssertEqual(devices[0].features, [.version1, .eventIndex])
+        XCTAssertEqual(devices[0].features, [.version1, .eventIndex, .netMergeableReceiveBuffers, .netControlQueue])
         XCTAssertEqual(devices[1].features, [.version1, .eventIndex, .indirectDescriptors])
-        XCTAssertEqual(devices[2].features, [.version1, .eventIndex, .indirectDescriptors, .packedRing])
+        XCTAssertEqual(devices[2].features, [.version1, .eventIndex, .indirectDescriptors, .packedRing, .netMergeableReceiveBuffers, .netControlQueue])
         XCTAssertEqual(devices[0].status, ["VIRTIO_CONFIG_S_ACKNOWLEDGE", "VIRTIO_CONFIG_S_DRIVER", "VIRTIO_CONFIG_S_FEATURES_OK", "VIRTIO_CONFIG_S_DRIVER_OK"])
         // Linux's split layout: the avail ring after the table, the used ring 64-byte aligned after it.
         let rx = devices[0].queues[0].location

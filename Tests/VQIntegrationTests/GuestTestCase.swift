@@ -6,6 +6,10 @@ import XCTest
 class GuestTestCase: XCTestCase {
     class var variant: BenchGuest.Variant { .basic }
     class var packed: Bool { false }
+    /// More QEMU arguments for the class's guest (run-guest.sh --extra, split on whitespace).
+    class var extraArguments: [String] { [] }
+    /// The guest's folder name instead of the variant's, for a class whose guest differs.
+    class var tag: String? { nil }
     /// Whether this machine can run the variant at all (a reason to skip when not).
     class var unavailableReason: String? { nil }
 
@@ -15,7 +19,7 @@ class GuestTestCase: XCTestCase {
     override class func setUp() {
         super.setUp()
         guard unavailableReason == nil else { return }
-        guests[key] = Result { try BenchGuest(variant, packed: packed) }
+        guests[key] = Result { try BenchGuest(variant, extra: extraArguments, packed: packed, tag: tag) }
     }
 
     override class func tearDown() {

@@ -173,13 +173,13 @@ _vqscope() {
     unset 'unparsed_words[0]'
     unparsed_words=("${unparsed_words[@]}")
     case "${subcommand}" in
-    inspect|demo|list|slots|translate|hexdump|queues|dump|watch|scan|diagnose|help)
+    inspect|demo|list|slots|translate|hexdump|queues|dump|watch|capture|scan|diagnose|help)
         # Offer subcommand argument completions
         "_vqscope_${subcommand}"
         ;;
     *)
         # Offer subcommand completions
-        COMPREPLY+=($(compgen -W 'inspect demo list slots translate hexdump queues dump watch scan diagnose help' -- "${cur}"))
+        COMPREPLY+=($(compgen -W 'inspect demo list slots translate hexdump queues dump watch capture scan diagnose help' -- "${cur}"))
         ;;
     esac
 }
@@ -458,6 +458,55 @@ _vqscope_watch() {
         return
         ;;
     '--threshold')
+        return
+        ;;
+    esac
+}
+
+_vqscope_capture() {
+    repeating_flags=()
+    non_repeating_flags=(--no-qmp -h --help)
+    repeating_options=()
+    non_repeating_options=(--pid --image --base --slots --qmp --qmp-timeout --device -w -c --seconds --interval -s)
+    __vqscope_offer_flags_options 0
+
+    # Offer option value completions
+    case "${prev}" in
+    '--pid')
+        return
+        ;;
+    '--image')
+        return
+        ;;
+    '--base')
+        return
+        ;;
+    '--slots')
+        __vqscope_add_completions -W 'auto'$'\n''qmp'$'\n''kvm'$'\n''maps'
+        return
+        ;;
+    '--qmp')
+        return
+        ;;
+    '--qmp-timeout')
+        return
+        ;;
+    '--device')
+        return
+        ;;
+    '-w')
+        return
+        ;;
+    '-c')
+        return
+        ;;
+    '--seconds')
+        return
+        ;;
+    '--interval')
+        return
+        ;;
+    '-s')
         return
         ;;
     esac
