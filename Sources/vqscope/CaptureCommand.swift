@@ -20,8 +20,9 @@ struct CaptureCommand: ParsableCommand {
             completes it: time submitted and completed, type, sector, length, status, latency (as the \
             polls saw them); requests still in flight at the end get a line with "completed": null. \
             `-w -` writes to standard output (not a pcap to a terminal).
-            Needs QMP (the devices, their queues and negotiated features). Progress is shown on \
-            standard error when it is a terminal.
+            Without QMP (--no-qmp) the rings a RAM scan finds are captured, named by the scan's guess \
+            (virtio-net rx and tx, virtio-blk), with the features a current Linux driver negotiates \
+            with QEMU assumed. Progress is shown on standard error when it is a terminal.
             """)
 
     @OptionGroup var target: TargetOptions
@@ -51,12 +52,8 @@ struct CaptureCommand: ParsableCommand {
     func run() throws {
         let t = try target.open()
         guard let process = t.process else { throw ExitCode(Failure.unusable) }
-        guard t.qmp != nil else {
-            Failure.printError("capture needs QMP to know \(t.title)'s devices and their negotiated features; \(t.notes.first ?? "QMP is off") (give --qmp SOCKET)")
-            throw ExitCode(Failure.unusable)
-        }
         let list = try QueueList.load(t)
-        let (kind, devices) = try Self.select(device, from: list.devices, title: t.title)
+        let (kind, devices) = try Self.select(device, from: list.source == .scan ? Self.scannedDevices(list) : list.devices, title: t.title)
 
         // Each captured queue with its device and tap.
         struct Watched { var device: Int; var queue: Virtqueue; var tap: QueueTap }
@@ -64,7 +61,8 @@ struct CaptureCommand: ParsableCommand {
         var tracers = devices.map { _ in BlockRequestTracer() }
         var watched: [Watched] = []
         for (d, dev) in devices.enumerated() {
-            let highest = (dev.queues.map(\.index).max() ?? -1) + 1
+            var highest = (dev.queues.map(\.index).max() ?? -1) + 1
+            if dev.path.isEmpty { highest += highest % 2 } // scanned: no control queue among them
             for q in dev.queues {
                 let plan = kind == .network ? assemblers[d].plan(queueIndex: q.index, queueCount: highest) : BlockRequestTracer.plan
                 guard let plan, q.location.size > 0 else { continue }
@@ -97,7 +95,8 @@ struct CaptureCommand: ParsableCommand {
             out.write(block: Pcapng.sectionHeader(application: "vqscope"))
             for dev in devices {
                 out.write(block: Pcapng.interfaceDescription(snapLength: UInt32(snapLength), name: dev.id ?? dev.pciAddress ?? dev.name,
-                                                             description: "\(dev.name) \(dev.path) of QEMU PID \(process.pid)"))
+                                                             description: dev.path.isEmpty ? "\(dev.name) rings found by a RAM scan of QEMU PID \(process.pid)"
+                                                                                       : "\(dev.name) \(dev.path) of QEMU PID \(process.pid)"))
             }
             out.flush()
         }
@@ -206,6 +205,30 @@ struct CaptureCommand: ParsableCommand {
         }
         if fd != 1 { close(fd) }
         if exitStatus != 0 { throw ExitCode(exitStatus) }
+    }
+
+    /// Without QMP: the rings a RAM scan found, as one virtio-net device (its rx rings at even
+    /// queue numbers, tx at odd ones, as the spec numbers them) and one virtio-blk device. The
+    /// negotiated features are not known: a current driver's with QEMU's modern devices are
+    /// assumed (VERSION_1 and MRG_RXBUF: 12-byte headers, merged receive buffers).
+    static func scannedDevices(_ list: QueueList) -> [VirtioDevice] {
+        func rings(_ guess: String) -> [Virtqueue] { list.devices.first { $0.name == guess }?.queues ?? [] }
+        var devices: [VirtioDevice] = []
+        let rx = rings("virtio-net-rx"), tx = rings("virtio-net-tx")
+        if !rx.isEmpty || !tx.isEmpty {
+            var net = VirtioDevice(name: "virtio-net", path: "", id: "scanned-net", deviceID: VirtioDeviceType.network.rawValue,
+                                   features: [.version1, .netMergeableReceiveBuffers])
+            for (k, q) in rx.enumerated() { net.queues.append(Virtqueue(device: "virtio-net", path: "", index: 2 * k, location: q.location)) }
+            for (k, q) in tx.enumerated() { net.queues.append(Virtqueue(device: "virtio-net", path: "", index: 2 * k + 1, location: q.location)) }
+            devices.append(net)
+        }
+        let blk = rings("virtio-blk")
+        if !blk.isEmpty {
+            var d = VirtioDevice(name: "virtio-blk", path: "", id: "scanned-blk", deviceID: VirtioDeviceType.block.rawValue, features: [.version1])
+            d.queues = blk.enumerated().map { k, q in Virtqueue(device: "virtio-blk", path: "", index: k, location: q.location) }
+            devices.append(d)
+        }
+        return devices
     }
 
     /// The devices `name` selects (default: every virtio-net device), all of one kind.

@@ -73,36 +73,49 @@ class CaptureTestCase: GuestTestCase {
         ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
     }
 
-    /// Captures `window` seconds of the guest's frames and checks them against QEMU's dump.
+    /// Captures `window` seconds of the guest's frames twice at once, through QMP and through a
+    /// RAM scan (`--no-qmp`), and checks both files against QEMU's dump.
     func checkFramesAgainstQEMU(layout: String) throws {
         let guest = try guest
-        let output = guest.directory.appendingPathComponent("capture.pcapng")
-        let run = try start(["capture", "--pid", String(guest.pid), "--qmp", guest.toolSocket, "-w", output.path], in: guest.directory)
-        defer { if run.process.isRunning { run.process.terminate() } }
-        try run.wait(for: "capturing frames")
+        let pid = String(guest.pid)
+        let outputs = [guest.directory.appendingPathComponent("capture.pcapng"), guest.directory.appendingPathComponent("capture-scan.pcapng")]
+        var runs: [Background] = []
+        defer { for r in runs where r.process.isRunning { r.process.terminate() } }
+        runs.append(try start(["capture", "--pid", pid, "--qmp", guest.toolSocket, "-w", outputs[0].path], in: guest.directory))
+        if layout == "split" { // a RAM scan finds split rings only
+            runs.append(try start(["capture", "--pid", pid, "--no-qmp", "-w", outputs[1].path], in: guest.directory))
+        }
+        for r in runs { try r.wait(for: "capturing frames") }
         let from = Self.fileSize(Self.dumpPath)
         Thread.sleep(forTimeInterval: Self.window)
         let to = Self.fileSize(Self.dumpPath)
-        let status = try run.interrupt()
-        XCTAssertEqual(status, 0, run.errorText)
-        XCTAssertTrue(run.errorText.contains("frames captured"), run.errorText)
-        XCTAssertTrue(run.errorText.contains("missed"), run.errorText)
-
+        for r in runs {
+            XCTAssertEqual(try r.interrupt(), 0, r.errorText)
+            XCTAssertTrue(r.errorText.contains("frames captured"), r.errorText)
+            XCTAssertTrue(r.errorText.contains("missed"), r.errorText)
+        }
         let qemu = try CaptureFiles.pcap(Array(try Data(contentsOf: URL(fileURLWithPath: Self.dumpPath))))
-        let ours = try CaptureFiles.pcapng(Array(try Data(contentsOf: output)))
-        XCTAssertEqual(ours.interfaces, 1, "one interface: the one virtio-net device")
-        XCTAssertNotNil(ours.dropped[0], "the interface statistics block gives the frames missed")
         let inWindow = qemu.filter { $0.start >= from && $0.end <= to }
         XCTAssertGreaterThanOrEqual(inWindow.count, Int(Self.window) * 2,
                                     "QEMU saw pings both ways (two a second) during the window: \(inWindow.count) frames")
+        for (k, r) in runs.enumerated() {
+            try check(outputs[k], run: r, against: qemu, window: inWindow, what: k == 0 ? "\(layout), QMP" : "\(layout), RAM scan")
+        }
+    }
+
+    /// One capture file against QEMU's dump.
+    func check(_ output: URL, run: Background, against qemu: [FileFrame], window inWindow: [FileFrame], what: String) throws {
+        let ours = try CaptureFiles.pcapng(Array(try Data(contentsOf: output)))
+        XCTAssertEqual(ours.interfaces, 1, "\(what): one interface, the one virtio-net device")
+        XCTAssertNotNil(ours.dropped[0], "\(what): the interface statistics block gives the frames missed")
 
         // Every frame vqscope wrote is one QEMU carried, and goes the way it says.
         let qemuFrames = Set(qemu.map(\.bytes))
         for f in ours.frames {
-            XCTAssertTrue(qemuFrames.contains(f.bytes), "vqscope wrote a frame QEMU never carried (\(f.bytes.count) bytes, \(f.comment ?? "")): \(f.bytes.prefix(64).map { String($0, radix: 16) }.joined(separator: " "))")
+            XCTAssertTrue(qemuFrames.contains(f.bytes), "\(what): vqscope wrote a frame QEMU never carried (\(f.bytes.count) bytes, \(f.comment ?? "")): \(f.bytes.prefix(64).map { String($0, radix: 16) }.joined(separator: " "))")
             let fromGuest = f.bytes.count >= 12 && Array(f.bytes[6..<12]) == Self.guestMAC
-            XCTAssertEqual(f.direction, fromGuest ? 2 : 1, "direction of \(f.comment ?? "")")
-            XCTAssertTrue(f.comment?.hasPrefix(fromGuest ? "virtio-net tx queue 1" : "virtio-net rx queue 0") ?? false, f.comment ?? "no comment")
+            XCTAssertEqual(f.direction, fromGuest ? 2 : 1, "\(what): direction of \(f.comment ?? "")")
+            XCTAssertTrue(f.comment?.hasPrefix(fromGuest ? "virtio-net tx queue 1" : "virtio-net rx queue 0") ?? false, "\(what): \(f.comment ?? "no comment")")
             XCTAssertTrue(f.comment?.contains("num_buffers") ?? false, f.comment ?? "no comment")
         }
 
@@ -115,13 +128,13 @@ class CaptureTestCase: GuestTestCase {
             found += 1
         }
         let share = Double(found) / Double(max(inWindow.count, 1))
-        print("CaptureGuestTests (\(layout)): QEMU carried \(inWindow.count) frames in \(Self.window) s; vqscope wrote \(ours.frames.count), \(found) of QEMU's (\(Int(share * 1000)) per mille); \(run.errorText.split(separator: "\n").suffix(2).joined(separator: "; "))")
-        XCTAssertGreaterThanOrEqual(share, 0.95, "vqscope's file holds \(found) of the \(inWindow.count) frames QEMU carried in the window")
+        print("CaptureGuestTests (\(what)): QEMU carried \(inWindow.count) frames in \(Self.window) s; vqscope wrote \(ours.frames.count), \(found) of QEMU's (\(Int(share * 1000)) per mille); \(run.errorText.split(separator: "\n").suffix(2).joined(separator: "; "))")
+        XCTAssertGreaterThanOrEqual(share, 0.95, "\(what): vqscope's file holds \(found) of the \(inWindow.count) frames QEMU carried in the window")
 
         // Wireshark's reader takes the file and sees the guest's pings both ways.
         let tshark = try Self.tshark(["-r", output.path, "-Y", "icmp"])
-        XCTAssertTrue(tshark.contains("10.0.2.15 → 10.0.2.2") && tshark.contains("Echo (ping) request"), tshark)
-        XCTAssertTrue(tshark.contains("10.0.2.2 → 10.0.2.15") && tshark.contains("Echo (ping) reply"), tshark)
+        XCTAssertTrue(tshark.contains("10.0.2.15 → 10.0.2.2") && tshark.contains("Echo (ping) request"), "\(what): \(tshark)")
+        XCTAssertTrue(tshark.contains("10.0.2.2 → 10.0.2.15") && tshark.contains("Echo (ping) reply"), "\(what): \(tshark)")
     }
 
     /// tshark's output (Debian's tshark; the test command installs it).
@@ -209,12 +222,13 @@ final class CaptureGuestTests: CaptureTestCase {
         let output = guest.directory.appendingPathComponent("refused.pcapng").path
         let pid = String(guest.pid)
         for (arguments, expected) in [
-            (["--device", "virtio-rng"], "neither frames nor block requests"),
-            (["--device", "no-such"], "no virtio device 'no-such'"),
-            (["--no-qmp"], "capture needs QMP"),
+            (["--pid", pid, "--qmp", guest.toolSocket, "-w", output, "--device", "virtio-rng"], "neither frames nor block requests"),
+            (["--pid", pid, "--qmp", guest.toolSocket, "-w", output, "--device", "no-such"], "no virtio device 'no-such'"),
+            (["--pid", pid, "--no-qmp", "-w", output, "--device", "virtio-rng"], "no virtio device 'virtio-rng'"),
+            (["--pid", "999999999", "-w", output], "999999999"),
+            (["--pid", pid, "--qmp", guest.toolSocket, "-w", "/nonexistent-dir/x.pcapng"], "cannot write /nonexistent-dir/x.pcapng"),
         ] {
-            let qmp = arguments.contains("--no-qmp") ? [] : ["--qmp", guest.toolSocket]
-            let r = try Tool.run(["capture", "--pid", pid, "-w", output] + qmp + arguments)
+            let r = try Tool.run(["capture"] + arguments)
             XCTAssertEqual(r.status, 2, r.stderr)
             XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
             XCTAssertTrue(r.stderr.contains(expected), r.stderr)

@@ -359,6 +359,14 @@ final class HostileGuestTests: GuestTestCase {
             XCTAssertNoThrow(try JSON.parse(String(line)), "\(c.name): watch printed '\(line)'")
         }
 
+        // capture: records what is in flight, ends after --seconds, every line JSON.
+        let capture = try Tool.run(["capture", "--pid", String(guest.pid), "--qmp", guest.toolSocket, "--device", "virtio-blk",
+                                    "-w", "-", "--seconds", "1"], timeout: 60)
+        XCTAssertEqual(capture.status, 0, "\(c.name): capture: \(capture.stderr)")
+        for line in capture.stdout.split(separator: "\n") {
+            XCTAssertNoThrow(try JSON.parse(String(line)), "\(c.name): capture printed '\(line)'")
+        }
+
         print("hostile case '\(c.name)': dump status \(d.status) codes \(d.codes.sorted()); diagnose \(row["health"]?.string ?? "nil") \(diagnosed.sorted()); watch \(watch.stdout.split(separator: "\n").count) lines")
 
         // The inspector: the queue selected, its problem marked in the views, and q quits.

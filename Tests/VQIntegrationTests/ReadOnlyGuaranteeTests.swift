@@ -159,6 +159,11 @@ final class ReadOnlyGuaranteeTests: GuestTestCase {
         }
         _ = try check(["watch", "--pid", p] + qmp + ["--seconds", "1"])
         _ = try check(["watch", "--pid", p, "--no-qmp", "--seconds", "1"])
+        let pcap = try check(["capture", "--pid", p] + qmp + ["-w", "-", "--seconds", "1"])
+        XCTAssertTrue(pcap.stderr.contains("frames captured"), pcap.stderr)
+        let trace = try Tool.run(["capture", "--pid", p] + qmp + ["--device", "virtio-blk", "-w", "-", "--seconds", "1"])
+        ran.append("capture blk")
+        XCTAssertEqual(trace.status, 0, trace.stderr)
         _ = try check(["scan", "--pid", p] + qmp)
         _ = try check(["scan", "--pid", p, "--no-qmp"])
         _ = try check(["diagnose", "--pid", p] + qmp + ["--seconds", "1", "--no-history"])
