@@ -169,12 +169,14 @@ public final class Inspector {
     }
 
     /// A health monitor per queue, each judged by the role its device and index give (the queue count
-    /// of its device tells virtio-net's control queue from a receive queue).
+    /// of its device tells virtio-net's control queue from a receive queue); a ring a RAM scan found
+    /// (no QOM path) by the scan's guess, as `diagnose` and `watch` judge it.
     static func monitors(for queues: [Virtqueue], at t: Double) -> [QueueHealthMonitor] {
         var counts: [String: Int] = [:]
         for q in queues { counts[q.path] = max(counts[q.path] ?? 0, q.index + 1) }
         return queues.map { q in
-            QueueHealthMonitor(queue: q, role: QueueRole(deviceName: q.device, index: q.index, queueCount: counts[q.path]), at: t)
+            let role = q.path.isEmpty ? QueueRole(guess: q.device) : QueueRole(deviceName: q.device, index: q.index, queueCount: counts[q.path])
+            return QueueHealthMonitor(queue: q, role: role, at: t)
         }
     }
 

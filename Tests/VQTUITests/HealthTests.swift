@@ -105,3 +105,22 @@ final class HealthTests: InspectorTestCase {
         assertShows("Health: idle · busy · wait", in: grid)
     }
 }
+
+/// Rings a RAM scan found are judged by the scan's guess, as `diagnose` and `watch` judge them.
+final class ScannedRoleTests: XCTestCase {
+    func testScannedRingsAreJudgedByTheScansGuess() {
+        let location = VirtqueueLocation(layout: .split, size: 8, descriptors: GuestPhysicalAddress(0x1000),
+                                         driverArea: GuestPhysicalAddress(0x1080), deviceArea: GuestPhysicalAddress(0x10c0))
+        let queues = [
+            Virtqueue(device: "virtio-net-rx", path: "", index: 0, location: location),
+            Virtqueue(device: "virtio-console", path: "", index: 3, location: location),
+            Virtqueue(device: "virtio-blk", path: "", index: 1, location: location),
+            Virtqueue(device: "virtio-console", path: "/machine/peripheral/vser0/virtio-backend", index: 3, location: location),
+        ]
+        let roles = Inspector.monitors(for: queues, at: 0).map(\.tracker.role)
+        XCTAssertEqual(roles[0].flow, .receive, "a scanned net rx ring receives")
+        XCTAssertEqual(roles[1], .unknown, "a scanned console ring's index is the scan's count, not its queue number")
+        XCTAssertEqual(roles[2].flow, .requests)
+        XCTAssertEqual(roles[3].name, "control tx", "a QMP queue is judged by its real index")
+    }
+}
