@@ -5,23 +5,82 @@
 # measured by drgn-peer.py (drgn 0.3.0 in a virtual environment, DIR/drgn-venv, made once and
 # reused). Every read figure uses one plan of guest-physical addresses. Prints each figure beside
 # its peer, with ratios; when drgn cannot be installed or run, its rows are skipped with the reason.
-#   Samples/bench/benchmark.sh [--variant basic|big|shared]
-# VQSCOPE_SCRATCH=DIR builds with `swift build --scratch-path DIR` instead of the package's .build.
+# Then the inspector's CPU share, and last the cost of a full RAM scan (`vqscope scan`) against one
+# plain read of the same resident RAM on guests of 256 MiB, 1 GiB and 4.5 GiB (scan-cost.py), each
+# booted alone after the others have stopped.
+#   Samples/bench/benchmark.sh [--variant basic|big|shared] [--scan-only]
+# --scan-only prints only the RAM scan rows. VQSCOPE_SCRATCH=DIR builds with
+# `swift build --scratch-path DIR` instead of the package's .build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 variant=basic
-[[ ${1:-} == --variant ]] && variant=${2:?}
+scan_only=0
+while (( $# )); do
+    case $1 in
+        --variant)   variant=${2:?--variant needs a value}; shift 2 ;;
+        --scan-only) scan_only=1; shift ;;
+        *) echo "usage: benchmark.sh [--variant basic|big|shared] [--scan-only]" >&2; exit 2 ;;
+    esac
+done
 dir=${VQSCOPE_BENCH_DIR:-$HOME/.cache/vqscope-bench}
 "$root/Samples/bench/build-guest.sh" "$dir"
 build=(swift build -c release)
 [[ -n ${VQSCOPE_SCRATCH:-} ]] && build+=(--scratch-path "$VQSCOPE_SCRATCH")
-(cd "$root" && "${build[@]}" --product vqscope >/dev/null && "${build[@]}" --product vqscope-benchmarks >/dev/null)
+build_log=$(mktemp /tmp/vqscope-benchmark-build.XXXXXX)
+if ! (cd "$root" && "${build[@]}" --product vqscope && "${build[@]}" --product vqscope-benchmarks) >"$build_log" 2>&1; then
+    grep -E 'error|warning: unable' "$build_log" | head -20 >&2
+    echo "benchmark: swift build failed (${build[*]})" >&2
+    rm -f "$build_log"
+    exit 1
+fi
+rm -f "$build_log"
 bin=$(cd "$root" && "${build[@]}" --show-bin-path)
 
 work=$(mktemp -d /tmp/vqscope-benchmark.XXXXXX)
 qemu_pid=
-cleanup() { [[ -n $qemu_pid ]] && kill "$qemu_pid" 2>/dev/null && wait "$qemu_pid" 2>/dev/null; rm -rf "$work"; }
+stop_guest() {
+    if [[ -n $qemu_pid ]]; then kill "$qemu_pid" 2>/dev/null || true; wait "$qemu_pid" 2>/dev/null || true; fi
+    qemu_pid=
+}
+cleanup() { stop_guest; rm -rf "$work"; }
 trap cleanup EXIT
+
+# Boots a bench guest (run-guest.sh ARGS...) into qemu_pid, console in $work/serial.log, and waits
+# for its ready line.
+boot_guest() {
+    rm -f "$work/serial.log"
+    "$root/Samples/bench/run-guest.sh" --dir "$dir" --serial "$work/serial.log" "$@" >"$work/qemu.log" 2>&1 &
+    qemu_pid=$!
+    for _ in $(seq 1 1200); do
+        grep -q VQSCOPE-READY "$work/serial.log" 2>/dev/null && return 0
+        kill -0 "$qemu_pid" 2>/dev/null || { cat "$work/qemu.log"; echo "benchmark: QEMU exited" >&2; exit 1; }
+        sleep 0.2
+    done
+    echo "benchmark: the guest never became ready" >&2
+    exit 1
+}
+
+# A full RAM scan against one plain read of the same resident bytes, as guest RAM grows: one guest
+# at a time, measured right after it is ready (the last one with all its RAM resident).
+scan_rows() {
+    echo
+    echo "RAM scan (vqscope scan --no-qmp) against one plain read of the resident RAM (/proc/PID/mem), best of 3:"
+    local header=--header spec v m extra
+    for spec in "basic 256" "basic 1024" "big 4608" "big 4608 -mem-prealloc"; do
+        read -r v m extra <<<"$spec"
+        boot_guest --variant "$v" --memory "$m" --name vqscope-benchmark-scan ${extra:+--extra "$extra"}
+        python3 "$root/Samples/bench/scan-cost.py" --pid "$qemu_pid" --vqscope "$bin/vqscope" \
+            --label "$v, -m $m${extra:+ $extra}" $header
+        header=
+        stop_guest
+    done
+}
+
+if (( scan_only )); then
+    echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(qemu-system-x86_64 --version | head -1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    scan_rows
+    exit 0
+fi
 
 # drgn 0.3.0 in its own virtual environment: installed once, reused while it imports as that version.
 drgn_version=0.3.0
@@ -42,18 +101,10 @@ setup_drgn() {
 }
 setup_drgn || echo "benchmark: drgn rows skipped: $drgn_skipped" >&2
 
-"$root/Samples/bench/run-guest.sh" --variant "$variant" --dir "$dir" --name vqscope-benchmark \
-    --qmp "$work/bench.sock" --qmp "$work/tool.sock" --qmp "$work/drgn.sock" --serial "$work/serial.log" --mem-path "$work/guest.ram" \
-    >"$work/qemu.log" 2>&1 &
-qemu_pid=$!
-for _ in $(seq 1 1200); do
-    grep -q VQSCOPE-READY "$work/serial.log" 2>/dev/null && break
-    kill -0 "$qemu_pid" 2>/dev/null || { cat "$work/qemu.log"; echo "benchmark: QEMU exited" >&2; exit 1; }
-    sleep 0.2
-done
-grep -q VQSCOPE-READY "$work/serial.log" || { echo "benchmark: the guest never became ready" >&2; exit 1; }
+boot_guest --variant "$variant" --name vqscope-benchmark \
+    --qmp "$work/bench.sock" --qmp "$work/tool.sock" --qmp "$work/drgn.sock" --mem-path "$work/guest.ram"
 
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(qemu-system-x86_64 --version | head -1)"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $(qemu-system-x86_64 --version | head -1); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 # One plan of guest-physical addresses (4 KiB and 8 MiB reads, the ring) for vqscope and drgn alike.
 "$bin/vqscope-benchmarks" --pid "$qemu_pid" --qmp "$work/bench.sock" --write-plan "$work/plan.json"
 drgn_args=()
@@ -78,3 +129,7 @@ if command -v tmux >/dev/null; then
 else
     echo "benchmark: inspector rows skipped: tmux is not installed" >&2
 fi
+
+stop_guest
+scan_rows
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,7 +4,7 @@
 #
 # Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug] [--dir DIR] [--name NAME]
 #                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--blkdebug]
-#                     [--extra "ARGS"]...
+#                     [--memory MIB] [--extra "ARGS"]...
 #
 # The script ends by `exec`ing qemu-system-x86_64, so its PID *is* QEMU's PID: start it as
 # a child process and kill that PID (SIGTERM) to stop the guest. Build the guest first
@@ -45,6 +45,9 @@
 #   --serial FILE  console log (default DIR/NAME.serial.log). The virtserialport vq.0
 #                  writes to FILE.vq0 beside it (a line every 0.5 s from the guest).
 #   --mem-path F   RAM file of the shared variant (default /dev/shm/NAME.ram).
+#   --memory MIB   guest RAM in MiB instead of the variant's (basic/blkdebug/shared 256,
+#                  big 4608, kvm 128); e.g. --variant basic --memory 1024 for a 1 GiB guest.
+#                  On the pc machine RAM of 3584 MiB or more is split at 3 GiB, as in big.
 #   --packed       packed=on for virtio-net-pci and virtio-rng-pci (Linux variants only).
 #   --blkdebug     put QEMU's blkdebug driver under the virtio-blk disk (drive id d0, Linux
 #                  variants only), so a test can hold a request in flight over QMP:
@@ -62,6 +65,7 @@ dir=${VQSCOPE_BENCH_DIR:-$HOME/.cache/vqscope-bench}
 name=vqscope-bench
 serial=
 mem_path=
+memory=
 packed=0
 blkdebug=0
 qmp_sockets=()
@@ -75,6 +79,7 @@ while (( $# )); do
         --qmp)     qmp_sockets+=("${2:?--qmp needs a path}"); shift 2 ;;
         --serial)  serial=${2:?--serial needs a path};    shift 2 ;;
         --mem-path) mem_path=${2:?--mem-path needs a path}; shift 2 ;;
+        --memory)  memory=${2:?--memory needs a size in MiB}; shift 2 ;;
         --packed)  packed=1; shift ;;
         --blkdebug) blkdebug=1; shift ;;
         --extra)   read -r -a more <<<"${2:?--extra needs a value}"
@@ -86,6 +91,7 @@ done
 
 case $variant in basic|big|shared|kvm) ;; blkdebug) blkdebug=1 ;; *) die "unknown variant: $variant" ;; esac
 [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "--name may use only letters, digits, . _ -"
+[[ -z $memory || $memory =~ ^[1-9][0-9]*$ ]] || die "--memory takes a whole number of MiB (e.g. 1024)"
 [[ -d $dir ]] || die "no bench directory $dir (run build-guest.sh first)"
 dir=$(readlink -f "$dir")
 serial=${serial:-$dir/$name.serial.log}
@@ -109,7 +115,7 @@ if [[ $variant == kvm ]]; then
     [[ -c /dev/kvm ]] || die "/dev/kvm is missing"
     (( packed )) && echo "run-guest: --packed ignored for kvm (SeaBIOS uses split rings)" >&2
     (( blkdebug )) && echo "run-guest: --blkdebug ignored for kvm" >&2
-    args+=(-accel kvm -machine pc -m 128
+    args+=(-accel kvm -machine pc -m "${memory:-128}"
            -drive "file=$img,format=raw,if=none,id=d0,readonly=on"
            -device virtio-blk-pci,drive=d0,bootindex=0
            -chardev "file,id=dbg,path=$serial"
@@ -123,10 +129,10 @@ else
     disk=$dir/disk.img
     (( blkdebug )) && disk=blkdebug::$dir/disk.img
     case $variant in
-        basic|blkdebug) args+=(-accel tcg -machine pc -m 256) ;;
-        big)    args+=(-accel tcg -machine pc -m 4608) ;;
-        shared) args+=(-accel tcg -m 256
-                       -object "memory-backend-file,id=ram0,size=256M,mem-path=$mem_path,share=on,discard-data=on"
+        basic|blkdebug) args+=(-accel tcg -machine pc -m "${memory:-256}") ;;
+        big)    args+=(-accel tcg -machine pc -m "${memory:-4608}") ;;
+        shared) args+=(-accel tcg -m "${memory:-256}"
+                       -object "memory-backend-file,id=ram0,size=${memory:-256}M,mem-path=$mem_path,share=on,discard-data=on"
                        -machine pc,memory-backend=ram0) ;;
     esac
     args+=(-kernel "$dir/vmlinuz" -initrd "$dir/initramfs.gz"

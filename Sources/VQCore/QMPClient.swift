@@ -1,7 +1,12 @@
 import Glibc
 
 /// A client of QEMU's machine protocol (QMP) over a Unix socket: greeting, capabilities
-/// negotiation, then one command at a time. Every wait is bounded; events are skipped.
+/// negotiation, then one command at a time. Events and replies to other ids are skipped.
+///
+/// Every wait is bounded: the greeting and each reply must arrive whole within the time-out, however
+/// the peer spreads it (a byte at a time, or behind endless events). A peer that times out or closes
+/// the connection is not asked again: later commands fail at once with the same error, so a hung
+/// QEMU costs one time-out, not one per command.
 ///
 /// vqscope only queries (`query-*`, `x-query-*`, HMP `info`, `gpa2hva`, `gpa2hpa`) except for
 /// `stop`/`cont`, which the front ends send only on the user's explicit request.
@@ -13,6 +18,8 @@ public final class QMPClient {
     private var fd: Int32
     private var buffer: [UInt8] = []
     private var nextID = 0
+    /// Why the conversation ended (a time-out, the peer closing, an overlong message), once it did.
+    private var lost: QMPError?
     /// The longest reply accepted (an `info mtree` of a large machine is well under this).
     public static let maxMessageBytes = 32 << 20
 
@@ -26,7 +33,7 @@ public final class QMPClient {
         case .success(let fd): self.fd = fd
         }
         do throws(QMPError) {
-            let greeting = try readMessage(what: "the greeting")
+            let greeting = try readMessage(what: "the greeting", deadline: deadline())
             guard let qmp = greeting["QMP"] else { throw QMPError.garbage(path: path, reason: "no QMP greeting") }
             if let v = qmp["version"]?["qemu"] {
                 version = [v["major"], v["minor"], v["micro"]].map { $0?.int.map(String.init) ?? "?" }.joined(separator: ".")
@@ -44,16 +51,37 @@ public final class QMPClient {
     /// Runs `command` and returns its `return` value; a QMP error reply throws `.commandFailed`.
     @discardableResult
     public func execute(_ command: String, arguments: JSON? = nil) throws(QMPError) -> JSON {
+        try execute(command, arguments: arguments, naming: command)
+    }
+
+    /// ``execute(_:arguments:)``, with `label` naming the command in a time-out's message.
+    private func execute(_ command: String, arguments: JSON?, naming label: String) throws(QMPError) -> JSON {
+        if let lost { throw lost }
+        do throws(QMPError) { return try exchange(command, arguments: arguments, naming: label) } catch {
+            switch error {
+            case .timeout, .closed: lost = error
+            case .garbage where buffer.count >= Self.maxMessageBytes: lost = error
+            default: break
+            }
+            throw error
+        }
+    }
+
+    /// Sends one request and reads until its reply, which must come whole within the time-out.
+    private func exchange(_ command: String, arguments: JSON?, naming label: String) throws(QMPError) -> JSON {
         nextID += 1
         var request: [(String, JSON)] = [("execute", .string(command)), ("id", .int(Int64(nextID)))]
         if let arguments { request.append(("arguments", arguments)) }
         guard case .success = Sys.writeAll(fd, Array((JSON.object(request).text + "\n").utf8)) else {
             throw .closed(path: path)
         }
+        let deadline = deadline()
+        var skipped = 0
         while true {
-            let reply = try readMessage(what: "the reply to \(command)")
-            if reply["event"] != nil { continue }
-            if let id = reply["id"], id.int != nextID { continue }
+            let what = "the reply to \(label)" + (skipped == 0 ? "" : ", only \(skipped) event\(skipped == 1 ? "" : "s") or replies to other ids,")
+            let reply = try readMessage(what: what, deadline: deadline)
+            if reply["event"] != nil { skipped += 1; continue }
+            if let id = reply["id"], id.int != nextID { skipped += 1; continue }
             if let error = reply["error"] {
                 throw .commandFailed(command: command, errorClass: error["class"]?.string ?? "?",
                                      description: error["desc"]?.string ?? reply.text)
@@ -65,12 +93,18 @@ public final class QMPClient {
 
     /// Runs an HMP command (`info mtree -f`, `gpa2hva 0x1000`) and returns its text.
     public func humanMonitorCommand(_ line: String) throws(QMPError) -> String {
-        let value = try execute("human-monitor-command", arguments: .object([("command-line", .string(line))]))
+        let value = try execute("human-monitor-command", arguments: .object([("command-line", .string(line))]), naming: "HMP `\(line)`")
         guard let text = value.string else { throw .garbage(path: path, reason: "HMP reply is not text") }
         return text
     }
 
-    private func readMessage(what: String) throws(QMPError) -> JSON {
+    /// The monotonic time, in nanoseconds, by which a message asked for now must have arrived.
+    private func deadline() -> UInt64 {
+        MonotonicClock.nanoseconds() + UInt64(max(0, timeoutMilliseconds)) * 1_000_000
+    }
+
+    /// The next whole message, which must arrive by `deadline` (``MonotonicClock/nanoseconds()``).
+    private func readMessage(what: String, deadline: UInt64) throws(QMPError) -> JSON {
         while true {
             if let newline = buffer.firstIndex(of: 0x0a) {
                 let line = Array(buffer[..<newline])
@@ -83,7 +117,11 @@ public final class QMPClient {
             guard buffer.count < Self.maxMessageBytes else {
                 throw .garbage(path: path, reason: "a message longer than \(Self.maxMessageBytes) bytes")
             }
-            switch Sys.waitReadable(fd, milliseconds: timeoutMilliseconds) {
+            let now = MonotonicClock.nanoseconds()
+            guard now < deadline else { throw .timeout(path: path, waitingFor: what, milliseconds: timeoutMilliseconds) }
+            // Rounded up, so that a wait never ends just before the deadline and spins.
+            let left = Int32(clamping: (deadline - now + 999_999) / 1_000_000)
+            switch Sys.waitReadable(fd, milliseconds: left) {
             case .failure: throw .closed(path: path)
             case .success(false): throw .timeout(path: path, waitingFor: what, milliseconds: timeoutMilliseconds)
             case .success(true): break
@@ -110,8 +148,10 @@ public enum QMPError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .cannotConnect(path, code):
             return "cannot connect to QMP socket \(path): \(String(cString: strerror(code)))"
-        case let .timeout(path, what, ms):
+        case let .timeout(path, what, ms) where what == "the greeting":
             return "QMP socket \(path) did not send \(what) within \(ms) ms (another client may hold it; give QEMU a second -qmp socket, or use --no-qmp)"
+        case let .timeout(path, what, ms):
+            return "QMP socket \(path) did not send \(what) within \(ms) ms (it is not answering; --qmp-timeout waits longer, --no-qmp does without)"
         case let .closed(path):
             return "QMP socket \(path) closed the connection"
         case let .garbage(path, reason):

@@ -62,10 +62,10 @@ public final class RingWatcher {
     private let usedHints: [PackedRing.Hint?]
 
     /// Watches `queues`, split and packed. `deviceStates`, when given (one per queue, QMP's view),
-    /// lends packed queues the device's used index as a starting hint. Refuses queues of size 0.
+    /// lends packed queues the device's used index as a starting hint. Refuses queues of size 0 and split queues whose size is not a power of two (``VirtqueueLocation/sizeProblem``).
     public init(memory: GuestMemory, queues: [VirtqueueLocation], deviceStates: [DeviceQueueState?] = []) throws(TargetError) {
-        if let empty = queues.firstIndex(where: { $0.size == 0 }) {
-            throw .usage("queue \(empty) has size 0: there is no ring to watch")
+        if let bad = queues.firstIndex(where: { $0.sizeProblem != nil }) {
+            throw .usage("queue \(bad) \(queues[bad].sizeProblem!)")
         }
         self.memory = memory
         self.queues = queues

@@ -101,6 +101,7 @@ public final class Target {
 
         func finish(_ map: SlotMap, _ source: SlotSource) throws(TargetError) -> Target {
             let memory = GuestMemory(map: map, reader: reader)
+            try checkBacked(map, by: try process.mappings(), source: source)
             try checkReadable(memory, pid: pid)
             return Target(process: process, imagePath: nil, memory: memory, source: source, notes: notes, qmp: qmp)
         }
@@ -161,6 +162,26 @@ public final class Target {
     }
 
     /// One small read, so that a missing permission shows at once, with its reason.
+    /// Every slot's host range lies in the process's own mappings (readable ones, one or several
+    /// adjacent): a slot map that says otherwise (a QMP peer that lies, a stale KVM slot) would
+    /// read the process's other memory as guest RAM.
+    static func checkBacked(_ map: SlotMap, by mappings: [ProcessMapping], source: SlotSource) throws(TargetError) {
+        let sorted = mappings.filter(\.readable).sorted { $0.start < $1.start }
+        for slot in map.slots where slot.size > 0 {
+            let end = slot.host.addingReportingOverflow(slot.size)
+            var at = slot.host
+            var covered = !end.overflow
+            while covered && at < end.partialValue {
+                guard let m = sorted.last(where: { $0.start <= at }), m.end > at else { covered = false; break }
+                at = m.end
+            }
+            guard covered else {
+                throw .noSlotMap("\(source.rawValue) slots: \(slot.name) (guest \(slot.guest), \(Hex.humanSize(slot.size))) would be at host "
+                                 + "\(Hex.string(slot.host))..\(Hex.string(slot.host &+ slot.size)), which the process has not mapped whole")
+            }
+        }
+    }
+
     static func checkReadable(_ memory: GuestMemory, pid: Int32) throws(TargetError) {
         guard let slot = memory.map.slots.first else { throw .noSlotMap("the slot map is empty") }
         do { _ = try memory.bytes(at: slot.guest, count: 1) } catch {

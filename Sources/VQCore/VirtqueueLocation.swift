@@ -29,6 +29,17 @@ public struct VirtqueueLocation: Sendable, Hashable {
     }
 }
 
+extension VirtqueueLocation {
+    /// Why the ring cannot be followed as the spec lays it out, or nil: a size of 0, or a split ring
+    /// whose size is not a power of two (virtio 1.2, 2.7: the driver wraps its indexes at a power
+    /// of two, so any other size reads the wrong entries).
+    public var sizeProblem: String? {
+        if size == 0 { return "has size 0: there is no ring" }
+        if layout == .split && size & (size &- 1) != 0 { return "has size \(size), not a power of two as a split ring's must be" }
+        return nil
+    }
+}
+
 /// The device-independent feature bits that shape a ring (virtio 1.2, 6).
 public struct VirtioFeatures: OptionSet, Sendable, Hashable {
     public var rawValue: UInt64

@@ -39,7 +39,7 @@ public final class LiveSource: InspectorSource {
         }
         queues = list.queues
         roles = queues.map { list.payloadRole(of: $0) }
-        watched = queues.indices.filter { queues[$0].location.size > 0 }
+        watched = queues.indices.filter { queues[$0].location.sizeProblem == nil }
         watcher = try RingWatcher(memory: target.memory, queues: watched.map { queues[$0].location },
                                   deviceStates: watched.map { queues[$0].deviceState })
         _ = try? watcher?.poll()

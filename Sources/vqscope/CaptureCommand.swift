@@ -65,7 +65,11 @@ struct CaptureCommand: ParsableCommand {
             if dev.path.isEmpty { highest += highest % 2 } // scanned: no control queue among them
             for q in dev.queues {
                 let plan = kind == .network ? assemblers[d].plan(queueIndex: q.index, queueCount: highest) : BlockRequestTracer.plan
-                guard let plan, q.location.size > 0 else { continue }
+                guard let plan else { continue }
+                if let problem = q.location.sizeProblem {
+                    Failure.printError("\(q.label) \(problem): not captured")
+                    continue
+                }
                 watched.append(Watched(device: d, queue: q, tap: QueueTap(memory: t.memory, location: q.location, plan: plan)))
             }
         }

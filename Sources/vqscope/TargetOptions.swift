@@ -33,6 +33,8 @@ struct TargetOptions: ParsableArguments {
         if base != nil && image == nil { throw ValidationError("--base goes with --image") }
         if noQMP && (qmp != nil || slots == .qmp) { throw ValidationError("--no-qmp forbids --qmp and --slots qmp") }
         if image != nil && slots != .auto { throw ValidationError("--slots applies to --pid; an image's own headers give its slot map") }
+        // poll(2) waits forever on a negative time-out: a silent QMP peer would hang vqscope.
+        guard (1...3_600_000).contains(qmpTimeout) else { throw ValidationError("--qmp-timeout must be 1 to 3600000 ms") }
     }
 
     var spec: TargetSpec {

@@ -44,12 +44,15 @@ struct WatchCommand: ParsableCommand {
     func run() throws {
         let t = try target.open()
         let list = try QueueList.load(t)
-        let queues: [Virtqueue]
+        var queues: [Virtqueue]
         if let queue {
             queues = [try Failure.reporting { () throws(TargetError) in try QueueSelector(queue)!.select(from: list.devices) }]
         } else {
             queues = list.queues
         }
+        // A ring that cannot be followed is named and left out; the rest are watched.
+        for q in queues { if let problem = q.location.sizeProblem { Failure.printError("\(q.label) \(problem): not watched") } }
+        queues.removeAll { $0.location.sizeProblem != nil }
         guard !queues.isEmpty else {
             Failure.printError(list.source == .scan ? "no split ring found by a RAM scan of \(t.title): nothing to watch"
                                                     : "\(t.title) has no active virtqueue: nothing to watch")

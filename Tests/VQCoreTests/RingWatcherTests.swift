@@ -137,8 +137,21 @@ final class RingWatcherTests: XCTestCase {
         var empty = packed
         empty.size = 0
         XCTAssertThrowsError(try RingWatcher(memory: try memory(), queues: [split, empty])) {
-            XCTAssertEqual("\($0)", "queue 1 has size 0: there is no ring to watch")
+            XCTAssertEqual("\($0)", "queue 1 has size 0: there is no ring")
         }
+    }
+
+    /// A split ring's indexes wrap at a power of two: any other size would read the wrong entries.
+    /// A packed ring may have any size.
+    func testSplitQueuesWhoseSizeIsNotAPowerOfTwoAreRefused() throws {
+        var odd = split
+        odd.size = 255
+        XCTAssertThrowsError(try RingWatcher(memory: try memory(), queues: [odd])) {
+            XCTAssertEqual("\($0)", "queue 0 has size 255, not a power of two as a split ring's must be")
+        }
+        var packedOdd = packed
+        packedOdd.size = 7
+        XCTAssertNil(packedOdd.sizeProblem)
     }
 
     func testAnUnreadableRingThrowsAndLeavesTheWatcherAsItWas() throws {
