@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks the release binary the README documents ("A release binary for hosts without Swift"):
-# builds `swift build -c release --static-swift-stdlib --product vqscope`, checks with ldd that it
-# needs nothing but glibc, libstdc++, libgcc_s and ncursesw/tinfo, then runs a copy of it with the
-# Swift toolchain out of reach: in a private mount namespace with an empty tmpfs over the
-# toolchain's directory and an empty environment (env -i), `vqscope --help` must print its usage
+# builds it with scripts/build-release.sh (`swift build -c release --static-swift-stdlib`, with
+# libstdc++ and libgcc linked in too), checks with ldd that it needs nothing but glibc and
+# ncursesw/tinfo, then runs a copy of it with the Swift toolchain out of reach: in a private mount
+# namespace with an empty tmpfs over the toolchain's directory and an empty environment (env -i),
+# `vqscope --help` must print its usage
 # and `vqscope demo`, in a detached 120x40 tmux session, must show its devices and quit on `q`
 # with status 0. Prints how long the build took; on any problem, one line saying which and exit 1.
 #
@@ -69,12 +70,10 @@ toolchain=${VQSCOPE_TOOLCHAIN:-$(cd "$(dirname "$(readlink -f "$swift_path")")/.
     || fail "$toolchain holds no usr/lib/swift/linux/libswiftCore.so: not the Swift toolchain to hide (set VQSCOPE_TOOLCHAIN)"
 for tool in ldd tmux unshare; do command -v "$tool" >/dev/null || fail "$tool is needed and missing"; done
 
-# The build, timed.
-flags=(-c release --static-swift-stdlib --product vqscope --scratch-path "$scratch")
+# The build (scripts/build-release.sh, as the README says), timed.
 start=$(date +%s)
-swift build "${flags[@]}" || fail "the release build failed: swift build ${flags[*]}"
+built=$(scripts/build-release.sh --scratch-path "$scratch" | tail -n 1) || fail "the release build failed: scripts/build-release.sh --scratch-path $scratch"
 build_seconds=$(( $(date +%s) - start ))
-built="$(swift build "${flags[@]}" --show-bin-path)/vqscope"
 [ -x "$built" ] || fail "the release build left no executable at $built"
 
 # A copy alone in a directory, as on a host without Swift: nothing next to it for $ORIGIN to find.
@@ -83,8 +82,8 @@ trap 'rm -rf "$work"' EXIT
 cp "$built" "$work/vqscope"
 bin="$work/vqscope"
 
-# What it needs: glibc's libraries, libstdc++, libgcc_s, ncursesw and tinfo; nothing else.
-allowed='^(linux-vdso\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1|libc\.so\.6|libm\.so\.6|libmvec\.so\.1|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libutil\.so\.1|libresolv\.so\.2|libanl\.so\.1|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libncursesw\.so\.6|libtinfo\.so\.6)$'
+# What it needs: glibc's libraries, ncursesw and tinfo; nothing else.
+allowed='^(linux-vdso\.so\.1|ld-linux-x86-64\.so\.2|ld-linux-aarch64\.so\.1|libc\.so\.6|libm\.so\.6|libmvec\.so\.1|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libutil\.so\.1|libresolv\.so\.2|libanl\.so\.1|libncursesw\.so\.6|libtinfo\.so\.6)$'
 needs=$(ldd "$bin") || fail "ldd cannot read $bin"
 while read -r line; do
     [ -n "$line" ] || continue
@@ -96,7 +95,7 @@ while read -r line; do
         fail "the release binary needs $name: the Swift runtime is not linked statically" ;;
     esac
     case "$resolved" in "$toolchain"/*) fail "the release binary loads $resolved from the toolchain" ;; esac
-    [[ "$name" =~ $allowed ]] || fail "the release binary needs $name, beyond glibc, libstdc++, libgcc_s and ncursesw/tinfo"
+    [[ "$name" =~ $allowed ]] || fail "the release binary needs $name, beyond glibc and ncursesw/tinfo"
 done <<<"$needs"
 
 # Run it with the toolchain hidden, in a mount namespace of its own (root: plain; otherwise in a

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The release build of vqscope for hosts without a Swift toolchain: the Swift runtime linked in
+# (--static-swift-stdlib), and libstdc++ and libgcc too, so that the binary needs nothing but
+# glibc and ncursesw. Prints the binary's path last. Extra arguments go to `swift build`
+# (e.g. --scratch-path DIR).
+#
+# The Swift runtime's own link line asks for `-lstdc++`, which the linker would take as the shared
+# library; a one-line linker script named libstdc++.so, found first, hands it the static archive.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+archive=$(clang -print-file-name=libstdc++.a 2>/dev/null || true)
+[ -f "$archive" ] || archive=$(gcc -print-file-name=libstdc++.a 2>/dev/null || true)
+[ -f "$archive" ] || { echo "build-release: no libstdc++.a (Debian: apt-get install libstdc++-12-dev)" >&2; exit 2; }
+shim=$PWD/.build/static-libstdc++
+mkdir -p "$shim"
+echo "INPUT($archive)" >"$shim/libstdc++.so"
+
+flags=(-c release --static-swift-stdlib --product vqscope
+       -Xlinker -L"$shim" -Xswiftc -Xclang-linker -Xswiftc -static-libgcc "$@")
+swift build "${flags[@]}" >&2
+echo "$(swift build "${flags[@]}" --show-bin-path)/vqscope"
