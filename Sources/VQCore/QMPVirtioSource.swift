@@ -1,35 +1,160 @@
 /// Finds a QEMU process's virtio devices and queues through QMP (QEMU 7.2+):
 /// `x-query-virtio`, `x-query-virtio-status`, `x-query-virtio-queue-status`, and `qom-get` for PCI
-/// addresses. Only queues a driver has set up (a non-zero descriptor address) are listed.
+/// addresses. Only queues a driver has set up (a non-zero descriptor address) are listed; a device
+/// or queue whose answer cannot be used (a queue size virtio does not allow, a reply of the wrong
+/// shape) is left out and said in ``Inventory/notes``, not dropped silently.
 public enum QMPVirtioSource {
+    /// What QEMU's answers gave: the devices and the queues vqscope can use, and what it left out.
+    public struct Inventory: Sendable, Hashable {
+        /// The devices in PCI order, each with its usable active queues.
+        public var devices: [VirtioDevice]
+        /// The devices and queues QEMU answered for in a way that cannot be used, in the devices' order.
+        public var notes: [Note]
+
+        /// An inventory from its parts.
+        public init(devices: [VirtioDevice], notes: [Note] = []) {
+            self.devices = devices
+            self.notes = notes
+        }
+
+        /// The notes on queue `index` of the device `name`d, or on that whole device: why it is not listed.
+        public func notes(device name: String, queue index: Int) -> [Note] {
+            notes.filter { $0.device == name && ($0.queue == nil || $0.queue == index) }
+        }
+    }
+
+    /// A device or queue left out of the list, and QEMU's answer that made it unusable.
+    public struct Note: Sendable, Hashable, CustomStringConvertible {
+        /// QEMU's device name (`virtio-blk`), `?` when its entry had none.
+        public var device: String
+        /// The QOM path of the device's virtio backend ("" when its entry had none).
+        public var path: String
+        /// The queue left out; nil when the device's own answer was unusable (its queues unknown).
+        public var queue: Int?
+        /// QEMU's answer, and why vqscope cannot use it (`x-query-virtio-queue-status gives size 0...`).
+        public var reason: String
+
+        /// A note from its parts.
+        public init(device: String, path: String, queue: Int?, reason: String) {
+            self.device = device
+            self.path = path
+            self.queue = queue
+            self.reason = reason
+        }
+
+        /// `virtio-blk:0`, or `virtio-blk` for the whole device.
+        public var label: String { queue.map { "\(device):\($0)" } ?? device }
+
+        /// `virtio-blk:0 left out: x-query-virtio-queue-status gives size 0, ...`.
+        public var description: String { "\(label) left out: \(reason)" }
+    }
+
+    /// The largest queue count QEMU gives a device (its `VIRTIO_QUEUE_MAX`); more are not asked.
+    public static let maxQueues = 1024
+
+    /// The devices and their usable active queues (``inventory(client:)`` without its notes).
     public static func devices(client: QMPClient) throws(QMPError) -> [VirtioDevice] {
+        try inventory(client: client).devices
+    }
+
+    /// The devices and their usable active queues, with a note for each device or queue whose
+    /// answer could not be used. A QMP failure (an error reply, a time-out) throws.
+    public static func inventory(client: QMPClient) throws(QMPError) -> Inventory {
         let list = try client.execute("x-query-virtio")
         guard let entries = list.array else { throw .garbage(path: client.path, reason: "x-query-virtio did not return a list") }
         var devices: [VirtioDevice] = []
+        var notes: [Note] = []
         for entry in entries {
-            guard let name = entry["name"]?.string, let path = entry["path"]?.string else { continue }
+            guard let name = entry["name"]?.string, let path = entry["path"]?.string else {
+                notes.append(Note(device: entry["name"]?.string ?? "?", path: entry["path"]?.string ?? "", queue: nil,
+                                  reason: "x-query-virtio lists it without a name and a QOM path: \(entry.text.prefix(120))"))
+                continue
+            }
             let status = try client.execute("x-query-virtio-status", arguments: .object([("path", .string(path))]))
+            guard case .object = status else {
+                notes.append(Note(device: name, path: path, queue: nil,
+                                  reason: "x-query-virtio-status did not return an object (\(status.text.prefix(60))), so its queues are unknown"))
+                devices.append(VirtioDevice(name: name, path: path, id: qomID(path), pciAddress: pciAddress(client: client, path: path),
+                                            deviceID: 0, features: []))
+                continue
+            }
             let features = parseFeatures(status["guest-features"])
             var device = VirtioDevice(
                 name: name, path: path, id: qomID(path), pciAddress: pciAddress(client: client, path: path),
                 deviceID: status["device-id"]?.int ?? 0, features: features,
                 status: (status["status"]?["statuses"]?.array ?? []).compactMap { $0.string.map(shortName) })
-            let count = status["num-vqs"]?.int ?? 0
+            let count: Int
+            switch status["num-vqs"]?.int {
+            case let n? where n >= 0 && n <= maxQueues:
+                count = n
+            case let n?:
+                notes.append(Note(device: name, path: path, queue: nil,
+                                  reason: "x-query-virtio-status gives num-vqs \(n), outside QEMU's 0 to \(maxQueues)"
+                                      + (n > maxQueues ? ": only the first \(maxQueues) queues are asked" : ", so its queues are unknown")))
+                count = max(0, min(n, maxQueues))
+            case nil:
+                notes.append(Note(device: name, path: path, queue: nil,
+                                  reason: "x-query-virtio-status gives no queue count (num-vqs), so its queues are unknown"))
+                count = 0
+            }
             let layout: RingLayout = features.contains(.packedRing) ? .packed : .split
-            for index in 0..<min(count, 1024) {
+            for index in 0..<count {
                 let q = try client.execute("x-query-virtio-queue-status", arguments: .object([("path", .string(path)), ("queue", .int(Int64(index)))]))
-                guard let desc = q["vring-desc"]?.uint64, desc != 0, let num = q["vring-num"]?.uint64, num > 0, num <= 32768 else { continue }
-                let location = VirtqueueLocation(
-                    layout: layout, size: UInt16(num), descriptors: GuestPhysicalAddress(desc),
-                    driverArea: GuestPhysicalAddress(q["vring-avail"]?.uint64 ?? 0), deviceArea: GuestPhysicalAddress(q["vring-used"]?.uint64 ?? 0),
-                    features: features)
-                device.queues.append(Virtqueue(device: name, path: path, index: index, location: location,
-                                               deviceState: QMPQueueStatus.deviceState(from: q)))
+                switch queueAnswer(q) {
+                case .inactive:
+                    continue
+                case .unusable(let reason):
+                    notes.append(Note(device: name, path: path, queue: index, reason: reason))
+                    continue
+                case .usable(let desc, let num):
+                    let location = VirtqueueLocation(
+                        layout: layout, size: num, descriptors: GuestPhysicalAddress(desc),
+                        driverArea: GuestPhysicalAddress(q["vring-avail"]?.uint64 ?? 0), deviceArea: GuestPhysicalAddress(q["vring-used"]?.uint64 ?? 0),
+                        features: features)
+                    device.queues.append(Virtqueue(device: name, path: path, index: index, location: location,
+                                                   deviceState: QMPQueueStatus.deviceState(from: q)))
+                }
             }
             devices.append(device)
         }
-        // QEMU lists devices newest first; PCI order reads better.
-        return devices.sorted { ($0.pciAddress ?? $0.path) < ($1.pciAddress ?? $1.path) }
+        // QEMU lists devices newest first; PCI order reads better, for the notes too (a device's
+        // notes in queue order, those on entries without a path last).
+        devices.sort { ($0.pciAddress ?? $0.path) < ($1.pciAddress ?? $1.path) }
+        let rank = Dictionary(devices.enumerated().map { ($1.path, $0) }, uniquingKeysWith: { a, _ in a })
+        let ordered = notes.enumerated().sorted { a, b in
+            let (ra, rb) = (rank[a.element.path] ?? devices.count, rank[b.element.path] ?? devices.count)
+            return ra != rb ? ra < rb : a.offset < b.offset
+        }.map(\.element)
+        return Inventory(devices: devices, notes: ordered)
+    }
+
+    /// What one `x-query-virtio-queue-status` reply says of its queue.
+    enum QueueAnswer: Equatable {
+        /// No ring: the driver has not set the queue up (descriptor address 0).
+        case inactive
+        /// A ring at `desc` of `num` entries.
+        case usable(desc: UInt64, num: UInt16)
+        /// A ring vqscope cannot take, and why (QEMU's answer named).
+        case unusable(String)
+    }
+
+    /// Judges one `x-query-virtio-queue-status` reply: a queue is listed only with a descriptor
+    /// address and a size virtio allows (1 to 32768).
+    static func queueAnswer(_ q: JSON) -> QueueAnswer {
+        guard case .object = q else {
+            return .unusable("x-query-virtio-queue-status did not return an object (\(q.text.prefix(60)))")
+        }
+        guard let desc = q["vring-desc"]?.uint64 else {
+            return .unusable("x-query-virtio-queue-status gives no ring address (vring-desc: \(q["vring-desc"]?.text ?? "missing"))")
+        }
+        if desc == 0 { return .inactive }
+        guard let num = q["vring-num"]?.uint64 else {
+            return .unusable("x-query-virtio-queue-status gives no queue size (vring-num: \(q["vring-num"]?.text ?? "missing"))")
+        }
+        guard num > 0, num <= 32768 else {
+            return .unusable("x-query-virtio-queue-status gives size \(num), which virtio does not allow (1 to 32768)")
+        }
+        return .usable(desc: desc, num: UInt16(num))
     }
 
     /// Feature bits from QEMU's named lists (`"VIRTIO_RING_F_EVENT_IDX: Used & avail..."`).

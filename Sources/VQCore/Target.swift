@@ -196,12 +196,18 @@ public final class Target {
     /// The guest's virtio devices and their active queues. Through QMP when this target has a QMP
     /// connection; otherwise vqscope has no device list (use `vqscope scan` to find rings in RAM).
     public func virtioDevices() throws(TargetError) -> [VirtioDevice] {
+        try virtioInventory().devices
+    }
+
+    /// ``virtioDevices()`` with QEMU's answers that gave no usable queue (a size virtio does not
+    /// allow, a reply of the wrong shape): what was left out of the list, and why.
+    public func virtioInventory() throws(TargetError) -> QMPVirtioSource.Inventory {
         guard let qmp else {
             throw .noQMP(imagePath != nil
                 ? "an image has no device list: find rings with `vqscope scan`"
                 : "listing virtio devices needs QMP (\(notes.first ?? "no QMP socket")); without it, find rings with `vqscope scan`")
         }
-        do { return try QMPVirtioSource.devices(client: qmp) } catch {
+        do { return try QMPVirtioSource.inventory(client: qmp) } catch {
             throw .noQMP(error.description)
         }
     }

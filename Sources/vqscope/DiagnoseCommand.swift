@@ -43,7 +43,8 @@ struct DiagnoseCommand: ParsableCommand {
 
     func run() throws {
         let t = try target.open()
-        let queues = try DiagnosedQueue.discover(in: t, selector: queue.flatMap(QueueSelector.init))
+        var leftOut: [QMPVirtioSource.Note] = []
+        let queues = try DiagnosedQueue.discover(in: t, selector: queue.flatMap(QueueSelector.init), leftOut: &leftOut)
         let limit = threshold / 1000
         var results = [QueueResult](repeating: QueueResult(), count: queues.count)
         var samples = 0
@@ -108,6 +109,7 @@ struct DiagnoseCommand: ParsableCommand {
                 ("queues", .array(zip(queues, results).map { $0.json($1) })),
                 ("live", .bool(t.process != nil)), ("samples", .int(Int64(samples))),
                 ("seconds", .double(t.process == nil ? 0 : seconds)), ("threshold_ms", .double(threshold)),
+                ("left_out", .array(leftOut.map(\.json))),
             ]))
         } else {
             let span = t.process == nil ? "at one instant" : "over \(seconds) s (\(samples) samples)"
@@ -116,7 +118,9 @@ struct DiagnoseCommand: ParsableCommand {
                 [q.queue.label, q.role.name, r.diagnosis?.health.rawValue ?? "unreadable", r.diagnosis?.summary ?? r.error ?? ""]
             })
         }
-        if results.contains(where: { $0.error != nil }) { throw ExitCode(Failure.partial) }
+        // The table shows each unreadable queue's reason; one line on standard error says which.
+        let unreadable = zip(queues, results).compactMap { q, r in r.error.map { (queue: q.queue.label, error: $0) } }
+        try QueueShortfall(part: "rings", unreadable: unreadable, leftOut: leftOut).exitIfAny()
     }
 }
 
@@ -126,9 +130,11 @@ struct DiagnosedQueue {
     let role: QueueRole
 
     /// The queues of `target` (all, or the one `selector` names): QMP's, else the split rings a RAM
-    /// scan finds (``QueueList``; exits 2 with one line when neither works).
-    static func discover(in target: Target, selector: QueueSelector?) throws -> [DiagnosedQueue] {
-        let list = try QueueList.load(target)
+    /// scan finds (``QueueList``; exits 2 with one line when neither works). `leftOut` gets the
+    /// devices and queues QEMU's answers left out (all of them: none when `selector` names one).
+    static func discover(in target: Target, selector: QueueSelector?, leftOut: inout [QMPVirtioSource.Note]) throws -> [DiagnosedQueue] {
+        let loaded = try QueueList.loadNoting(target)
+        let list = loaded.list
         var queues: [DiagnosedQueue] = []
         for device in list.devices {
             for q in device.queues {
@@ -137,8 +143,15 @@ struct DiagnosedQueue {
             }
         }
         if let selector {
-            let chosen = try Failure.reporting { () throws(TargetError) in try selector.select(from: list.devices) }
+            let chosen = try Failure.reporting { () throws(TargetError) in
+                do throws(TargetError) { return try selector.select(from: list.devices) } catch {
+                    guard case .usage(let message) = error, let why = loaded.whyMissing(selector) else { throw error }
+                    throw .usage("\(message): \(why)")
+                }
+            }
             queues = queues.filter { $0.queue.path == chosen.path && $0.queue.device == chosen.device && $0.queue.index == chosen.index }
+        } else {
+            leftOut = loaded.notes
         }
         return queues
     }

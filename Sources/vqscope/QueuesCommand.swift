@@ -16,11 +16,30 @@ struct QueuesCommand: ParsableCommand {
 
     func run() throws {
         let t = try target.open()
-        let list = try QueueList.load(t)
+        let loaded = try QueueList.loadNoting(t)
+        let list = loaded.list
         let queues = list.queues
-        let indexes = queues.map { q in (try? RingIndexes.read(q.location, from: t.memory)) ?? RingIndexes(available: nil, used: nil) }
+        var shortfall = QueueShortfall(part: "indexes", leftOut: loaded.notes)
+        // A queue whose indexes cannot be read is listed without them, and said on standard error.
+        var indexes: [RingIndexes] = []
+        var errors: [String?] = []
+        for q in queues {
+            do throws(MemoryError) {
+                indexes.append(try RingIndexes.read(q.location, from: t.memory))
+                errors.append(nil)
+            } catch {
+                if case .processGone = error {
+                    Failure.printError("\(error)")
+                    throw ExitCode(Failure.unusable)
+                }
+                indexes.append(RingIndexes(available: nil, used: nil))
+                errors.append("\(error)")
+                shortfall.unreadable.append((queue: q.label, error: "\(error)"))
+            }
+        }
         if json {
-            printJSON(.object([("source", .string(list.source.rawValue)), ("queues", .array(zip(queues, indexes).map { q, i in
+            printJSON(.object([("source", .string(list.source.rawValue)), ("queues", .array(zip(queues, zip(indexes, errors)).map { q, read in
+                let (i, error) = read
                 var fields: [(String, JSON)] = [
                     ("device", .string(q.device)), ("path", .string(list.path(of: q))), ("pci", .string(list.device(of: q)?.pciAddress)),
                     ("index", .int(Int64(q.index))), ("layout", .string(q.location.layout.rawValue)),
@@ -31,9 +50,10 @@ struct QueuesCommand: ParsableCommand {
                     ("features", .array(q.location.features.names.map { .string($0) })),
                 ]
                 if let ring = list.scanned[q.location.descriptors] { fields.append(("score", .int(Int64(ring.score)))) }
+                if let error { fields.append(("error", .string(error))) }
                 return .object(fields)
-            }))]))
-            return
+            })), ("left_out", .array(loaded.notes.map(\.json)))]))
+            return try shortfall.exitIfAny()
         }
         let out = Output.standardOutput
         if list.source == .scan {
@@ -41,20 +61,26 @@ struct QueuesCommand: ParsableCommand {
                       + "indexes count each guess's rings in address order; split rings only\n")
         }
         if queues.isEmpty {
-            out.write(list.source == .scan ? "no split ring found\n" : "no active virtqueues in \(t.title)\n")
-            out.flush()
-            return
+            out.write(list.source == .scan ? "no split ring found\n"
+                      : "no active virtqueues in \(t.title)\(loaded.notes.isEmpty ? "" : ": every queue QEMU named was left out")\n")
         }
         out.flush()
         let scan = list.source == .scan
-        printTable(["DEVICE", scan ? "SCORE" : "PCI", "Q", "LAYOUT", "NUM", "DESC", "AVAIL/DRIVER", "USED/DEVICE", "AVAIL-IDX", "USED-IDX", "FEATURES"],
-                   zip(queues, indexes).map { q, i in
-            let second = scan ? list.scanned[q.location.descriptors].map { String($0.score) } : list.device(of: q)?.pciAddress
-            return [q.device, second ?? "-", String(q.index), q.location.layout.rawValue, String(q.location.size),
-                    Hex.string(q.location.descriptors.rawValue), Hex.string(q.location.driverArea.rawValue),
-                    Hex.string(q.location.deviceArea.rawValue), i.available.map(String.init) ?? "-",
-                    i.used.map(String.init) ?? "-", scan ? "?" : q.location.features.names.joined(separator: ",")]
-        })
+        if !queues.isEmpty {
+            printTable(["DEVICE", scan ? "SCORE" : "PCI", "Q", "LAYOUT", "NUM", "DESC", "AVAIL/DRIVER", "USED/DEVICE", "AVAIL-IDX", "USED-IDX", "FEATURES"],
+                       zip(queues, indexes).map { q, i in
+                let second = scan ? list.scanned[q.location.descriptors].map { String($0.score) } : list.device(of: q)?.pciAddress
+                return [q.device, second ?? "-", String(q.index), q.location.layout.rawValue, String(q.location.size),
+                        Hex.string(q.location.descriptors.rawValue), Hex.string(q.location.driverArea.rawValue),
+                        Hex.string(q.location.deviceArea.rawValue), i.available.map(String.init) ?? "-",
+                        i.used.map(String.init) ?? "-", scan ? "?" : q.location.features.names.joined(separator: ",")]
+            })
+        }
+        if !loaded.notes.isEmpty {
+            if !queues.isEmpty { out.write("\n"); out.flush() }
+            printTable(["LEFT OUT", "PATH", "WHY (QEMU'S ANSWER)"], loaded.notes.map { [$0.label, $0.path.isEmpty ? "-" : $0.path, $0.reason] })
+        }
+        try shortfall.exitIfAny()
     }
 }
 
@@ -67,5 +93,93 @@ extension QueueList {
         let loaded = Result { () throws(QueueList.LoadError) in try QueueList.load(t, progress: line.scanProgress) }
         line.finish()
         return try Failure.reporting { () throws(QueueList.LoadError) in try loaded.get() }
+    }
+}
+
+/// The commands' queue list and, from QMP, the devices and queues QEMU's answers left out.
+struct NotedQueueList {
+    var list: QueueList
+    /// What QEMU answered unusably for (``QMPVirtioSource/Note``); empty for a RAM scan's list.
+    var notes: [QMPVirtioSource.Note]
+
+    /// Why the queue `selector` names is not in the list, when QEMU's answer for it is the reason:
+    /// `QEMU's answer left it out: x-query-virtio-queue-status gives size 0, ...`.
+    func whyMissing(_ selector: QueueSelector) -> String? {
+        let paths = Set(list.devices.filter { d in
+            d.name == selector.device || d.path == selector.device || d.id == selector.device
+                || d.pciAddress == selector.device || d.pciAddress.map { "0000:" + $0 } == selector.device
+        }.map(\.path))
+        let why = notes.filter { n in
+            (n.device == selector.device || n.path == selector.device || paths.contains(n.path)) && (n.queue == nil || n.queue == selector.index)
+        }
+        guard let first = why.first else { return nil }
+        return "QEMU's answer left it out: " + first.reason
+    }
+}
+
+extension QueueList {
+    /// ``load(_:)`` with QMP's notes on what QEMU answered unusably for (none for a RAM scan).
+    static func loadNoting(_ t: Target) throws -> NotedQueueList {
+        guard t.qmp != nil else { return NotedQueueList(list: try load(t), notes: []) }
+        let inventory = try Failure.reporting { () throws(QueueList.LoadError) in
+            do throws(TargetError) { return try t.virtioInventory() } catch { throw .target(error) }
+        }
+        return NotedQueueList(list: QueueList(source: .qmp, devices: inventory.devices), notes: inventory.notes)
+    }
+}
+
+/// What a command could not show of a target's queues, said in one line on standard error: the
+/// queues whose rings could not be read, and those QEMU's answers left out.
+struct QueueShortfall {
+    /// What of an unreadable queue could not be read (`rings`, `indexes`).
+    var part = "rings"
+    /// Queues whose rings could not be read, each with why.
+    var unreadable: [(queue: String, error: String)] = []
+    /// Devices and queues left out because of QEMU's answers.
+    var leftOut: [QMPVirtioSource.Note] = []
+
+    /// The most queues a line names; the rest are counted.
+    static let namedAtMost = 4
+
+    /// The line (without `vqscope: `), nil when nothing is missing:
+    /// `could not read the rings of 70 queues (virtio-blk:0, ... and 66 more): virtio-blk:0: ...`.
+    var line: String? {
+        var parts: [String] = []
+        if let first = unreadable.first {
+            let which = unreadable.count == 1 ? first.queue : "\(unreadable.count) queues (\(Self.names(unreadable.map(\.queue))))"
+            parts.append("could not read the \(part) of \(which): " + (unreadable.count == 1 ? "" : "\(first.queue): ") + first.error)
+        }
+        if let first = leftOut.first {
+            let queues = leftOut.filter { $0.queue != nil }.count, devices = leftOut.count - queues
+            let counted = [(devices, "device"), (queues, "queue")].filter { $0.0 > 0 }.map { "\($0.0) \($0.1)\($0.0 == 1 ? "" : "s")" }
+            let which = leftOut.count == 1 ? first.label : "\(counted.joined(separator: " and ")) (\(Self.names(leftOut.map(\.label))))"
+            let others = Set(leftOut.map(\.reason)).count - 1
+            parts.append("left out \(which) because of QEMU's answer\(leftOut.count == 1 ? "" : "s"): "
+                         + (leftOut.count == 1 ? "" : "\(first.label): ") + first.reason
+                         + (others > 0 ? " (and \(others) other reason\(others == 1 ? "" : "s"))" : ""))
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
+    }
+
+    /// Prints ``line`` and exits 1 (``Failure/partial``) when something is missing.
+    func exitIfAny() throws {
+        guard let line else { return }
+        Output.standardOutput.flush()
+        Failure.printError(line)
+        throw ExitCode(Failure.partial)
+    }
+
+    /// `a, b, c, d and 3 more`.
+    static func names(_ labels: [String]) -> String {
+        guard labels.count > namedAtMost else { return labels.joined(separator: ", ") }
+        return labels.prefix(namedAtMost).joined(separator: ", ") + " and \(labels.count - namedAtMost) more"
+    }
+}
+
+extension QMPVirtioSource.Note {
+    /// The note's entry in `--json` output's `left_out`.
+    var json: JSON {
+        .object([("device", .string(device)), ("path", .string(path.isEmpty ? nil : path)),
+                 ("index", queue.map { .int(Int64($0)) } ?? .null), ("reason", .string(reason))])
     }
 }

@@ -43,7 +43,8 @@ struct WatchCommand: ParsableCommand {
 
     func run() throws {
         let t = try target.open()
-        let list = try QueueList.load(t)
+        let loaded = try QueueList.loadNoting(t)
+        let list = loaded.list
         var queues: [Virtqueue]
         if let queue {
             queues = [try Failure.reporting { () throws(TargetError) in try QueueSelector(queue)!.select(from: list.devices) }]
@@ -54,8 +55,10 @@ struct WatchCommand: ParsableCommand {
         for q in queues { if let problem = q.location.sizeProblem { Failure.printError("\(q.label) \(problem): not watched") } }
         queues.removeAll { $0.location.sizeProblem != nil }
         guard !queues.isEmpty else {
+            // When QEMU's answers are why there is none, the line says so.
+            let why = queue == nil ? QueueShortfall(leftOut: loaded.notes).line.map { "; " + $0 } ?? "" : ""
             Failure.printError(list.source == .scan ? "no split ring found by a RAM scan of \(t.title): nothing to watch"
-                                                    : "\(t.title) has no active virtqueue: nothing to watch")
+                                                    : "\(t.title) has no active virtqueue: nothing to watch\(why)")
             throw ExitCode(Failure.unusable)
         }
         if t.imagePath != nil {

@@ -195,7 +195,8 @@ extension BasicGuestTests {
 
     /// x-query-virtio-queue-status puts every ring beyond the end of guest RAM: reading them fails
     /// with the address and why; `queues` lists what QEMU said with no indexes (none were read),
-    /// `diagnose` marks every queue unreadable and exits 1.
+    /// `diagnose` marks every queue unreadable; both exit 1 with one line saying which queues
+    /// could not be read and why.
     func testQMPFaultRingAddressesOutsideRAM() throws {
         let f = try QMPFaultRunner(guest)
         defer { f.finish() }
@@ -212,20 +213,26 @@ extension BasicGuestTests {
         XCTAssertTrue(runs["dump"]?.stderr.contains("is not backed by RAM: past the end of guest memory") == true, runs["dump"]?.stderr ?? "")
 
         let diagnose = try XCTUnwrap(runs["diagnose"])
-        XCTAssertEqual(diagnose.result.status, 1, diagnose.stderr)
-        XCTAssertLessThan(diagnose.seconds, QMPFaultRunner.bound)
+        f.expectFailure(diagnose, status: 1, "could not read the rings of ")
+        XCTAssertTrue(diagnose.stderr.contains(" more): ") && diagnose.stderr.contains("is not backed by RAM"), diagnose.stderr)
         let rows = diagnose.stdout.split(separator: "\n").dropFirst(2)
         XCTAssertGreaterThan(rows.count, 60, diagnose.stdout.prefix(500).description)
         XCTAssertTrue(rows.allSatisfy { $0.contains("unreadable") && $0.contains("is not backed by RAM") }, diagnose.stdout.prefix(2000).description)
 
+        f.expectFailure(runs["queues"], status: 1, "could not read the indexes of ")
+        XCTAssertTrue(runs["queues"]?.stderr.contains("is not backed by RAM") == true, runs["queues"]?.stderr ?? "")
+        XCTAssertTrue(runs["queues"]?.stdout.contains("0x7f00000000") == true, "the list was not printed: \(runs["queues"]?.stdout ?? "")")
+
         let queues = try f.run(["queues", "--json"], through: server)
-        f.expectSuccess(queues)
+        f.expectFailure(queues, status: 1, "could not read the indexes of ")
         let list = try XCTUnwrap(try JSON.parse(queues.stdout)["queues"]?.array)
         XCTAssertGreaterThan(list.count, 60)
+        XCTAssertTrue(queues.stderr.contains("\(list.count) queues"), queues.stderr)
         for q in list {
             XCTAssertEqual(q["desc"]?.uint64, 0x7f_0000_0000)
             XCTAssertEqual(q["avail_idx"], .null, "an index was made up: \(q.text)")
             XCTAssertEqual(q["used_idx"], .null, "an index was made up: \(q.text)")
+            XCTAssertTrue(q["error"]?.string?.contains("is not backed by RAM") == true, q.text)
         }
     }
 
@@ -254,7 +261,9 @@ extension BasicGuestTests {
     }
 
     /// x-query-virtio-queue-status gives a queue size of 0, or one past what virtio allows (65536),
-    /// with a ring address: no queue is taken from it, so `dump` and `watch` of it fail with one line.
+    /// with a ring address: no queue is taken from it, so `dump` and `watch` of it fail with one line;
+    /// `watch`, `queues` and `diagnose` name QEMU's answer as the reason (`queues` lists each queue
+    /// left out), and `queues` and `diagnose` exit 1.
     func testQMPFaultQueueSizeZeroOrHuge() throws {
         let f = try QMPFaultRunner(guest)
         defer { f.finish() }
@@ -263,14 +272,58 @@ extension BasicGuestTests {
                 r.command == "x-query-virtio-queue-status" ? .reply { $0.returning(["vring-num": .uint(size)]) } : .pass
             }
             defer { server.stop() }
+            let reason = "x-query-virtio-queue-status gives size \(size), which virtio does not allow (1 to 32768)"
             let runs = try f.runEach(through: server)
             f.expectSuccess(runs["slots"])
             f.expectFailure(runs["dump"], "virtio-blk has no active queue 0")
-            f.expectFailure(runs["watch"], "has no active virtqueue: nothing to watch")
-            f.expectSuccess(runs["queues"])
-            XCTAssertTrue(runs["queues"]?.stdout.contains("no active virtqueues") == true, runs["queues"]?.stdout ?? "")
-            f.expectSuccess(runs["diagnose"])
+            f.expectFailure(runs["watch"], "has no active virtqueue: nothing to watch; left out ")
+            XCTAssertTrue(runs["watch"]?.stderr.contains(reason) == true, runs["watch"]?.stderr ?? "")
+            f.expectFailure(runs["queues"], status: 1, reason)
+            let stderr = runs["queues"]?.stderr ?? ""
+            XCTAssertTrue(stderr.hasPrefix("vqscope: left out ") && stderr.contains(" more) because of QEMU's answers: "), stderr)
+            let listed = runs["queues"]?.stdout ?? ""
+            XCTAssertTrue(listed.contains("no active virtqueues") && listed.contains("LEFT OUT"), listed)
+            XCTAssertTrue(listed.split(separator: "\n").contains { $0.hasPrefix("virtio-blk:0 ") && $0.hasSuffix(reason) }, listed)
+            f.expectFailure(runs["diagnose"], status: 1, reason)
+
+            let one = try f.run(["diagnose", "--queue", "virtio-blk:0", "--seconds", "0", "--no-history"], through: server)
+            f.expectFailure(one, "virtio-blk has no active queue 0 (active: none): QEMU's answer left it out: " + reason)
+            let json = try f.run(["queues", "--json"], through: server)
+            f.expectFailure(json, status: 1, reason)
+            let leftOut = try XCTUnwrap(try JSON.parse(json.stdout)["left_out"]?.array)
+            XCTAssertGreaterThan(leftOut.count, 60)
+            XCTAssertTrue(leftOut.contains { $0["device"]?.string == "virtio-blk" && $0["index"]?.int == 0 && $0["reason"]?.string == reason },
+                          json.stdout.prefix(1000).description)
         }
+    }
+
+    /// x-query-virtio-queue-status answers with something that is not an object, or
+    /// x-query-virtio-status does for virtio-blk: the queues (or the device's queues) are left out
+    /// and the commands say so, naming QEMU's answer.
+    func testQMPFaultStatusRepliesNotObjects() throws {
+        let f = try QMPFaultRunner(guest)
+        defer { f.finish() }
+        let queue = try f.server { r in
+            r.command == "x-query-virtio-queue-status" ? .reply { $0.returning(.string("vring-desc")) } : .pass
+        }
+        defer { queue.stop() }
+        let runs = try f.runEach(["queues", "watch", "diagnose"], through: queue)
+        f.expectFailure(runs["queues"], status: 1, "x-query-virtio-queue-status did not return an object")
+        f.expectFailure(runs["watch"], "nothing to watch; left out ")
+        XCTAssertTrue(runs["watch"]?.stderr.contains("x-query-virtio-queue-status did not return an object") == true, runs["watch"]?.stderr ?? "")
+        f.expectFailure(runs["diagnose"], status: 1, "x-query-virtio-queue-status did not return an object")
+
+        let blkPath = try XCTUnwrap(try QMPVirtioSource.devices(client: try guest.harness).first { $0.name == "virtio-blk" }?.path)
+        let device = try f.server { r in
+            r.command == "x-query-virtio-status" && r.arguments?["path"]?.string == blkPath ? .reply { $0.returning(.array([])) } : .pass
+        }
+        defer { device.stop() }
+        let blk = try f.run(["dump", "--queue", "virtio-blk:0"], through: device)
+        f.expectFailure(blk, "virtio-blk has no active queue 0")
+        let listed = try f.run(["queues"], through: device)
+        f.expectFailure(listed, status: 1, "x-query-virtio-status did not return an object")
+        XCTAssertTrue(listed.stderr.contains("left out virtio-blk because of QEMU's answer: "), listed.stderr)
+        XCTAssertTrue(listed.stdout.contains("virtio-net"), "the other devices' queues are still listed: \(listed.stdout)")
     }
 
     /// Error replies to commands that work on this QEMU, and replies of the wrong shape: each
