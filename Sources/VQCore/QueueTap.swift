@@ -282,6 +282,8 @@ public final class QueueTap {
             }
         }
 
+        // Nothing was read and nothing is held: there is nothing to confirm.
+        guard !reads.isEmpty || !held.isEmpty else { return outputs }
         // Then the ring again, and what was made available after the poll.
         let fresh = try? readFresh()
         let later = fresh.map { newChains(fresh: $0, polled: table) } ?? []

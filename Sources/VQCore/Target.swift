@@ -99,9 +99,18 @@ public final class Target {
             }
         }
 
+        // /proc/PID/maps, read once: the KVM and maps sources build from it, every source is checked against it.
+        var readMappings: [ProcessMapping]?
+        func mappings() throws(TargetError) -> [ProcessMapping] {
+            if let readMappings { return readMappings }
+            let read = try process.mappings()
+            readMappings = read
+            return read
+        }
+
         func finish(_ map: SlotMap, _ source: SlotSource) throws(TargetError) -> Target {
             let memory = GuestMemory(map: map, reader: reader)
-            try checkBacked(map, by: try process.mappings(), source: source)
+            try checkBacked(map, by: try mappings(), source: source)
             try checkReadable(memory, pid: pid)
             return Target(process: process, imagePath: nil, memory: memory, source: source, notes: notes, qmp: qmp)
         }
@@ -125,9 +134,9 @@ public final class Target {
                         notes.append("kvm slots: not a KVM guest (accelerator \(process.accelerator))")
                         continue
                     }
-                    return try finish(try KVMSlotScanner.scan(memory: reader, mappings: try process.mappings()).map, .kvm)
+                    return try finish(try KVMSlotScanner.scan(memory: reader, mappings: try mappings()).map, .kvm)
                 case .maps:
-                    return try finish(try MapsSlotSource.slotMap(commandLine: process.commandLine, mappings: try process.mappings()), .maps)
+                    return try finish(try MapsSlotSource.slotMap(commandLine: process.commandLine, mappings: try mappings()), .maps)
                 default:
                     continue
                 }
