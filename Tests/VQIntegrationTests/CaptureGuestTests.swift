@@ -173,7 +173,9 @@ final class CaptureGuestTests: CaptureTestCase {
         let sectors = UInt64(Self.fileSize(BenchGuest.benchDirectory + "/disk.img") / 512)
         XCTAssertGreaterThan(sectors, 0)
         let output = guest.directory.appendingPathComponent("trace.jsonl")
-        let run = try start(["capture", "--pid", String(guest.pid), "--qmp", guest.toolSocket, "--device", "virtio-blk", "-w", output.path],
+        // The shortest poll interval: QEMU completes these reads within a fraction of a millisecond,
+        // faster still on an idle host, and Linux frees each request's indirect table at once.
+        let run = try start(["capture", "--pid", String(guest.pid), "--qmp", guest.toolSocket, "--device", "virtio-blk", "--interval", "0.05", "-w", output.path],
                             in: guest.directory)
         defer { if run.process.isRunning { run.process.terminate() } }
         try run.wait(for: "capturing requests")
@@ -185,7 +187,11 @@ final class CaptureGuestTests: CaptureTestCase {
         let lines = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").map { try JSON.parse(String($0)) }
         let done = lines.filter { $0["completed"] != .null }
         XCTAssertLessThanOrEqual(lines.count - done.count, 1, "at most the read in flight at the stop is pending")
+        let summary = run.errorText.split(separator: "\n").suffix(2).joined(separator: "; ")
+        let missed = Int(summary.split(separator: ";").dropFirst().first?.split(separator: " ").first ?? "") ?? -1
+        XCTAssertGreaterThanOrEqual(missed, 0, "the summary says how many were missed: \(summary)")
         var last: UInt64?
+        var skipped = 0
         for r in done.sorted(by: { Self.seconds($0["submitted"]) < Self.seconds($1["submitted"]) }) {
             XCTAssertEqual(r["type"]?.string, "read", r.text)
             XCTAssertEqual(r["status"]?.string, "ok", r.text)
@@ -198,19 +204,19 @@ final class CaptureGuestTests: CaptureTestCase {
             let sector = try XCTUnwrap(r["sector"]?.uint64)
             XCTAssertLessThan(sector, sectors, r.text)
             if let last {
-                // One to four strides on (a read vqscope missed in between), within the 4 KiB page.
+                // m strides on, within the 4 KiB page: the m - 1 reads between were ones vqscope
+                // counted as missed, so all the gaps together take no more than that count.
                 let step = (sector + sectors - last) % sectors
-                XCTAssertTrue((1...4).contains { m in (m * 97 - 7...m * 97 + 7).contains(step) },
-                              "each read is a multiple of 97 sectors after the one before (\(step) here): \(r.text)")
+                let strides = (1...max(missed + 1, 1)).first { m in (UInt64(m) * 97 - 7...UInt64(m) * 97 + 7).contains(step) }
+                XCTAssertNotNil(strides, "each read is a multiple of 97 sectors after the one before (\(step) here): \(r.text)")
+                skipped += (strides ?? 1) - 1
             }
             last = sector
         }
+        XCTAssertLessThanOrEqual(skipped, missed, "the reads between traced ones are all among those counted missed")
         let counted = after - before
-        let summary = run.errorText.split(separator: "\n").suffix(2).joined(separator: "; ")
-        let missed = Int(summary.split(separator: ";").dropFirst().first?.split(separator: " ").first ?? "") ?? -1
         print("CaptureGuestTests: QEMU counted \(counted) reads in 8 s; vqscope traced \(done.count); \(summary)")
         XCTAssertGreaterThanOrEqual(counted, 16, "the guest reads four times a second")
-        XCTAssertGreaterThanOrEqual(missed, 0, "the summary says how many were missed: \(summary)")
         XCTAssertGreaterThanOrEqual(done.count + missed, counted - 1, "every read QEMU completed in the window is traced or counted missed")
         XCTAssertGreaterThanOrEqual(done.count * 2, counted, "most reads are traced")
         XCTAssertLessThanOrEqual(done.count, counted + 4, "and not many more (the trace runs a little longer than the window)")
