@@ -215,12 +215,18 @@ ip route add default via 10.0.2.2
 
 # virtio-blk: read one sector (a different one each time) ~4 times a second.
 # iflag=direct bypasses the page cache so every read is a real request to the device.
+# With vqscope.io=busy on the kernel command line (the vhost-user variant), read without a pause
+# and report progress: "VQSCOPE-IO N" on the console once a second, N reads done so far.
 SECTORS=$(cat /sys/block/vda/size)
+PAUSE=250000
+grep -q 'vqscope.io=busy' /proc/cmdline && PAUSE=0
 ( n=0; while :; do
       dd if=/dev/vda of=/dev/null bs=512 count=1 skip=$(( (n * 97) % SECTORS )) \
          iflag=direct 2>/dev/null
-      n=$((n + 1)); usleep 250000
+      n=$((n + 1)); echo $n >/tmp/io-count
+      [ $PAUSE -gt 0 ] && usleep $PAUSE
   done ) &
+[ $PAUSE -eq 0 ] && ( while :; do sleep 1; echo "VQSCOPE-IO $(cat /tmp/io-count 2>/dev/null || echo 0)"; done ) &
 # virtio-net: ping the slirp gateway every 0.5 s (slirp answers itself: tx and rx move).
 ( while :; do ping -q -i 0.5 10.0.2.2 >/dev/null 2>&1; sleep 1; done ) &
 # virtio-rng: read 16 bytes from the hardware RNG ~4 times a second.

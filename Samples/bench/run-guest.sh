@@ -2,9 +2,9 @@
 # shellcheck disable=SC2054  # QEMU's key=value,key=value arguments are not array typos
 # run-guest.sh — start a vqscope bench guest; QEMU runs in the foreground.
 #
-# Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug] [--dir DIR] [--name NAME]
+# Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug|vhost-user] [--dir DIR] [--name NAME]
 #                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--blkdebug]
-#                     [--memory MIB] [--extra "ARGS"]...
+#                     [--vhost-user SOCKET] [--memory MIB] [--extra "ARGS"]...
 #
 # The script ends by `exec`ing qemu-system-x86_64, so its PID *is* QEMU's PID: start it as
 # a child process and kill that PID (SIGTERM) to stop the guest. Build the guest first
@@ -25,6 +25,11 @@
 #           split virtio-blk ring. Only the virtio-blk device exists. Default CPU model
 #           (-cpu host / -cpu max fail under this nested KVM).
 #   blkdebug  basic with --blkdebug (see below).
+#   vhost-user  as basic, but the disk is served over vhost-user by a back-end process
+#           (qemu-storage-daemon: start run-storage-daemon.sh first) on --vhost-user SOCKET,
+#           guest RAM in a shared memfd (memory-backend-memfd, share=on, as vhost-user needs),
+#           and the guest reads its disk without a pause, printing "VQSCOPE-IO N" (reads done
+#           so far) on the console once a second.
 #
 # Ready signal — wait for this exact line in the --serial LOGFILE:
 #       VQSCOPE-READY
@@ -54,6 +59,7 @@
 #                  human-monitor-command `qemu-io d0 "break read_aio t1"` holds the guest's
 #                  next read until `qemu-io d0 "resume t1"` (`qemu-io d0 "remove_break t1"`
 #                  drops the breakpoint).
+#   --vhost-user SOCKET  the vhost-user-blk back-end's socket (variant vhost-user).
 #   --extra "ARGS" extra QEMU arguments, split on whitespace; may be repeated.
 set -euo pipefail
 
@@ -69,6 +75,7 @@ memory=
 packed=0
 blkdebug=0
 qmp_sockets=()
+vhost_user=
 extra=()
 
 while (( $# )); do
@@ -82,6 +89,7 @@ while (( $# )); do
         --memory)  memory=${2:?--memory needs a size in MiB}; shift 2 ;;
         --packed)  packed=1; shift ;;
         --blkdebug) blkdebug=1; shift ;;
+        --vhost-user) vhost_user=${2:?--vhost-user needs a socket path}; shift 2 ;;
         --extra)   read -r -a more <<<"${2:?--extra needs a value}"
                    extra+=("${more[@]}"); shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -89,7 +97,7 @@ while (( $# )); do
     esac
 done
 
-case $variant in basic|big|shared|kvm) ;; blkdebug) blkdebug=1 ;; *) die "unknown variant: $variant" ;; esac
+case $variant in basic|big|shared|kvm) ;; vhost-user) [[ -n $vhost_user ]] || die "variant vhost-user needs --vhost-user SOCKET" ;; blkdebug) blkdebug=1 ;; *) die "unknown variant: $variant" ;; esac
 [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "--name may use only letters, digits, . _ -"
 [[ -z $memory || $memory =~ ^[1-9][0-9]*$ ]] || die "--memory takes a whole number of MiB (e.g. 1024)"
 [[ -d $dir ]] || die "no bench directory $dir (run build-guest.sh first)"
@@ -105,7 +113,7 @@ for s in "${qmp_sockets[@]}"; do
 done
 
 # Options for QEMU's -device / -drive strings must not contain commas (QEMU would split).
-for p in "$dir" "$serial" "$mem_path" "${qmp_sockets[@]}"; do
+for p in "$dir" "$serial" "$mem_path" "$vhost_user" "${qmp_sockets[@]}"; do
     [[ $p != *,* ]] || die "path contains a comma: $p"
 done
 
@@ -131,16 +139,27 @@ else
     case $variant in
         basic|blkdebug) args+=(-accel tcg -machine pc -m "${memory:-256}") ;;
         big)    args+=(-accel tcg -machine pc -m "${memory:-4608}") ;;
+        vhost-user) args+=(-accel tcg -m "${memory:-256}"
+                       -object "memory-backend-memfd,id=ram0,size=${memory:-256}M,share=on"
+                       -machine pc,memory-backend=ram0) ;;
         shared) args+=(-accel tcg -m "${memory:-256}"
                        -object "memory-backend-file,id=ram0,size=${memory:-256}M,mem-path=$mem_path,share=on,discard-data=on"
                        -machine pc,memory-backend=ram0) ;;
     esac
+    append="console=ttyS0 quiet"
+    if [[ $variant == vhost-user ]]; then
+        # The disk through the back-end process; RAM it can map (a shared memfd).
+        append+=" vqscope.io=busy"
+        args+=(-chardev "socket,id=vu0,path=$vhost_user"
+               -device vhost-user-blk-pci,chardev=vu0,id=vublk0)
+    else
+        # virtio-blk: read-only, the image is never modified.
+        args+=(-drive "file=$disk,format=raw,if=none,id=d0,readonly=on"
+               -device virtio-blk-pci,drive=d0)
+    fi
     args+=(-kernel "$dir/vmlinuz" -initrd "$dir/initramfs.gz"
-           -append "console=ttyS0 quiet"
+           -append "$append"
            -chardev "file,id=con0,path=$serial" -serial chardev:con0
-           # virtio-blk: read-only, the image is never modified.
-           -drive "file=$disk,format=raw,if=none,id=d0,readonly=on"
-           -device virtio-blk-pci,drive=d0
            # virtio-net on user networking; restrict=on: slirp still answers the guest's
            # pings to 10.0.2.2 itself but forwards nothing to the host or beyond.
            -netdev user,id=n0,restrict=on

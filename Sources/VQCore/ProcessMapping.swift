@@ -11,6 +11,9 @@ public struct ProcessMapping: Hashable, Sendable {
     public var inode: UInt64
     /// The file, `[heap]`, `[stack]`..., or empty for anonymous memory.
     public var path: String
+    /// The file's device (`00:01`), which with ``inode`` names the file (two processes that map the
+    /// same device and inode share its memory).
+    public var device: String = ""
 
     public var size: UInt64 { end - start }
     public var isAnonymous: Bool { path.isEmpty || path == "[heap]" || path.hasPrefix("/memfd:") || path.hasPrefix("[anon") }
@@ -38,7 +41,7 @@ public struct ProcessMapping: Hashable, Sendable {
         return ProcessMapping(start: start, end: end,
                               readable: perms[0] == UInt8(ascii: "r"), writable: perms[1] == UInt8(ascii: "w"),
                               executable: perms[2] == UInt8(ascii: "x"), shared: perms[3] == UInt8(ascii: "s"),
-                              offset: offset, inode: inode, path: path)
+                              offset: offset, inode: inode, path: path, device: String(fields[3]))
     }
 }
 

@@ -8,11 +8,42 @@ import Glibc
 /// the connection is not asked again: later commands fail at once with the same error, so a hung
 /// QEMU costs one time-out, not one per command.
 ///
-/// vqscope only queries (`query-*`, `x-query-*`, HMP `info`, `gpa2hva`, `gpa2hpa`) except for
-/// `stop`/`cont`, which the front ends send only on the user's explicit request.
+/// A ``Policy/readOnly`` client (vqscope's only kind) sends nothing that is not on
+/// ``QMPAllowlist``: a command off the list throws ``QMPError/refused(command:reason:)`` before a
+/// byte is written. The one exception, `stop`/`cont`, goes through ``userRequested(_:)``, which the
+/// inspector calls only on the user's explicit request. It learns from its own `x-query-virtio-status`
+/// replies which devices run a vhost back-end, and never asks QEMU for such a device's queue state
+/// (that would stop a vhost-user back-end's ring).
+///
+/// With `VQSCOPE_QMP_LOG=FILE` in the environment, every command sent is appended to FILE as a
+/// JSON line (the test command holds them all against docs/qmp-allowlist.md).
 public final class QMPClient {
+    /// Which commands a client may send.
+    public enum Policy: String, Sendable {
+        /// Only ``QMPAllowlist``'s commands (and ``QMPClient/userRequested(_:)``): vqscope's own.
+        case readOnly = "read-only"
+        /// Anything: for harnesses that own the VM (tests, benchmarks), never for vqscope's commands.
+        case unrestricted
+    }
+
+    /// What a user may ask of the VM through vqscope, the only commands outside ``QMPAllowlist``.
+    public enum UserRequest: String, Sendable {
+        /// Pause the VM (`stop`).
+        case stop
+        /// Resume it (`cont`).
+        case cont
+    }
+
     public let path: String
     public let timeoutMilliseconds: Int32
+    public let policy: Policy
+    /// What this client's `x-query-virtio-status` replies said of each device's vhost, and when
+    /// (``MonotonicClock/nanoseconds()``), by QOM path.
+    private var vhostHeard: [String: (started: Bool, at: UInt64)] = [:]
+    /// How long a `vhost-started: false` stays trusted.
+    public static let vhostKnowledgeNanoseconds: UInt64 = 1_000_000_000
+    /// `VQSCOPE_QMP_LOG`'s file, opened for appending, or -1.
+    private let logFD: Int32
     /// QEMU's version from the greeting (`7.2.0`).
     public private(set) var version: String = ""
     private var fd: Int32
@@ -25,9 +56,11 @@ public final class QMPClient {
 
     /// Connects, reads the greeting and negotiates capabilities. A socket that another client holds
     /// gives no greeting: that is a time-out, reported as such.
-    public init(path: String, timeoutMilliseconds: Int32 = 2000) throws(QMPError) {
+    public init(path: String, timeoutMilliseconds: Int32 = 2000, policy: Policy = .readOnly) throws(QMPError) {
         self.path = path
         self.timeoutMilliseconds = timeoutMilliseconds
+        self.policy = policy
+        logFD = QMPCommandLog.open()
         switch Sys.connectUnix(path) {
         case .failure(let code): throw .cannotConnect(path: path, errno: code.rawValue)
         case .success(let fd): self.fd = fd
@@ -42,16 +75,42 @@ public final class QMPClient {
         } catch {
             Sys.close(fd)
             fd = -1
+            if logFD >= 0 { Sys.close(logFD) }
             throw error
         }
     }
 
-    deinit { if fd >= 0 { Sys.close(fd) } }
+    deinit {
+        if fd >= 0 { Sys.close(fd) }
+        if logFD >= 0 { Sys.close(logFD) }
+    }
 
-    /// Runs `command` and returns its `return` value; a QMP error reply throws `.commandFailed`.
+    /// Runs `command` and returns its `return` value; a QMP error reply throws `.commandFailed`, a
+    /// command the policy forbids `.refused` (nothing is sent).
     @discardableResult
     public func execute(_ command: String, arguments: JSON? = nil) throws(QMPError) -> JSON {
-        try execute(command, arguments: arguments, naming: command)
+        if policy == .readOnly, let reason = QMPAllowlist.check(command, arguments: arguments, vhost: { self.vhostKnowledge(path: $0) }) {
+            throw .refused(command: command, reason: reason)
+        }
+        let value = try execute(command, arguments: arguments, naming: command)
+        if command == "x-query-virtio-status", let path = arguments?["path"]?.string {
+            vhostHeard[path] = (value["vhost-started"]?.bool ?? false, MonotonicClock.nanoseconds())
+        }
+        return value
+    }
+
+    /// Pauses or resumes the VM: only on the user's explicit request (the inspector's step and
+    /// continue keys), the one thing vqscope may change.
+    public func userRequested(_ request: UserRequest) throws(QMPError) {
+        _ = try execute(request.rawValue, arguments: nil, naming: request.rawValue)
+    }
+
+    /// What this client's own `x-query-virtio-status` replies said of the vhost of the device at
+    /// `path`: a `vhost-started: false` older than ``vhostKnowledgeNanoseconds`` is ``QMPAllowlist/VhostKnowledge/unknown``.
+    public func vhostKnowledge(path: String) -> QMPAllowlist.VhostKnowledge {
+        guard let heard = vhostHeard[path] else { return .unknown }
+        if heard.started { return .started }
+        return MonotonicClock.nanoseconds() &- heard.at <= Self.vhostKnowledgeNanoseconds ? .stopped : .unknown
     }
 
     /// ``execute(_:arguments:)``, with `label` naming the command in a time-out's message.
@@ -72,6 +131,7 @@ public final class QMPClient {
         nextID += 1
         var request: [(String, JSON)] = [("execute", .string(command)), ("id", .int(Int64(nextID)))]
         if let arguments { request.append(("arguments", arguments)) }
+        QMPCommandLog.append(logFD, command: command, arguments: arguments, policy: policy, socket: path)
         guard case .success = Sys.writeAll(fd, Array((JSON.object(request).text + "\n").utf8)) else {
             throw .closed(path: path)
         }
@@ -143,6 +203,8 @@ public enum QMPError: Error, Equatable, Sendable, CustomStringConvertible {
     case closed(path: String)
     case garbage(path: String, reason: String)
     case commandFailed(command: String, errorClass: String, description: String)
+    /// A command vqscope's read-only policy does not send (nothing was sent).
+    case refused(command: String, reason: String)
 
     public var description: String {
         switch self {
@@ -158,6 +220,8 @@ public enum QMPError: Error, Equatable, Sendable, CustomStringConvertible {
             return "QMP socket \(path) answered something that is not QMP: \(reason)"
         case let .commandFailed(command, cls, desc):
             return "QMP command \(command) failed: \(desc) (\(cls))"
+        case let .refused(_, reason):
+            return "not sent: \(reason)"
         }
     }
 }

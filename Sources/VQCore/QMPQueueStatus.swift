@@ -2,12 +2,24 @@
 /// device-side indexes of one queue (`x-query-virtio-queue-status`) and whether the device is
 /// broken (`x-query-virtio-status`). ``QMPVirtioSource`` lists devices; this re-reads one.
 public enum QMPQueueStatus {
-    /// QEMU's indexes of queue `index` of the virtio backend at QOM path `path`.
-    public static func deviceState(client: QMPClient, path: String, index: Int) throws(QMPError) -> DeviceQueueState {
+    /// QEMU's indexes of `queue`, or nil for a queue a vhost back-end serves (QEMU's own are stale
+    /// there, and asking would stop a vhost-user back-end's ring). QEMU is asked only right after
+    /// its own x-query-virtio-status says the device's vhost is stopped (asked again when this
+    /// client's last answer is older than ``QMPClient/vhostKnowledgeNanoseconds``); a vhost that
+    /// started since the list was made gives nil too.
+    public static func deviceState(client: QMPClient, queue: Virtqueue) throws(QMPError) -> DeviceQueueState? {
+        guard queue.backend == .qemu else { return nil }
+        switch client.vhostKnowledge(path: queue.path) {
+        case .started: return nil
+        case .stopped: break
+        case .unknown:
+            let status = try client.execute("x-query-virtio-status", arguments: .object([("path", .string(queue.path))]))
+            if status["vhost-started"]?.bool ?? false { return nil }
+        }
         let q = try client.execute("x-query-virtio-queue-status",
-                                   arguments: .object([("path", .string(path)), ("queue", .int(Int64(index)))]))
+                                   arguments: .object([("path", .string(queue.path)), ("queue", .int(Int64(queue.index)))]))
         guard q["used-idx"] != nil, q["last-avail-idx"] != nil else {
-            throw .garbage(path: client.path, reason: "x-query-virtio-queue-status gave no indexes for \(path) queue \(index)")
+            throw .garbage(path: client.path, reason: "x-query-virtio-queue-status gave no indexes for \(queue.path) queue \(queue.index)")
         }
         return deviceState(from: q)
     }

@@ -79,10 +79,13 @@ public enum QMPVirtioSource {
                 continue
             }
             let features = parseFeatures(status["guest-features"])
+            let vhostStarted = status["vhost-started"]?.bool ?? false
+            let backend = backend(client: client, path: path, status: status)
             var device = VirtioDevice(
                 name: name, path: path, id: qomID(path), pciAddress: pciAddress(client: client, path: path),
                 deviceID: status["device-id"]?.int ?? 0, features: features,
-                status: (status["status"]?["statuses"]?.array ?? []).compactMap { $0.string.map(shortName) })
+                status: (status["status"]?["statuses"]?.array ?? []).compactMap { $0.string.map(shortName) },
+                backend: backend, vhostStarted: vhostStarted)
             let count: Int
             switch status["num-vqs"]?.int {
             case let n? where n >= 0 && n <= maxQueues:
@@ -98,21 +101,62 @@ public enum QMPVirtioSource {
                 count = 0
             }
             let layout: RingLayout = features.contains(.packedRing) ? .packed : .split
+            // The vhost back-end's queues: [vq-index, vq-index + nvqs) of the vhost_dev QEMU reports.
+            let vhostQueues: Range<Int>? = vhostStarted
+                ? (status["vhost-dev"]?["vq-index"]?.int ?? 0)..<((status["vhost-dev"]?["vq-index"]?.int ?? 0) + (status["vhost-dev"]?["nvqs"]?.int ?? 0))
+                : nil
             for index in 0..<count {
-                let q = try client.execute("x-query-virtio-queue-status", arguments: .object([("path", .string(path)), ("queue", .int(Int64(index)))]))
-                switch queueAnswer(q) {
+                let answer: QueueAnswer
+                let q: JSON
+                var mapping: VhostRingMapping?
+                if let vhostQueues {
+                    guard vhostQueues.contains(index) else {
+                        notes.append(Note(device: name, path: path, queue: index,
+                                          reason: "its vhost is started and this queue is not one of the vhost device's (\(vhostQueues.lowerBound) to \(vhostQueues.upperBound - 1)): "
+                                              + "x-query-virtio-queue-status is not sent to a device whose vhost is started, so its ring is not known"))
+                        continue
+                    }
+                    do {
+                        q = try client.execute("x-query-virtio-vhost-queue-status", arguments: .object([("path", .string(path)), ("queue", .int(Int64(index)))]))
+                    } catch .commandFailed(_, _, let description) {
+                        notes.append(Note(device: name, path: path, queue: index, reason: "x-query-virtio-vhost-queue-status failed: \(description)"))
+                        continue
+                    }
+                    answer = vhostQueueAnswer(q)
+                    if case .usable = answer {
+                        mapping = VhostRingMapping(descriptors: q["desc"]?.uint64 ?? 0, driverArea: q["avail"]?.uint64 ?? 0,
+                                                   deviceArea: q["used"]?.uint64 ?? 0)
+                    }
+                } else {
+                    // QEMU's queue state only right after its own status said the vhost is stopped.
+                    if client.vhostKnowledge(path: path) != .stopped {
+                        let again = try client.execute("x-query-virtio-status", arguments: .object([("path", .string(path))]))
+                        if again["vhost-started"]?.bool ?? false {
+                            notes.append(Note(device: name, path: path, queue: index,
+                                              reason: "its vhost started while its queues were listed; run the command again"))
+                            break
+                        }
+                    }
+                    q = try client.execute("x-query-virtio-queue-status", arguments: .object([("path", .string(path)), ("queue", .int(Int64(index)))]))
+                    answer = queueAnswer(q)
+                }
+                switch answer {
                 case .inactive:
                     continue
                 case .unusable(let reason):
                     notes.append(Note(device: name, path: path, queue: index, reason: reason))
                     continue
                 case .usable(let desc, let num):
+                    let (driver, device_) = vhostQueues == nil
+                        ? (q["vring-avail"]?.uint64 ?? 0, q["vring-used"]?.uint64 ?? 0)
+                        : (q["avail-phys"]?.uint64 ?? 0, q["used-phys"]?.uint64 ?? 0)
                     let location = VirtqueueLocation(
                         layout: layout, size: num, descriptors: GuestPhysicalAddress(desc),
-                        driverArea: GuestPhysicalAddress(q["vring-avail"]?.uint64 ?? 0), deviceArea: GuestPhysicalAddress(q["vring-used"]?.uint64 ?? 0),
+                        driverArea: GuestPhysicalAddress(driver), deviceArea: GuestPhysicalAddress(device_),
                         features: features)
                     device.queues.append(Virtqueue(device: name, path: path, index: index, location: location,
-                                                   deviceState: QMPQueueStatus.deviceState(from: q)))
+                                                   deviceState: vhostQueues == nil ? QMPQueueStatus.deviceState(from: q) : nil,
+                                                   backend: vhostQueues == nil ? .qemu : backend, vhostMapping: mapping))
                 }
             }
             devices.append(device)
@@ -136,6 +180,39 @@ public enum QMPVirtioSource {
         case usable(desc: UInt64, num: UInt16)
         /// A ring vqscope cannot take, and why (QEMU's answer named).
         case unusable(String)
+    }
+
+    /// Judges one `x-query-virtio-vhost-queue-status` reply, as ``queueAnswer(_:)`` judges QEMU's own.
+    static func vhostQueueAnswer(_ q: JSON) -> QueueAnswer {
+        guard case .object = q else {
+            return .unusable("x-query-virtio-vhost-queue-status did not return an object (\(q.text.prefix(60)))")
+        }
+        guard let desc = q["desc-phys"]?.uint64 else {
+            return .unusable("x-query-virtio-vhost-queue-status gives no ring address (desc-phys: \(q["desc-phys"]?.text ?? "missing"))")
+        }
+        if desc == 0 { return .inactive }
+        guard let num = q["num"]?.uint64 else {
+            return .unusable("x-query-virtio-vhost-queue-status gives no queue size (num: \(q["num"]?.text ?? "missing"))")
+        }
+        guard num > 0, num <= 32768 else {
+            return .unusable("x-query-virtio-vhost-queue-status gives size \(num), which virtio does not allow (1 to 32768)")
+        }
+        return .usable(desc: desc, num: UInt16(num))
+    }
+
+    /// Who serves the device at `path`: its virtio backend's QOM type names a vhost-user or vhost
+    /// device (`vhost-user-blk`, `vhost-vsock-device`); a started vhost that negotiated vhost-user
+    /// protocol features is vhost-user (a virtio-net on a vhost-user netdev), any other started vhost
+    /// the kernel's.
+    static func backend(client: QMPClient, path: String, status: JSON) -> VirtioBackend {
+        let type = (try? client.execute("qom-get", arguments: .object([("path", .string(path)), ("property", .string("type"))])))?.string ?? ""
+        if type.hasPrefix("vhost-user") { return .vhostUser }
+        if type.hasPrefix("vhost-") { return .vhostKernel }
+        guard status["vhost-started"]?.bool ?? false else { return .qemu }
+        let protocols = status["vhost-dev"]?["protocol-features"]
+        let named = protocols?["protocols"]?.array ?? []
+        if !named.isEmpty || (protocols?["unknown-protocols"]?.uint64 ?? 0) != 0 || (protocols?.uint64 ?? 0) != 0 { return .vhostUser }
+        return .vhostKernel
     }
 
     /// Judges one `x-query-virtio-queue-status` reply: a queue is listed only with a descriptor

@@ -215,6 +215,10 @@ public struct QueueHealthTracker: Sendable {
                         reasons.append("QEMU fetched \(fetched) of \(pending) (last_avail_idx \(state.lastAvailIndex), inuse \(state.inUse)); the rest wait to be fetched")
                     }
                 }
+                if queue.backend.isVhost {
+                    reasons.append("a \(queue.backend.rawValue) back-end serves it, not QEMU: judged from the ring memory alone "
+                                   + "(QEMU's indexes are stale for a vhost queue, and asking for them would stop a vhost-user ring)")
+                }
                 if !notifications.neitherSideWakes {
                     reasons.append(Self.describe(notifications))
                 }

@@ -11,6 +11,22 @@ enum Sys {
 
     static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
+    /// `open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)`: a log of vqscope's own (never a target's file).
+    static func openAppending(_ path: String) -> Result<Int32, Errno> {
+        retrying { open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }
+    }
+
+    /// One `write` of a whole line to a file opened with ``openAppending(_:)`` (O_APPEND keeps each
+    /// line whole beside other writers).
+    static func appendLine(_ fd: Int32, _ bytes: [UInt8]) -> Result<Void, Errno> {
+        let n = retrying { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+        switch n {
+        case .failure(let e): return .failure(e)
+        case .success(let count) where count == bytes.count: return .success(())
+        case .success: return .failure(Errno(rawValue: EIO))
+        }
+    }
+
     /// `pread` of the whole buffer; a short count means end of file.
     static func pread(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) -> Result<Int, Errno> {
         var done = 0

@@ -53,14 +53,22 @@ public final class Target {
     public let notes: [String]
     /// The QMP connection, when QMP was allowed and answered.
     public let qmp: QMPClient?
+    /// When the PID named a vhost-user back-end: that process, whose memory ``memory`` reads at its
+    /// own addresses (``process`` is then the QEMU whose guest RAM it maps).
+    public let backend: VhostUserBackend?
+    /// The slot map in QEMU's own address space (``memory``'s map, but for a back-end).
+    let qemuMap: SlotMap?
 
-    init(process: QEMUProcess?, imagePath: String?, memory: GuestMemory, source: SlotSource, notes: [String], qmp: QMPClient?) {
+    init(process: QEMUProcess?, imagePath: String?, memory: GuestMemory, source: SlotSource, notes: [String], qmp: QMPClient?,
+         backend: VhostUserBackend? = nil, qemuMap: SlotMap? = nil) {
+        self.qemuMap = qemuMap
         self.process = process
         self.imagePath = imagePath
         self.memory = memory
         self.source = source
         self.notes = notes
         self.qmp = qmp
+        self.backend = backend
     }
 
     /// Opens what `spec` names. Throws a ``TargetError`` with a message a user can act on.
@@ -86,7 +94,11 @@ public final class Target {
     }
 
     static func openProcess(pid: Int32, spec: TargetSpec) throws(TargetError) -> Target {
-        let process = try QEMUProcess(pid: pid)
+        let process: QEMUProcess
+        do { process = try QEMUProcess(pid: pid) } catch {
+            guard case .notQEMU(_, let executable) = error else { throw error }
+            return try openBackend(pid: pid, executable: executable, spec: spec, notQEMU: error)
+        }
         if spec.noQMP && spec.slots == .qmp { throw .usage("--slots qmp and --no-qmp contradict each other") }
         let reader = ProcessMemory(pid: pid)
         var notes: [String] = []
@@ -149,6 +161,34 @@ public final class Target {
         }
         if order.count == 1, let lastError { throw lastError }
         throw .noSlotMap(notes.joined(separator: "; "))
+    }
+
+    /// A vhost-user back-end: the QEMU whose guest RAM it maps is opened as usual, and its slot map
+    /// moved into the back-end's address space; memory is read from the back-end. A process that
+    /// maps no QEMU's guest RAM is not a target (`notQEMU`, said so).
+    static func openBackend(pid: Int32, executable: String, spec: TargetSpec, notQEMU: TargetError) throws(TargetError) -> Target {
+        let theirs: [ProcessMapping]
+        switch Sys.readFile("/proc/\(pid)/maps") {
+        case .failure(let code):
+            if code == .permissionDenied || code == .notPermitted { throw .permissionDenied(pid: pid, what: "the memory map") }
+            throw .noSuchProcess(pid: pid)
+        case .success(let bytes):
+            theirs = ProcessMapping.parse(String(decoding: bytes, as: UTF8.self))
+        }
+        let candidates = QEMUProcess.all().filter { !$0.isSimulatedGuest }.compactMap { q in (try? q.mappings()).map { (pid: q.pid, mappings: $0) } }
+        guard let qemuPID = VhostUserBackend.qemu(sharingWith: theirs, candidates: candidates),
+              let qemuMappings = candidates.first(where: { $0.pid == qemuPID })?.mappings else {
+            throw .usage("\(notQEMU), nor a vhost-user back-end: it maps no QEMU's guest RAM (no shared file that a QEMU on this host maps too)")
+        }
+        let qemu = try openProcess(pid: qemuPID, spec: spec)
+        let map = try VhostUserBackend.slotMap(qemu: qemu.memory.map, qemuMappings: qemuMappings, backendMappings: theirs)
+        let memory = GuestMemory(map: map, reader: ProcessMemory(pid: pid))
+        try checkBacked(map, by: theirs, source: qemu.source)
+        try checkReadable(memory, pid: pid)
+        let backend = VhostUserBackend(pid: pid, executable: executable, qemuPID: qemuPID)
+        return Target(process: qemu.process, imagePath: nil, memory: memory, source: qemu.source,
+                      notes: qemu.notes + ["vhost-user back-end pid \(pid) (\(backend.name)) maps the guest RAM of QEMU pid \(qemuPID): addresses are the back-end's"],
+                      qmp: qemu.qmp, backend: backend, qemuMap: qemu.memory.map)
     }
 
     /// The QMP sockets of a process: `--qmp` if given, else every `-qmp unix:` and control `-mon`
@@ -216,13 +256,46 @@ public final class Target {
                 ? "an image has no device list: find rings with `vqscope scan`"
                 : "listing virtio devices needs QMP (\(notes.first ?? "no QMP socket")); without it, find rings with `vqscope scan`")
         }
-        do { return try QMPVirtioSource.inventory(client: qmp) } catch {
+        var inventory: QMPVirtioSource.Inventory
+        do { inventory = try QMPVirtioSource.inventory(client: qmp) } catch {
             throw .noQMP(error.description)
+        }
+        checkVhostAddresses(&inventory)
+        return inventory
+    }
+
+    /// A vhost queue's ring addresses are read as guest-physical only where QEMU's own mapping of
+    /// them (x-query-virtio-vhost-queue-status) agrees with the slot map; anywhere else (an IOVA
+    /// behind a vIOMMU, a map that moved) the queue is left out with a note that says so.
+    func checkVhostAddresses(_ inventory: inout QMPVirtioSource.Inventory) {
+        let map = qemuMap ?? memory.map
+        for d in inventory.devices.indices {
+            inventory.devices[d].queues.removeAll { queue in
+                guard let mapping = queue.vhostMapping else { return false }
+                let areas: [(String, GuestPhysicalAddress, UInt64)] = [
+                    ("descriptors", queue.location.descriptors, mapping.descriptors),
+                    ("driver area", queue.location.driverArea, mapping.driverArea),
+                    ("device area", queue.location.deviceArea, mapping.deviceArea),
+                ]
+                for (what, address, qemu) in areas where map.hostAddress(of: address) != qemu {
+                    let ours = map.hostAddress(of: address).map { "at \(Hex.string($0))" } ?? "nowhere"
+                    inventory.notes.append(QMPVirtioSource.Note(
+                        device: queue.device, path: queue.path, queue: queue.index,
+                        reason: "the \(queue.backend.rawValue) ring's \(what) address \(address) is not guest-physical: QEMU maps it at "
+                            + "\(Hex.string(qemu)), the slot map puts that guest address \(ours) (an IOVA behind a vIOMMU?), so it is not read"))
+                    return true
+                }
+                return false
+            }
         }
     }
 
     /// A short description: `pid 1234 (vm1, kvm, 256 MiB)` or `image dump.elf`.
     public var title: String {
+        if let backend, let process {
+            let name = process.commandLine.name.map { "\($0), " } ?? ""
+            return "back-end pid \(backend.pid) (\(backend.name)) of QEMU pid \(process.pid) (\(name)\(process.accelerator), \(Hex.humanSize(process.commandLine.ramSize)))"
+        }
         if let process {
             let name = process.commandLine.name.map { "\($0), " } ?? ""
             return "pid \(process.pid) (\(name)\(process.accelerator), \(Hex.humanSize(process.commandLine.ramSize)))"

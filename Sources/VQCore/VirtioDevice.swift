@@ -14,10 +14,16 @@ public struct VirtioDevice: Sendable, Hashable {
     public var features: VirtioFeatures
     /// The device status bits the driver set, by name (`DRIVER_OK`...).
     public var status: [String]
+    /// Who serves the device's queues: QEMU itself, or a vhost back-end.
+    public var backend: VirtioBackend
+    /// Whether QEMU has handed the queues to that vhost back-end (`vhost-started`): then QEMU's own
+    /// queue state is stale and asking for it would stop a vhost-user back-end's ring.
+    public var vhostStarted: Bool
     public var queues: [Virtqueue]
 
     public init(name: String, path: String, id: String? = nil, pciAddress: String? = nil, deviceID: Int,
-                features: VirtioFeatures, status: [String] = [], queues: [Virtqueue] = []) {
+                features: VirtioFeatures, status: [String] = [], backend: VirtioBackend = .qemu, vhostStarted: Bool = false,
+                queues: [Virtqueue] = []) {
         self.name = name
         self.path = path
         self.id = id
@@ -25,7 +31,37 @@ public struct VirtioDevice: Sendable, Hashable {
         self.deviceID = deviceID
         self.features = features
         self.status = status
+        self.backend = backend
+        self.vhostStarted = vhostStarted
         self.queues = queues
+    }
+}
+
+/// Who processes a virtio device's queues.
+public enum VirtioBackend: String, Sendable, Hashable, CaseIterable {
+    /// QEMU's own device model (its indexes are live).
+    case qemu
+    /// A vhost back-end in the host kernel (vhost-net, vhost-scsi, vhost-vsock).
+    case vhostKernel = "vhost-kernel"
+    /// A vhost-user back-end process (qemu-storage-daemon, SPDK, DPDK, virtiofsd).
+    case vhostUser = "vhost-user"
+
+    /// Whether a vhost back-end, not QEMU, serves the rings.
+    public var isVhost: Bool { self != .qemu }
+}
+
+/// Where QEMU's vhost code maps a vhost queue's rings in its own address space
+/// (`x-query-virtio-vhost-queue-status`: desc, avail, used), beside the ring addresses it gave the back-end.
+public struct VhostRingMapping: Sendable, Hashable {
+    /// QEMU's virtual addresses of the descriptor table, driver area and device area.
+    public var descriptors: UInt64
+    public var driverArea: UInt64
+    public var deviceArea: UInt64
+
+    public init(descriptors: UInt64, driverArea: UInt64, deviceArea: UInt64) {
+        self.descriptors = descriptors
+        self.driverArea = driverArea
+        self.deviceArea = deviceArea
     }
 }
 
@@ -36,15 +72,23 @@ public struct Virtqueue: Sendable, Hashable {
     public var path: String
     public var index: Int
     public var location: VirtqueueLocation
-    /// What QEMU's device model says of the queue, when QMP was asked.
+    /// What QEMU's device model says of the queue, when QMP was asked (never for a vhost queue:
+    /// QEMU's indexes are stale there, and asking would stop a vhost-user back-end's ring).
     public var deviceState: DeviceQueueState?
+    /// Who serves the queue.
+    public var backend: VirtioBackend
+    /// For a queue a vhost back-end serves: where QEMU maps its rings.
+    public var vhostMapping: VhostRingMapping?
 
-    public init(device: String, path: String, index: Int, location: VirtqueueLocation, deviceState: DeviceQueueState? = nil) {
+    public init(device: String, path: String, index: Int, location: VirtqueueLocation, deviceState: DeviceQueueState? = nil,
+                backend: VirtioBackend = .qemu, vhostMapping: VhostRingMapping? = nil) {
         self.device = device
         self.path = path
         self.index = index
         self.location = location
         self.deviceState = deviceState
+        self.backend = backend
+        self.vhostMapping = vhostMapping
     }
 
     /// `virtio-blk:0`.

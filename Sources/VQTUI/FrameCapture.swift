@@ -62,7 +62,7 @@ extension Inspector {
             if inFlight == nil, let ring = frame.ring, ring.queue == i, case .packed(let p)? = ring.snapshot {
                 inFlight = p.available.count
             }
-            var row = QueueRow(label: q.label, layout: q.location.layout, size: q.location.size, avail: a.availIndex,
+            var row = QueueRow(label: q.label, layout: q.location.layout, backend: q.backendName, size: q.location.size, avail: a.availIndex,
                                used: a.usedIndex, inFlight: inFlight, rate: a.rate(at: t),
                                activity: a.perSecond(last: QueueListPane.sparklineSeconds, at: t),
                                health: i < health.count ? health[i].badge(at: t) : nil)

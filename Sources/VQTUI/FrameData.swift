@@ -4,6 +4,8 @@ import VQCore
 struct QueueRow: Hashable, Sendable {
     var label: String
     var layout: RingLayout
+    /// Who serves the queue: `qemu`, `vhost-user`, `vhost-kernel`, or `?` for a ring a scan found.
+    var backend: String
     var size: UInt16
     /// `avail.idx` (split rings).
     var avail: UInt16?
@@ -156,4 +158,9 @@ struct FrameData: Sendable {
     var eventLimit = 0
     /// Inspector seconds when the frame was captured.
     var time: Double = 0
+}
+
+extension Virtqueue {
+    /// Who serves the queue, for the queue list: ``VirtioBackend``'s name, `?` for a ring a scan found.
+    var backendName: String { path.isEmpty ? "?" : backend.rawValue }
 }

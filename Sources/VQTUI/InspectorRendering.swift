@@ -58,7 +58,7 @@ extension Inspector {
 
     /// Rows for the queue list before the first frame was captured.
     func placeholderRows() -> [QueueRow] {
-        queues.map { QueueRow(label: $0.label, layout: $0.location.layout, size: $0.location.size, avail: nil, used: nil,
+        queues.map { QueueRow(label: $0.label, layout: $0.location.layout, backend: $0.backendName, size: $0.location.size, avail: nil, used: nil,
                               inFlight: nil, rate: 0, activity: []) }
     }
 

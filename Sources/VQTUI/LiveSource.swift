@@ -79,7 +79,7 @@ public final class LiveSource: InspectorSource {
         let now = clock()
         if let last = hintTimes[i], now - last < 1 { return queues[i].deviceState }
         hintTimes[i] = now
-        if let state = try? QMPQueueStatus.deviceState(client: qmp, path: queue.path, index: queue.index) {
+        if let state = try? QMPQueueStatus.deviceState(client: qmp, queue: queue) {
             queues[i].deviceState = state
         }
         return queues[i].deviceState
@@ -102,18 +102,18 @@ public final class LiveSource: InspectorSource {
     }
 
     public func pause() throws(TargetError) {
-        try command("stop")
+        try command(.stop)
     }
 
     public func resume() throws(TargetError) {
-        try command("cont")
+        try command(.cont)
     }
 
-    private func command(_ name: String) throws(TargetError) {
+    private func command(_ request: QMPClient.UserRequest) throws(TargetError) {
         guard target.process != nil, let qmp = target.qmp else {
             throw .noQMP("pausing the VM needs QMP (\(target.notes.first ?? "no QMP connection"))")
         }
-        do { _ = try qmp.execute(name) } catch { throw .noQMP("\(name): \(error)") }
+        do { try qmp.userRequested(request) } catch { throw .noQMP("\(request.rawValue): \(error)") }
     }
 
     public func isAlive() -> Bool { target.process?.isAlive ?? true }

@@ -8,7 +8,7 @@ enum QueueListPane {
 
     static let columns: String = " " + TextFormat.pad("queue", 18) + TextFormat.pad("layout", 7) + TextFormat.lpad("size", 5)
         + TextFormat.lpad("avail", 7) + TextFormat.lpad("used", 7) + TextFormat.lpad("in-fl", 6) + TextFormat.lpad("rate/s", 8) + "  "
-        + TextFormat.pad("health", HealthBadge.width) + "  "
+        + TextFormat.pad("health", HealthBadge.width) + "  " + TextFormat.pad("backend", 11) + "  "
 
     static func draw(into grid: inout ScreenGrid, rect: Rect, rows: [QueueRow], selected: Int, top: Int, focused: Bool,
                      error: String?) {
@@ -56,6 +56,8 @@ enum QueueListPane {
         } else {
             line.append("-", width: HealthBadge.width, .dim)
         }
+        line.append("  ")
+        line.append(row.backend, width: 11, row.backend == "qemu" ? .dim : .accent)
         if sparkWidth > 0 {
             line.append("  ")
             let values = Array(row.activity.suffix(sparkWidth))

@@ -385,8 +385,9 @@ do {
 // against the measured peer's raw read of the same three areas (no decoding).
 if let blk = blkQueue {
     let ours = try bestOfThree { _ = try SplitRing.snapshot(memory: target.memory, location: blk.location) }
-    let arguments = JSON.object([("path", .string(blk.path)), ("queue", .int(0))])
-    let peer = try bestOfThree { _ = try qmp.execute("x-query-virtio-queue-status", arguments: arguments) }
+    // Through the read-only client's own path: x-query-virtio-queue-status, after x-query-virtio-status
+    // at most once a second (the vhost check), as vqscope asks.
+    let peer = try bestOfThree { _ = try QMPQueueStatus.deviceState(client: qmp, queue: blk) }
     let entries = blk.location.size
     row("split ring snapshot, \(entries) entries (us)", format(ours * 1e6, "us"), format(peer * 1e6, "us"), peer / ours,
         "QMP x-query-virtio-queue-status (indexes only)")

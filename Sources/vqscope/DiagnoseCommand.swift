@@ -73,7 +73,7 @@ struct DiagnoseCommand: ParsableCommand {
                     var state: DeviceQueueState?
                     var deviceBroken = false
                     if final, let qmp = t.qmp {
-                        state = try? QMPQueueStatus.deviceState(client: qmp, path: q.queue.path, index: q.queue.index)
+                        state = try? QMPQueueStatus.deviceState(client: qmp, queue: q.queue)
                         if broken[q.queue.path] == nil { broken[q.queue.path] = (try? QMPQueueStatus.isBroken(client: qmp, path: q.queue.path)) ?? false }
                         deviceBroken = broken[q.queue.path] ?? false
                     }
@@ -182,6 +182,7 @@ extension DiagnosedQueue {
         var fields: [(String, JSON)] = [
             ("device", .string(queue.device)), ("path", .string(queue.path)), ("index", .int(Int64(queue.index))),
             ("layout", .string(queue.location.layout.rawValue)), ("role", .string(role.name)), ("flow", .string(role.flow.rawValue)),
+            ("backend", queue.path.isEmpty ? .null : .string(queue.backend.rawValue)),
         ]
         guard let d = result.diagnosis else {
             return .object(fields + [("health", .null), ("error", .string(result.error ?? "not read"))])

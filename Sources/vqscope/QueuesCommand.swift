@@ -43,9 +43,13 @@ struct QueuesCommand: ParsableCommand {
                 var fields: [(String, JSON)] = [
                     ("device", .string(q.device)), ("path", .string(list.path(of: q))), ("pci", .string(list.device(of: q)?.pciAddress)),
                     ("index", .int(Int64(q.index))), ("layout", .string(q.location.layout.rawValue)),
+                    ("backend", list.source == .scan ? .null : .string(q.backend.rawValue)),
                     ("num", .uint(UInt64(q.location.size))),
                     ("desc", .uint(q.location.descriptors.rawValue)), ("avail", .uint(q.location.driverArea.rawValue)),
                     ("used", .uint(q.location.deviceArea.rawValue)),
+                    ("desc_hva", .uint(t.memory.map.hostAddress(of: q.location.descriptors))),
+                    ("avail_hva", .uint(t.memory.map.hostAddress(of: q.location.driverArea))),
+                    ("used_hva", .uint(t.memory.map.hostAddress(of: q.location.deviceArea))),
                     ("avail_idx", .uint(i.available.map(UInt64.init))), ("used_idx", .uint(i.used.map(UInt64.init))),
                     ("features", .array(q.location.features.names.map { .string($0) })),
                 ]
@@ -56,6 +60,9 @@ struct QueuesCommand: ParsableCommand {
             return try shortfall.exitIfAny()
         }
         let out = Output.standardOutput
+        if let backend = t.backend {
+            out.write("\(t.title): rings at guest-physical addresses; DESC@HVA is where back-end pid \(backend.pid) maps each descriptor table\n")
+        }
         if list.source == .scan {
             out.write("found by a RAM scan of \(t.title) (\(list.note ?? "no QMP")): devices are guesses from the ring contents, "
                       + "indexes count each guess's rings in address order; split rings only\n")
@@ -67,13 +74,19 @@ struct QueuesCommand: ParsableCommand {
         out.flush()
         let scan = list.source == .scan
         if !queues.isEmpty {
-            printTable(["DEVICE", scan ? "SCORE" : "PCI", "Q", "LAYOUT", "NUM", "DESC", "AVAIL/DRIVER", "USED/DEVICE", "AVAIL-IDX", "USED-IDX", "FEATURES"],
-                       zip(queues, indexes).map { q, i in
+            var header = ["DEVICE", scan ? "SCORE" : "PCI", "Q", "LAYOUT", "BACKEND", "NUM", "DESC", "AVAIL/DRIVER", "USED/DEVICE",
+                          "AVAIL-IDX", "USED-IDX", "FEATURES"]
+            if t.backend != nil { header.append("DESC@HVA") }
+            printTable(header, zip(queues, indexes).map { q, i in
                 let second = scan ? list.scanned[q.location.descriptors].map { String($0.score) } : list.device(of: q)?.pciAddress
-                return [q.device, second ?? "-", String(q.index), q.location.layout.rawValue, String(q.location.size),
-                        Hex.string(q.location.descriptors.rawValue), Hex.string(q.location.driverArea.rawValue),
-                        Hex.string(q.location.deviceArea.rawValue), i.available.map(String.init) ?? "-",
-                        i.used.map(String.init) ?? "-", scan ? "?" : q.location.features.names.joined(separator: ",")]
+                var row: [String] = [q.device, second ?? "-", String(q.index), q.location.layout.rawValue, scan ? "?" : q.backend.rawValue,
+                                     String(q.location.size)]
+                row += [Hex.string(q.location.descriptors.rawValue), Hex.string(q.location.driverArea.rawValue),
+                        Hex.string(q.location.deviceArea.rawValue)]
+                row += [i.available.map(String.init) ?? "-", i.used.map(String.init) ?? "-",
+                        scan ? "?" : q.location.features.names.joined(separator: ",")]
+                if t.backend != nil { row.append(t.memory.map.hostAddress(of: q.location.descriptors).map { Hex.string($0) } ?? "-") }
+                return row
             })
         }
         if !loaded.notes.isEmpty {

@@ -132,7 +132,7 @@ struct WatchCommand: ParsableCommand {
     func judge(_ q: DiagnosedQueue, monitor: inout QueueHealthMonitor, target t: Target, at now: Double) throws -> StallDetector.Change? {
         var state: DeviceQueueState?
         if let qmp = t.qmp, t.process != nil {
-            state = try? QMPQueueStatus.deviceState(client: qmp, path: q.queue.path, index: q.queue.index)
+            state = try? QMPQueueStatus.deviceState(client: qmp, queue: q.queue)
         }
         let snapshot: RingSnapshot
         do throws(MemoryError) {

@@ -22,7 +22,7 @@ final class ProcessMappingTests: XCTestCase {
         let m = try XCTUnwrap(ProcessMapping.parse(line: "7f3a2c028000-7f3a2c1bd000 r-xp 00028000 fd:01 131090                     /usr/lib/x86_64-linux-gnu/libc.so.6"))
         XCTAssertEqual(m, ProcessMapping(start: 0x7f3a_2c02_8000, end: 0x7f3a_2c1b_d000, readable: true, writable: false,
                                          executable: true, shared: false, offset: 0x28000, inode: 131_090,
-                                         path: "/usr/lib/x86_64-linux-gnu/libc.so.6"))
+                                         path: "/usr/lib/x86_64-linux-gnu/libc.so.6", device: "fd:01"))
         XCTAssertFalse(m.isAnonymous)
     }
 

@@ -66,7 +66,7 @@ final class QMPClientTests: XCTestCase {
             }
             return #"{"error": {"class": "CommandNotFound", "desc": "The command nope has not been found"}, "id": 3}"# + "\r\n"
         }
-        let client = try QMPClient(path: server.path, timeoutMilliseconds: 2000)
+        let client = try QMPClient(path: server.path, timeoutMilliseconds: 2000, policy: .unrestricted)
         XCTAssertEqual(client.version, "7.2.0")
         XCTAssertEqual(QMPSlotSource.parseHostAddress(try client.humanMonitorCommand("gpa2hva 0x1000")), 0x7f_0000_1000)
         XCTAssertThrowsError(try client.execute("nope")) { error in
@@ -77,7 +77,7 @@ final class QMPClientTests: XCTestCase {
     func testSilentSocketTimesOut() throws {
         let server = try FakeServer(greeting: nil) { _ in "" }
         let start = Date()
-        XCTAssertThrowsError(try QMPClient(path: server.path, timeoutMilliseconds: 300)) { error in
+        XCTAssertThrowsError(try QMPClient(path: server.path, timeoutMilliseconds: 300, policy: .unrestricted)) { error in
             guard case .timeout(_, let what, 300) = error as? QMPError else { return XCTFail("\(error)") }
             XCTAssertEqual(what, "the greeting")
             XCTAssertTrue("\(error)".contains("another client may hold it"))
@@ -210,7 +210,7 @@ final class QMPClientTests: XCTestCase {
         let server = try SlowServer(respond: SlowServer.negotiating { _, send in
             SlowServer.drip(#"{"return": {"status": "running", "running": true}, "id": 2}"# + "\r\n", every: 0.05, send)
         })
-        let client = try QMPClient(path: server.path, timeoutMilliseconds: 400)
+        let client = try QMPClient(path: server.path, timeoutMilliseconds: 400, policy: .unrestricted)
         let (error, seconds) = timed { try client.execute("query-status") }
         XCTAssertEqual(error, .timeout(path: server.path, waitingFor: "the reply to query-status", milliseconds: 400))
         XCTAssertTrue("\(error.map { "\($0)" } ?? "")".contains("did not send the reply to query-status within 400 ms"), "\(String(describing: error))")
@@ -223,7 +223,7 @@ final class QMPClientTests: XCTestCase {
         let server = try SlowServer(respond: SlowServer.negotiating { _, send in
             SlowServer.drip(#"{"return": "Host virtual address for 0x1000 (pc.ram) is 0x7f00001000\r\n", "id": 2}"# + "\r\n", every: 0.05, send)
         })
-        let client = try QMPClient(path: server.path, timeoutMilliseconds: 300)
+        let client = try QMPClient(path: server.path, timeoutMilliseconds: 300, policy: .unrestricted)
         let (error, seconds) = timed { _ = try client.humanMonitorCommand("gpa2hva 0x1000") }
         XCTAssertEqual(error, .timeout(path: server.path, waitingFor: "the reply to HMP `gpa2hva 0x1000`", milliseconds: 300))
         XCTAssertLessThan(seconds, 2.3)
@@ -232,7 +232,7 @@ final class QMPClientTests: XCTestCase {
     /// The greeting, a byte every 50 ms, must also come whole within the time-out.
     func testGreetingDrippedTimesOut() throws {
         let server = try SlowServer(greetingEvery: 0.05) { _, _ in false }
-        let (error, seconds) = timed { _ = try QMPClient(path: server.path, timeoutMilliseconds: 300) }
+        let (error, seconds) = timed { _ = try QMPClient(path: server.path, timeoutMilliseconds: 300, policy: .unrestricted) }
         XCTAssertEqual(error, .timeout(path: server.path, waitingFor: "the greeting", milliseconds: 300))
         XCTAssertGreaterThanOrEqual(seconds, 0.29)
         XCTAssertLessThan(seconds, 2.3)
@@ -241,7 +241,7 @@ final class QMPClientTests: XCTestCase {
     /// Events without end, never the reply: the time-out ends it and says how many came instead.
     func testEndlessEventsTimeOut() throws {
         let server = try SlowServer(respond: SlowServer.negotiating { _, send in SlowServer.flood(QMPClientTests.event, every: 0.02, send) })
-        let client = try QMPClient(path: server.path, timeoutMilliseconds: 400)
+        let client = try QMPClient(path: server.path, timeoutMilliseconds: 400, policy: .unrestricted)
         let (error, seconds) = timed { try client.execute("query-status") }
         guard case .timeout(let path, let what, 400)? = error else { return XCTFail("\(String(describing: error))") }
         XCTAssertEqual(path, server.path)
@@ -258,7 +258,7 @@ final class QMPClientTests: XCTestCase {
         let server = try SlowServer(respond: SlowServer.negotiating { _, send in
             SlowServer.flood(#"{"return": {"status": "running", "running": true}, "id": 1002}"# + "\r\n", every: 0.02, send)
         })
-        let client = try QMPClient(path: server.path, timeoutMilliseconds: 400)
+        let client = try QMPClient(path: server.path, timeoutMilliseconds: 400, policy: .unrestricted)
         let (error, seconds) = timed { try client.execute("query-status") }
         guard case .timeout(_, let what, 400)? = error else { return XCTFail("\(String(describing: error))") }
         XCTAssertTrue(what.hasPrefix("the reply to query-status, only "), what)
@@ -271,7 +271,7 @@ final class QMPClientTests: XCTestCase {
     /// first error (naming the command that hung), and never reach the socket.
     func testAfterATimeOutLaterCommandsFailAtOnce() throws {
         let server = try SlowServer(respond: SlowServer.negotiating { _, _ in true })  // reads on, never answers
-        let client = try QMPClient(path: server.path, timeoutMilliseconds: 300)
+        let client = try QMPClient(path: server.path, timeoutMilliseconds: 300, policy: .unrestricted)
         let first = timed { try client.execute("query-status") }
         let expected = QMPError.timeout(path: server.path, waitingFor: "the reply to query-status", milliseconds: 300)
         XCTAssertEqual(first.error, expected)
@@ -297,7 +297,7 @@ final class QMPClientTests: XCTestCase {
             _ = send(#"{"return": {"stat"#)
             return false  // hangs up
         })
-        let client = try QMPClient(path: server.path, timeoutMilliseconds: 2000)
+        let client = try QMPClient(path: server.path, timeoutMilliseconds: 2000, policy: .unrestricted)
         let first = timed { try client.execute("query-status") }
         XCTAssertEqual(first.error, .closed(path: server.path))
         XCTAssertLessThan(first.seconds, 1.5, "a close was taken for a time-out")

@@ -88,13 +88,13 @@ final class DemoGuestProcessTests: XCTestCase {
 
         // Paused over QMP, the guest's rings hold still.
         let qmp = try XCTUnwrap(target.qmp)
-        try qmp.execute("stop")
+        try qmp.userRequested(.stop)
         XCTAssertEqual(try qmp.execute("query-status")["running"], .bool(false))
         let rings = devices.flatMap(\.queues).map(\.location)
         let before = try rings.map { try target.memory.bytes(at: $0.descriptors, count: 16 * Int($0.size)) }
         usleep(100_000)
         XCTAssertEqual(try rings.map { try target.memory.bytes(at: $0.descriptors, count: 16 * Int($0.size)) }, before)
-        try qmp.execute("cont")
+        try qmp.userRequested(.cont)
         XCTAssertTrue(Self.eventually(within: 10) {
             (try? rings.map { try target.memory.bytes(at: $0.descriptors, count: 16 * Int($0.size)) }) != before
         }, "running again, the rings change")

@@ -29,7 +29,7 @@ final class QMPServerTests: XCTestCase {
     }
 
     func testDevicesAndQueuesAreWhatTheGuestHolds() throws {
-        let client = try QMPClient(path: first, timeoutMilliseconds: 5000)
+        let client = try QMPClient(path: first, timeoutMilliseconds: 5000, policy: .unrestricted)
         XCTAssertEqual(client.version, "7.2.0")
         let devices = try QMPVirtioSource.devices(client: client)
         XCTAssertEqual(devices, guest.virtioDevices())
@@ -61,7 +61,7 @@ final class QMPServerTests: XCTestCase {
     }
 
     func testSlotMapIsTheGuestsMemory() throws {
-        let client = try QMPClient(path: first, timeoutMilliseconds: 5000)
+        let client = try QMPClient(path: first, timeoutMilliseconds: 5000, policy: .unrestricted)
         let map = try QMPSlotSource.slotMap(client: client)
         XCTAssertEqual(map, guest.slotMap)
         XCTAssertEqual(map.hostAddress(of: GuestPhysicalAddress(0x12_3456)), guest.ram.hostAddress + 0x12_3456)
@@ -74,7 +74,7 @@ final class QMPServerTests: XCTestCase {
     }
 
     func testHumanMonitorWording() throws {
-        let client = try QMPClient(path: first, timeoutMilliseconds: 5000)
+        let client = try QMPClient(path: first, timeoutMilliseconds: 5000, policy: .unrestricted)
         XCTAssertEqual(try client.humanMonitorCommand("gpa2hva 0x1000"),
                        "Host virtual address for 0x1000 (pc.ram) is \(Hex.string(guest.ram.hostAddress + 0x1000))\r\n")
         XCTAssertEqual(try client.humanMonitorCommand("gpa2hva 0xa0000"), "Memory at address 0xa0000 is not RAM\r\n")
@@ -92,7 +92,7 @@ final class QMPServerTests: XCTestCase {
     func testStopAndContFreezeTheGuestAndRaiseEvents() throws {
         let watcher = try QMPTestClient(path: second)
         try watcher.negotiate()
-        let client = try QMPClient(path: first, timeoutMilliseconds: 5000)
+        let client = try QMPClient(path: first, timeoutMilliseconds: 5000, policy: .unrestricted)
         XCTAssertEqual(try client.execute("query-status"), .object([("status", .string("running")), ("singlestep", .bool(false)), ("running", .bool(true))]))
 
         try client.execute("stop")
@@ -116,7 +116,7 @@ final class QMPServerTests: XCTestCase {
     }
 
     func testErrorsAreQEMUs() throws {
-        let client = try QMPClient(path: first, timeoutMilliseconds: 5000)
+        let client = try QMPClient(path: first, timeoutMilliseconds: 5000, policy: .unrestricted)
         func failure(_ command: String, _ arguments: JSON? = nil) -> QMPError? {
             do { try client.execute(command, arguments: arguments); return nil } catch { return error }
         }
@@ -158,7 +158,7 @@ final class QMPServerTests: XCTestCase {
 
     func testOneClientAtATimePerSocket() throws {
         do {
-            let holder = try QMPClient(path: first, timeoutMilliseconds: 5000)
+            let holder = try QMPClient(path: first, timeoutMilliseconds: 5000, policy: .unrestricted)
             XCTAssertThrowsError(try QMPClient(path: first, timeoutMilliseconds: 300)) { error in
                 guard case .timeout(_, "the greeting", 300)? = error as? QMPError else { return XCTFail("\(error)") }
             }
@@ -166,7 +166,7 @@ final class QMPServerTests: XCTestCase {
             XCTAssertEqual(try holder.execute("query-name")["name"], .string("vqscope-demo"))
         }
         // The holder is gone: the socket serves the next client.
-        let next = try QMPClient(path: first, timeoutMilliseconds: 5000)
+        let next = try QMPClient(path: first, timeoutMilliseconds: 5000, policy: .unrestricted)
         XCTAssertEqual(try next.execute("query-version")["qemu"]?["minor"]?.int, 2)
     }
 

@@ -65,7 +65,7 @@ final class BenchGuest: @unchecked Sendable {
             }
             Thread.sleep(forTimeInterval: 0.2)
         }
-        harness = try QMPClient(path: harnessSocket, timeoutMilliseconds: 30_000)
+        harness = try QMPClient(path: harnessSocket, timeoutMilliseconds: 30_000, policy: .unrestricted)
     }
 
     static func buildBench() throws {

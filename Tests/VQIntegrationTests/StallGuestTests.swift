@@ -25,7 +25,7 @@ final class StallGuestTests: GuestTestCase {
         var ring = try independentIndexes(guest, blk)
         try waitUntil("a read held in flight on virtio-blk:0") {
             ring = try independentIndexes(guest, blk)
-            let state = try QMPQueueStatus.deviceState(client: guest.harness, path: blk.path, index: blk.index)
+            let state = try XCTUnwrap(QMPQueueStatus.deviceState(client: guest.harness, queue: blk))
             return ring.avail &- ring.used == 1 && state.inUse == 1 && state.lastAvailIndex == ring.avail
         }
         let heldHead = try independentU16(guest, blk.location.driverArea.rawValue + 4 + 2 * (UInt64(ring.used) % UInt64(blk.location.size)))
@@ -113,7 +113,7 @@ final class StallGuestTests: GuestTestCase {
         var ring = try independentIndexes(guest, blk)
         try waitUntil("a read held in flight on virtio-blk:0") {
             ring = try independentIndexes(guest, blk)
-            let state = try QMPQueueStatus.deviceState(client: guest.harness, path: blk.path, index: blk.index)
+            let state = try XCTUnwrap(QMPQueueStatus.deviceState(client: guest.harness, queue: blk))
             return ring.avail &- ring.used == 1 && state.inUse == 1 && state.lastAvailIndex == ring.avail
         }
         let heldHead = try independentU16(guest, blk.location.driverArea.rawValue + 4 + 2 * (UInt64(ring.used) % UInt64(blk.location.size)))
@@ -178,7 +178,7 @@ final class StallGuestTests: GuestTestCase {
         defer { if held { try? guest.releaseHeldRead() } }
         try waitUntil("a read held in flight on virtio-blk:0") {
             let ring = try independentIndexes(guest, blk)
-            let state = try QMPQueueStatus.deviceState(client: guest.harness, path: blk.path, index: blk.index)
+            let state = try XCTUnwrap(QMPQueueStatus.deviceState(client: guest.harness, queue: blk))
             return ring.avail &- ring.used == 1 && state.inUse == 1 && state.lastAvailIndex == ring.avail
         }
         let session = try TmuxSession(["--pid", String(guest.pid), "--qmp", guest.toolSocket], width: 120, height: 40)
