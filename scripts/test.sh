@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use, each checked by a file it installs.
 need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+command -v qemu-storage-daemon >/dev/null || need+=(qemu-system-common)
 [ -x /bin/busybox ] || command -v busybox >/dev/null || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
 command -v xz >/dev/null || need+=(xz-utils)
@@ -31,7 +32,12 @@ export VQSCOPE_BENCH_DIR=${VQSCOPE_BENCH_DIR:-$HOME/.cache/vqscope-bench}
 Samples/bench/build-guest.sh "$VQSCOPE_BENCH_DIR"
 
 swift build --build-tests
+# Every QMP command sent during the suite is logged and held against docs/qmp-allowlist.md; the
+# vhost-user guest's disk (id vublk0) must never be asked for its queue state.
+export VQSCOPE_QMP_LOG=${VQSCOPE_QMP_LOG:-$(mktemp /tmp/vqscope-qmp-log.XXXXXX)}
 swift test --skip-build --disable-swift-testing "$@"
+python3 scripts/check-qmp-log.py "$VQSCOPE_QMP_LOG" --doc docs/qmp-allowlist.md --vhost-device vublk0 $([ $# -eq 0 ] && echo --require-some)
+unset VQSCOPE_QMP_LOG
 [ "${VQSCOPE_RELEASE_CHECK:-1}" = 0 ] || scripts/release-check.sh  # the static release binary without Swift (0 skips it)
 
 # A short fuzz pass (the toolchain's clang and libFuzzer; nothing more to install): fails on a crash.

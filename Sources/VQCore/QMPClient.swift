@@ -102,7 +102,7 @@ public final class QMPClient {
     /// Pauses or resumes the VM: only on the user's explicit request (the inspector's step and
     /// continue keys), the one thing vqscope may change.
     public func userRequested(_ request: UserRequest) throws(QMPError) {
-        _ = try execute(request.rawValue, arguments: nil, naming: request.rawValue)
+        _ = try execute(request.rawValue, arguments: nil, naming: request.rawValue, userRequest: true)
     }
 
     /// What this client's own `x-query-virtio-status` replies said of the vhost of the device at
@@ -114,9 +114,9 @@ public final class QMPClient {
     }
 
     /// ``execute(_:arguments:)``, with `label` naming the command in a time-out's message.
-    private func execute(_ command: String, arguments: JSON?, naming label: String) throws(QMPError) -> JSON {
+    private func execute(_ command: String, arguments: JSON?, naming label: String, userRequest: Bool = false) throws(QMPError) -> JSON {
         if let lost { throw lost }
-        do throws(QMPError) { return try exchange(command, arguments: arguments, naming: label) } catch {
+        do throws(QMPError) { return try exchange(command, arguments: arguments, naming: label, userRequest: userRequest) } catch {
             switch error {
             case .timeout, .closed: lost = error
             case .garbage where buffer.count >= Self.maxMessageBytes: lost = error
@@ -127,11 +127,11 @@ public final class QMPClient {
     }
 
     /// Sends one request and reads until its reply, which must come whole within the time-out.
-    private func exchange(_ command: String, arguments: JSON?, naming label: String) throws(QMPError) -> JSON {
+    private func exchange(_ command: String, arguments: JSON?, naming label: String, userRequest: Bool) throws(QMPError) -> JSON {
         nextID += 1
         var request: [(String, JSON)] = [("execute", .string(command)), ("id", .int(Int64(nextID)))]
         if let arguments { request.append(("arguments", arguments)) }
-        QMPCommandLog.append(logFD, command: command, arguments: arguments, policy: policy, socket: path)
+        QMPCommandLog.append(logFD, command: command, arguments: arguments, policy: policy, socket: path, userRequest: userRequest)
         guard case .success = Sys.writeAll(fd, Array((JSON.object(request).text + "\n").utf8)) else {
             throw .closed(path: path)
         }
@@ -208,6 +208,8 @@ public enum QMPError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case let .cannotConnect(path, code) where code == EAGAIN:
+            return "QMP socket \(path) is held by another client and queues no more connections (give QEMU a second -qmp socket, or use --no-qmp)"
         case let .cannotConnect(path, code):
             return "cannot connect to QMP socket \(path): \(String(cString: strerror(code)))"
         case let .timeout(path, what, ms) where what == "the greeting":

@@ -120,9 +120,12 @@ enum Sys {
 }
 
 extension Sys {
-    /// A connected Unix stream socket, or errno.
+    /// A connected Unix stream socket, or errno. The connect never waits: a listener whose backlog
+    /// is full (a QMP socket held by another client, with connections waiting unaccepted) fails at
+    /// once with EAGAIN instead of blocking for as long as the holder keeps it. The socket returned
+    /// blocks again (reads wait through ``waitReadable(_:milliseconds:)``).
     static func connectUnix(_ path: String) -> Result<Int32, Errno> {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { return .failure(.current) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -138,6 +141,12 @@ extension Sys {
             }
         }
         if rc != 0 {
+            let code = Errno.current
+            Glibc.close(fd)
+            return .failure(code)
+        }
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
             let code = Errno.current
             Glibc.close(fd)
             return .failure(code)

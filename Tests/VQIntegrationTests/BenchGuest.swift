@@ -8,14 +8,19 @@ import XCTest
 final class BenchGuest: @unchecked Sendable {
     /// `blkdebug` is `basic` with QEMU's blkdebug driver under the disk (drive `d0`): see
     /// ``holdNextRead()``.
-    enum Variant: String { case basic, big, shared, kvm, blkdebug }
+    /// `vhost-user` serves the disk from a qemu-storage-daemon (``backend``) over vhost-user, and
+    /// the guest reads it without a pause, printing its progress (``ioCount()``).
+    enum Variant: String { case basic, big, shared, kvm, blkdebug, vhostUser = "vhost-user" }
 
     let variant: Variant
     let directory: URL
     let process: Process
     let harness: QMPClient
     let toolSocket: String
+    /// The vhost-user back-end process (variant `vhost-user`).
+    let backend: Process?
     var pid: Int32 { process.processIdentifier }
+    var serialPath: String { directory.appendingPathComponent("serial.log").path }
 
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static var benchDirectory: String {
@@ -43,6 +48,29 @@ final class BenchGuest: @unchecked Sendable {
                          "--mem-path", directory.appendingPathComponent("guest.ram").path]
         if packed { arguments.append("--packed") }
         for e in extra { arguments += ["--extra", e] }
+        if variant == .vhostUser {
+            let socket = directory.appendingPathComponent("vu.sock").path
+            let daemon = Process()
+            daemon.executableURL = Self.packageRoot.appendingPathComponent("Samples/bench/run-storage-daemon.sh")
+            daemon.arguments = ["--dir", Self.benchDirectory, "--socket", socket]
+            let log = directory.appendingPathComponent("backend.log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            daemon.standardOutput = try FileHandle(forWritingTo: log)
+            daemon.standardError = try FileHandle(forWritingTo: log)
+            try daemon.run()
+            let deadline = Date().addingTimeInterval(60)
+            while !FileManager.default.fileExists(atPath: socket) {
+                if !daemon.isRunning || Date() > deadline {
+                    daemon.terminate()
+                    throw BenchError("qemu-storage-daemon did not listen on \(socket): \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            backend = daemon
+            arguments += ["--vhost-user", socket]
+        } else {
+            backend = nil
+        }
         process = Process()
         process.executableURL = Self.packageRoot.appendingPathComponent("Samples/bench/run-guest.sh")
         process.arguments = arguments
@@ -61,6 +89,7 @@ final class BenchGuest: @unchecked Sendable {
             if text.contains("VQSCOPE-ERROR") || !process.isRunning || Date() > deadline {
                 let qemuLog = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
                 process.terminate()
+                backend?.terminate()
                 throw BenchError("bench guest \(variant) did not become ready (running: \(process.isRunning)); console: \(text.suffix(2000)); qemu: \(qemuLog.suffix(1000))")
             }
             Thread.sleep(forTimeInterval: 0.2)
@@ -81,6 +110,10 @@ final class BenchGuest: @unchecked Sendable {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
+        }
+        if let backend, backend.isRunning {
+            backend.terminate()
+            backend.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: directory)
     }
@@ -116,6 +149,25 @@ final class BenchGuest: @unchecked Sendable {
     func releaseHeldRead() throws {
         _ = try harness.humanMonitorCommand(#"qemu-io d0 "resume t1""#)
         _ = try harness.humanMonitorCommand(#"qemu-io d0 "remove_break t1""#)
+    }
+
+    /// Variant `vhost-user`: the disk reads the guest has done, by its last `VQSCOPE-IO N` line
+    /// (printed once a second).
+    func ioCount() -> Int? {
+        let text = (try? String(contentsOfFile: serialPath, encoding: .isoLatin1)) ?? ""
+        guard let line = text.split(separator: "\n").last(where: { $0.hasPrefix("VQSCOPE-IO ") }) else { return nil }
+        return Int(line.dropFirst("VQSCOPE-IO ".count).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Variant `vhost-user`: the guest's disk reads per second over the next `seconds`.
+    func ioRate(over seconds: TimeInterval) throws -> Double {
+        let deadline = Date().addingTimeInterval(60)
+        while ioCount() == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        guard let first = ioCount() else { throw BenchError("the guest reports no disk progress") }
+        let start = Date()
+        Thread.sleep(forTimeInterval: seconds)
+        guard let last = ioCount() else { throw BenchError("the guest reports no disk progress") }
+        return Double(last - first) / Date().timeIntervalSince(start)
     }
 
     /// Opens the guest as vqscope does, on the tool's own QMP socket.
