@@ -60,3 +60,13 @@ public struct VTdRegisterWindow: Hashable, Sendable {
                             rootTableAddress: rtaddr)
     }
 }
+
+extension VTdRegisters {
+    /// Reads the Intel IOMMU's registers through QEMU's monitor: `info mtree -f` for the window,
+    /// then one `xp`. `nil` when the flat view shows no Intel IOMMU or the dump lacks a register.
+    public static func read(through client: QMPClient) throws(QMPError) -> VTdRegisters? {
+        let mtree = try client.humanMonitorCommand("info mtree -f")
+        guard let window = (try? VTdRegisterWindow.find(inFlatView: mtree)) ?? nil else { return nil }
+        return window.registers(fromDump: try client.humanMonitorCommand(window.readCommand))
+    }
+}
