@@ -22,7 +22,7 @@ public enum DeviceAddressing: Equatable, Sendable {
     /// IOMMU or not.
     ///
     /// Devices behind a `pxb-pcie` with `bypass_iommu=off` on a machine with
-    /// `default_bus_bypass_iommu=on` are not told apart: they are taken to bypass it too.
+    /// `default-bus-bypass-iommu=on` are not told apart: they are taken to bypass it too.
     public init(features: VirtioFeatures, iommu: MachineIOMMU?) {
         guard features.contains(.accessPlatform) else {
             self = .guestPhysical(reason: "the device did not negotiate VIRTIO_F_ACCESS_PLATFORM (iommu_platform=on)")
@@ -33,7 +33,11 @@ public enum DeviceAddressing: Equatable, Sendable {
             return
         }
         if iommu.defaultBusBypassesIOMMU {
-            self = .guestPhysical(reason: "the machine has default_bus_bypass_iommu=on: its PCI devices bypass the \(iommu.kind.displayName)")
+            self = .guestPhysical(reason: "the machine has default-bus-bypass-iommu=on: its PCI devices bypass the \(iommu.kind.displayName)")
+            return
+        }
+        guard iommu.translatesDMA else {
+            self = .guestPhysical(reason: "the \(iommu.kind.displayName) has dma-translation=off: it remaps interrupts only")
             return
         }
         switch iommu.kind {

@@ -40,9 +40,16 @@ public struct MachineIOMMU: Hashable, Sendable {
     public var kind: VirtualIOMMU
     /// Its options as written (`-device intel-iommu,intremap=off,aw-bits=48` → `intremap`, `aw-bits`).
     public var options: QEMUOptions
-    /// `-machine ...,default_bus_bypass_iommu=on`: devices on the root bus bypass the IOMMU, their
-    /// addresses stay guest-physical.
+    /// `-machine ...,default-bus-bypass-iommu=on` (or `default_bus_bypass_iommu`): devices of the
+    /// main PCI hierarchy bypass the IOMMU, their addresses stay guest-physical.
     public var defaultBusBypassesIOMMU: Bool
+
+    /// Whether the IOMMU translates DMA at all: `-device intel-iommu,dma-translation=off` keeps only
+    /// interrupt remapping (QEMU then offers the guest no page-table depth to translate with).
+    public var translatesDMA: Bool {
+        guard kind == .intel, let value = options["dma-translation"] else { return true }
+        return !["off", "no", "false", "n"].contains(value)
+    }
 
     /// An IOMMU from its parts.
     public init(kind: VirtualIOMMU, options: QEMUOptions = QEMUOptions(""), defaultBusBypassesIOMMU: Bool = false) {
@@ -53,7 +60,7 @@ public struct MachineIOMMU: Hashable, Sendable {
 
     /// The IOMMU `commandLine` configures, or `nil` when it has none. Reads `-device DRIVER,...` and
     /// libvirt's JSON form `-device {"driver":"intel-iommu",...}`, and `-machine iommu=` (`smmuv3`
-    /// on Arm's `virt`; `on` on x86, where QEMU 2.x took it for VT-d and today's QEMU refuses it).
+    /// on Arm's `virt`; `on` on x86, VT-d's spelling before `-device intel-iommu`, gone from QEMU 7.2's q35).
     /// The last IOMMU given wins (QEMU itself allows one).
     public init?(commandLine: QEMUCommandLine) {
         var found: (VirtualIOMMU, QEMUOptions)?
@@ -71,7 +78,7 @@ public struct MachineIOMMU: Hashable, Sendable {
                 i += 2
             case "-machine", "-M":
                 let options = QEMUOptions(value, impliedKey: "type")
-                if let on = options["default_bus_bypass_iommu"] { bypass = Self.isOn(on) }
+                if let on = options["default-bus-bypass-iommu"] ?? options["default_bus_bypass_iommu"] { bypass = Self.isOn(on) }
                 if let iommu = options["iommu"] {
                     if iommu == "smmuv3" { found = (.smmuv3, options) } else if Self.isOn(iommu) { found = (.intel, options) }
                 }

@@ -21,8 +21,14 @@ final class MachineIOMMUTests: XCTestCase {
         XCTAssertEqual(MachineIOMMU(commandLine: commandLine("qemu-system-x86_64 -machine q35,iommu=on"))?.kind, .intel)
         XCTAssertNil(MachineIOMMU(commandLine: commandLine("qemu-system-x86_64 -machine q35 -device virtio-blk-pci,drive=d -name intel-iommu")))
         XCTAssertNil(MachineIOMMU(commandLine: commandLine("qemu-system-x86_64 -machine virt,iommu=none")))
-        let bypass = try XCTUnwrap(MachineIOMMU(commandLine: commandLine("qemu-system-x86_64 -machine q35,default_bus_bypass_iommu=on -device intel-iommu")))
+        // QEMU 7.2 spells the property with dashes (`-machine q35,help`); the underscores are older.
+        let bypass = try XCTUnwrap(MachineIOMMU(commandLine: commandLine("qemu-system-x86_64 -machine q35,default-bus-bypass-iommu=on -device intel-iommu")))
         XCTAssertTrue(bypass.defaultBusBypassesIOMMU)
+        XCTAssertEqual(MachineIOMMU(commandLine: commandLine("qemu-system-x86_64 -machine q35,default_bus_bypass_iommu=true -device intel-iommu"))?
+            .defaultBusBypassesIOMMU, true)
+        XCTAssertTrue(intel.translatesDMA)
+        let interruptsOnly = try XCTUnwrap(MachineIOMMU(commandLine: commandLine("qemu-system-x86_64 -M q35 -device intel-iommu,dma-translation=off")))
+        XCTAssertFalse(interruptsOnly.translatesDMA)
         // libvirt writes devices in JSON.
         let libvirt = QEMUCommandLine(arguments: ["qemu-system-x86_64", "-machine", "pc-q35-7.2,usb=off",
                                                   "-device", #"{"driver":"intel-iommu","id":"iommu0","intremap":"on","caching-mode":true}"#])
@@ -43,6 +49,9 @@ final class MachineIOMMUTests: XCTestCase {
         XCTAssertFalse(DeviceAddressing(features: modern.union(.accessPlatform), iommu: nil).isIOVA)
         XCTAssertFalse(DeviceAddressing(features: modern.union(.accessPlatform),
                                         iommu: MachineIOMMU(kind: .intel, defaultBusBypassesIOMMU: true)).isIOVA)
+        let interruptsOnly = MachineIOMMU(kind: .intel, options: QEMUOptions("intel-iommu,dma-translation=off", impliedKey: "driver"))
+        guard case let .guestPhysical(why) = DeviceAddressing(features: modern.union(.accessPlatform), iommu: interruptsOnly) else { return XCTFail() }
+        XCTAssertTrue(why.contains("dma-translation=off"), why)
         for kind in [VirtualIOMMU.amd, .virtio, .smmuv3] {
             guard case let .untranslatableIOVA(error) = DeviceAddressing(features: modern.union(.accessPlatform), iommu: MachineIOMMU(kind: kind)) else {
                 return XCTFail("\(kind)")
