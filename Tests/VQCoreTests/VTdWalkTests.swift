@@ -222,4 +222,39 @@ final class VTdWalkTests: XCTestCase {
             XCTAssertTrue(text.contains("abort-DMA"), text)
         }
     }
+
+    /// Walking one address and walking everything agree, on 150 random mappings of every page size.
+    func testOneWalkAndTheWholeWalkAgree() throws {
+        var t = VTdTestTables()
+        let top = t.attach(nic, levels: 4)
+        var random = TestRandom(seed: 0x1_0AA)
+        var regions: Set<UInt64> = []
+        var expected: [IOVAMapping] = []
+        while expected.count < 150 {
+            let region = (random.next() % (1 << 18)) << 30   // a 1 GiB region below 2^48, one mapping each
+            guard regions.insert(region).inserted else { continue }
+            let level = 1 + random.below(3)
+            let size: UInt64 = 1 << UInt64(12 + 9 * (level - 1))
+            let iova = region + (random.next() % (0x4000_0000 / size)) * size
+            let gpa = (random.next() % max(1, VTdTestTables.ramSize / size)) * size   // a 1 GiB page at 0
+            let access = IOMMUAccess(rawValue: UInt8(1 + random.below(3)))
+            t.map(iova, to: gpa, top: top, levels: 4, leafLevel: level, access: UInt64(access.rawValue))
+            expected.append(IOVAMapping(iova: iova, size: size, gpa: GuestPhysicalAddress(gpa), access: access, level: level))
+        }
+        expected.sort { $0.iova < $1.iova }
+        let tables = try pageTables(t)
+        let all = tables.allMappings(memory: t.memory)
+        XCTAssertEqual(all.mappings, expected)
+        XCTAssertEqual(all.problems, [])
+        for m in expected {
+            let inside = m.iova + random.next() % m.size
+            XCTAssertEqual(try tables.translate(inside, memory: t.memory), m)
+            if m.level < 3 {
+                // The next page of the same 1 GiB region is not mapped, at the leaf's level or the one above.
+                let next = m.iova + m.size
+                guard next & 0x3FFF_FFFF != 0, case let .unmapped(_, level)? = walkError({ _ = try tables.translate(next, memory: t.memory) }) else { continue }
+                XCTAssertTrue(level == m.level || level == m.level + 1, "\(level) for \(m)")
+            }
+        }
+    }
 }
