@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-15}
 shift || true
-all=(SplitRing PackedRing Chain Payload ELFImage JSON QEMUText KVMSlots)
+all=(SplitRing PackedRing Chain Payload ELFImage JSON QEMUText KVMSlots VTdWalk)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 
 out=.build-fuzz

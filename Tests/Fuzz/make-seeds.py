@@ -157,3 +157,34 @@ slots = {0: (0, 0xa0000, 0x7f1234100000, 0), 1: (0x100000, 0x300000, 0x7f1234200
 put("KVMSlots", "stride72", kvm(72, 10, slots, 56))
 put("KVMSlots", "stride48", kvm(48, 12, slots, None))
 put("KVMSlots", "stride88", kvm(88, 9, slots, 56))
+
+# VTdWalk: Intel IOMMU tables in two pages of RAM (page 0 also at 1 MiB), so tables share pages:
+# each table is a distinct guest-physical page (0x0, 0x1000, 0x100000) used at distinct indexes.
+def vtd(options, bus, devfn, root_page, max_tables, iova, count, entries):
+    b = bytearray(0x2000)
+    for at, value in entries: b[at:at + 8] = struct.pack("<Q", value)
+    return bytes([options, bus, devfn]) + struct.pack("<HBQI", root_page, max_tables, iova, count) + b
+LARGE, RW = 1 << 7, 3
+# Legacy, 4 levels (CAP 48-bit): root@0 → context@0x1000 (devfn 0x20) → PML4@0 [2] → PDPT@0x1000 [3]
+# → PD@0x100000 [5] → a 2 MiB page at 0.
+iova = 2 << 39 | 3 << 30 | 5 << 21 | 0x100
+put("VTdWalk", "legacy-4-level-2m", vtd(0b010110, 0, 0x20, 0, 16, iova, 0x100, [
+    (0x0, 0x1000 | 1), (0x1200, 0x0 | 1), (0x1208, 2 | 1 << 8),
+    (0x10, 0x1000 | RW), (0x1018, 0x100000 | RW), (0x28, 0x0 | LARGE | RW)]))
+# Legacy, 3 levels (CAP 39-bit): PDPT@0 [4] → PD@0x1000 [6] → PT@0x100000 [7] → the page at 0x1000.
+iova = 4 << 30 | 6 << 21 | 7 << 12 | 0x10
+put("VTdWalk", "legacy-3-level-4k", vtd(0b010010, 0, 0x20, 0, 16, iova, 0x20, [
+    (0x0, 0x1000 | 1), (0x1200, 0x0 | 1), (0x1208, 1 | 1 << 8),
+    (0x20, 0x1000 | RW), (0x1030, 0x100000 | RW), (0x38, 0x1000 | RW)]))
+# Scalable, 4 levels: root@0 → context@0x1000 (32-byte entries, devfn 0x20 at 0x1400) → PASID
+# directory@0x100000 [0] → PASID table@0x1000 [0]: second-level (PGTT 2), AW 2, PML4@0 [3] →
+# PDPT@0x100000 [4] → PD@0x1000 [9] → a 2 MiB page at 0.
+iova = 3 << 39 | 4 << 30 | 9 << 21 | 0x40
+put("VTdWalk", "scalable-4-level", vtd(0b100111, 0, 0x20, 0, 16, iova, 0x40, [
+    (0x0, 0x1000 | 1), (0x1400, 0x100000 | 1), (0x1000, 0x0 | 2 << 6 | 2 << 2 | 1), (0x1008, 5),
+    (0x18, 0x100000 | RW), (0x20, 0x1000 | RW), (0x1048, 0x0 | LARGE | RW)]))
+put("VTdWalk", "translation-off", vtd(0b000100, 0, 0x20, 0x99, 4, 0x1800, 0x400, []))
+put("VTdWalk", "pass-through", vtd(0b000110, 0, 0x20, 0, 4, 0x100, 0x100, [(0x0, 0x1000 | 1), (0x1200, 2 << 2 | 1), (0x1208, 2)]))
+# Every PML4 entry points back at the PML4.
+put("VTdWalk", "loop", vtd(0b000110, 0, 0x20, 1, 63, 5 << 39 | 0x12345678, 0x10, [(0x1000, 0x0 | 1), (0x200, 0x0 | 1), (0x208, 2)] +
+    [(8 * i, 0x0 | RW) for i in range(2, 512) if 8 * i != 0x200 and 8 * i != 0x208]))
