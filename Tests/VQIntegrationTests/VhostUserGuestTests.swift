@@ -45,6 +45,7 @@ final class VhostUserGuestTests: GuestTestCase {
             let r = try Tool.run(command)
             XCTAssertEqual(r.status, 0, "\(command.joined(separator: " ")): \(r.stderr)")
             let after = try guest.ioRate(over: 10)
+            print("vhost-user disk after `vqscope \(command[0])`: \(Int(after)) reads/s, \(String(format: "%.2f", after / before))x the \(Int(before))/s before")
             XCTAssertGreaterThan(after, before * Self.keptShare, "after `vqscope \(command.joined(separator: " "))` the disk read \(after)/s, before \(before)/s")
         }
         do {
@@ -67,6 +68,7 @@ final class VhostUserGuestTests: GuestTestCase {
         let stalled = try guest.ioRate(over: 5)
         _ = try guest.harness.execute("stop")
         _ = try guest.harness.execute("cont")
+        print("vhost-user disk after QEMU's own x-query-virtio-queue-status: \(Int(stalled)) reads/s, \(String(format: "%.2f", stalled / before))x")
         XCTAssertLessThan(stalled, before * 0.1, "QEMU's own query stops the vhost-user ring (so the checks above can fail)")
         Thread.sleep(forTimeInterval: 2)
         XCTAssertGreaterThan(try guest.ioRate(over: 5), before * Self.keptShare, "stop and cont start the ring again")
