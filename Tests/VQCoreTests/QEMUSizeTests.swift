@@ -78,4 +78,16 @@ final class QEMUSizeTests: XCTestCase {
         XCTAssertNil(QEMUSize.parseRAMSize("17592186044416"), "overflows in MiB")
         XCTAssertNil(QEMUSize.parseRAMSize(""))
     }
+
+    /// Through the command line: `-m` and `-m size=`, key=value and JSON alike.
+    func testRAMSizeOnTheCommandLine() {
+        func ram(_ args: String...) -> UInt64 { QEMUCommandLine(arguments: ["qemu-system-x86_64"] + args).ramSize }
+        XCTAssertEqual(ram("-m", "256"), 256 << 20)
+        XCTAssertEqual(ram("-m", "size=262144k,slots=4,maxmem=1048576k"), 256 << 20)
+        XCTAssertEqual(ram("-m", "2g"), 2 << 30)
+        XCTAssertEqual(ram("-m", #"{"size":"2G"}"#), 2 << 30)
+        XCTAssertEqual(ram("-m", #"{"size":512}"#), 512 << 20, "a JSON number is text ending in a digit: MiB")
+        XCTAssertEqual(ram("-object", #"{"qom-type":"memory-backend-ram","id":"m","size":1073741824}"#, "-machine", #"{"type":"q35","memory-backend":"m"}"#), 1 << 30)
+        XCTAssertEqual(ram("-object", "memory-backend-ram,id=m,size=1g", "-machine", "q35,memory-backend=m"), 1 << 30)
+    }
 }
