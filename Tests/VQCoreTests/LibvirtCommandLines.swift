@@ -181,3 +181,49 @@ enum LibvirtCommandLines {
         #"-msg"#, #"timestamp=on"#,
     ]
 }
+
+/// The head of libvirt 9.0's status file of the `basic` domain (/run/libvirt/qemu/h15-basic.xml,
+/// 11 KiB), verbatim but for the capability flags left out where the comment says.
+extension LibvirtCommandLines {
+    static let basicStatusFile = #"""
+<!--
+WARNING: THIS IS AN AUTO-GENERATED FILE. CHANGES TO IT ARE LIKELY TO BE
+OVERWRITTEN AND LOST. Changes to this xml configuration should be made using:
+  virsh edit h15-basic
+or other application using the libvirt API.
+-->
+
+<domstatus state='running' reason='booted' pid='8365'>
+  <monitor path='/var/lib/libvirt/qemu/domain-1-h15-basic/monitor.sock' type='unix'/>
+  <namespaces>
+    <mount/>
+  </namespaces>
+  <vcpus>
+    <vcpu id='0' pid='8374'/>
+  </vcpus>
+  <qemuCaps>
+    <flag name='kvm'/>
+  <!-- (qemuCaps flags and the rest of the status left out) -->
+  </qemuCaps>
+  <domain type='qemu' id='1'>
+    <name>h15-basic</name>
+    <uuid>5e1a401f-1571-428a-9b04-61b85432b942</uuid>
+    <memory unit='KiB'>262144</memory>
+    <currentMemory unit='KiB'>262144</currentMemory>
+    <vcpu placement='static'>1</vcpu>
+  </domain>
+</domstatus>
+"""#
+
+    /// /proc/8365/net/unix while the `basic` domain ran (the header, an unbound socket, and the
+    /// monitor's two: libvirt's listening socket, fd 29 in QEMU, and QEMU's accepted connection).
+    static let basicUnixSockets = """
+        Num       RefCount Protocol Flags    Type St Inode Path
+        00000000614e1561: 00000003 00000000 00000000 0001 03 82091
+        00000000a5766895: 00000002 00000000 00010000 0001 01 33048 /var/lib/libvirt/qemu/domain-1-h15-basic/monitor.sock
+        00000000a23fd8a7: 00000003 00000000 00000000 0001 03 32337 /var/lib/libvirt/qemu/domain-1-h15-basic/monitor.sock
+        """
+
+    /// readlink /proc/8365/fd/29 (the monitor's `fd=29`).
+    static let basicMonitorLink = "socket:[33048]"
+}
