@@ -51,34 +51,9 @@ public enum Hex {
     }
 
     /// Parses a size as QEMU's command line writes it: `256`, `256M`, `4.5G`, `4608M`, `1T`, `512k`.
-    /// A bare number means `defaultUnit` bytes (QEMU's `-m` takes MiB).
+    /// A bare number means `defaultUnit` bytes; ``QEMUSize`` has the whole syntax.
     public static func parseSize(_ text: String, defaultUnit: UInt64 = 1) -> UInt64? {
-        var body = Substring(text)
-        var unit = defaultUnit
-        let isHex = body.hasPrefix("0x") || body.hasPrefix("0X")
-        // In hex, a trailing a-f is a digit, not a unit: `0xab` is 171, `0x1B` is 27.
-        if let last = body.last, last.isLetter, !(isHex && last.isHexDigit) {
-            switch last.uppercased() {
-            case "B": unit = 1
-            case "K": unit = 1 << 10
-            case "M": unit = 1 << 20
-            case "G": unit = 1 << 30
-            case "T": unit = 1 << 40
-            default: return nil
-            }
-            body = body.dropLast()
-        }
-        if isHex {
-            guard let v = UInt64(body.dropFirst(2), radix: 16) else { return nil }
-            let (r, o) = v.multipliedReportingOverflow(by: unit)
-            return o ? nil : r
-        }
-        if let v = UInt64(body) {
-            let (r, o) = v.multipliedReportingOverflow(by: unit)
-            return o ? nil : r
-        }
-        if let d = Double(body), d >= 0, d * Double(unit) < 1.8e19 { return UInt64(d * Double(unit)) }
-        return nil
+        QEMUSize.parse(text, defaultUnit: defaultUnit)
     }
 
     /// A size for people: `256 MiB`, `4.5 GiB`, `4 KiB`, `100 B`.

@@ -13,6 +13,8 @@ public struct QEMUProcess: Sendable {
     public let accelerator: String
     /// Whether this is vqscope's simulated guest rather than a QEMU.
     public let isSimulatedGuest: Bool
+    /// The libvirt domain this QEMU is, if libvirt started it.
+    public let libvirtDomain: LibvirtDomain?
 
     /// Inspects process `pid`; throws if there is none, or if it is neither a QEMU system emulator
     /// nor the simulated guest.
@@ -44,6 +46,7 @@ public struct QEMUProcess: Sendable {
             commandLine.architecture = QEMUCommandLine(arguments: [exe]).architecture
         }
         self.commandLine = commandLine
+        self.libvirtDomain = simulated ? nil : LibvirtDomain.locate(pid: pid, commandLine: commandLine)
         if simulated {
             self.accelerator = "sim"
         } else {
@@ -83,4 +86,11 @@ public struct QEMUProcess: Sendable {
     }
 
     public var isAlive: Bool { Sys.isProcessAlive(pid) }
+
+    /// How vqscope can reach this process's QMP: its own sockets (relative paths resolved against
+    /// the process's working directory), libvirt's monitor, or none.
+    public var qmpAccess: QMPAccess {
+        QMPAccess(commandLine: commandLine, libvirtDomain: libvirtDomain,
+                  workingDirectory: Sys.readLink("/proc/\(pid)/cwd") ?? "/")
+    }
 }

@@ -191,16 +191,24 @@ public final class Target {
                       qmp: qemu.qmp, backend: backend, qemuMap: qemu.memory.map)
     }
 
-    /// The QMP sockets of a process: `--qmp` if given, else every `-qmp unix:` and control `-mon`
-    /// socket on its command line (relative paths resolved against the process's working directory).
+    /// The QMP sockets of a process vqscope may connect to: every `-qmp unix:` and control `-mon`
+    /// socket on its command line (relative paths resolved against the process's working
+    /// directory) except the monitor libvirt holds.
     public static func qmpSockets(of process: QEMUProcess) -> [String] {
-        let cwd = Sys.readLink("/proc/\(process.pid)/cwd") ?? "/"
-        return process.commandLine.qmpSockets.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 }
+        process.qmpAccess.socketPaths
     }
 
     static func connectQMP(process: QEMUProcess, explicit: String?, timeout: Int32) throws(TargetError) -> QMPClient {
-        let sockets = explicit.map { [$0] } ?? qmpSockets(of: process)
-        guard !sockets.isEmpty else { throw .noQMP("process \(process.pid) has no QMP socket on its command line (give one with --qmp PATH)") }
+        let sockets: [String]
+        if let explicit {
+            sockets = [explicit]
+        } else {
+            switch process.qmpAccess {
+            case .sockets(let paths): sockets = paths
+            case .libvirt(let domain): throw .noQMP(domain.heldMonitorMessage)
+            case .none: throw .noQMP("process \(process.pid) has no QMP socket on its command line (give one with --qmp PATH)")
+            }
+        }
         var failures: [String] = []
         for path in sockets {
             do { return try QMPClient(path: path, timeoutMilliseconds: timeout) } catch {

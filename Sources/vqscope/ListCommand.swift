@@ -11,7 +11,8 @@ struct ListCommand: ParsableCommand {
         let processes = QEMUProcess.all()
         if json {
             printJSON(.object([("processes", .array(processes.map { p in
-                .object([
+                let access = p.qmpAccess
+                return .object([
                     ("pid", .int(Int64(p.pid))),
                     ("name", .string(p.commandLine.name)),
                     ("executable", .string(p.executable)),
@@ -19,7 +20,17 @@ struct ListCommand: ParsableCommand {
                     ("machine", .string(p.commandLine.machineType)),
                     ("accelerator", .string(p.accelerator)),
                     ("simulated", .bool(p.isSimulatedGuest)),
-                    ("qmp", .array(Target.qmpSockets(of: p).map { .string($0) })),
+                    ("qmp", .array(access.socketPaths.map { .string($0) })),
+                    ("qmp_access", .string(access.kind)),
+                    ("libvirt", p.libvirtDomain.map { d in
+                        .object([
+                            ("domain", .string(d.name)),
+                            ("uuid", .string(d.uuid)),
+                            ("uri", .string(d.connectionURI)),
+                            ("monitor", .string(d.monitorSocketPath)),
+                            ("monitor_fd", d.monitor.fileDescriptor.map { .int(Int64($0)) } ?? .null),
+                        ])
+                    } ?? .null),
                 ])
             }))]))
             return
@@ -29,9 +40,11 @@ struct ListCommand: ParsableCommand {
             Output.standardOutput.flush()
             return
         }
-        printTable(["PID", "NAME", "ACCEL", "RAM", "MACHINE", "QMP"], processes.map { p in
-            [String(p.pid), (p.commandLine.name ?? "-") + (p.isSimulatedGuest ? " (demo)" : ""), p.accelerator, Hex.humanSize(p.commandLine.ramSize),
-             p.commandLine.machineType ?? "default", Target.qmpSockets(of: p).joined(separator: ", ").ifEmpty("-")]
+        printTable(["PID", "NAME", "ACCEL", "RAM", "MACHINE", "LIBVIRT", "QMP"], processes.map { p in
+            let access = p.qmpAccess
+            let qmp = access.socketPaths.isEmpty ? access.kind : "socket " + access.socketPaths.joined(separator: ", ")
+            return [String(p.pid), (p.commandLine.name ?? "-") + (p.isSimulatedGuest ? " (demo)" : ""), p.accelerator,
+                    Hex.humanSize(p.commandLine.ramSize), p.commandLine.machineType ?? "default", p.libvirtDomain?.name ?? "-", qmp]
         })
     }
 }

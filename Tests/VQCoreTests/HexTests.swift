@@ -146,9 +146,10 @@ final class HexTests: XCTestCase {
     }
 
     func testParseSizeGarbage() {
-        for text in ["", "G", "M", "-1", "-1G", "abc", "4X", "4GB", "1..5G", "nan", "inf", "0x", "0xzzM", " 4G"] {
+        for text in ["", "G", "M", "-1", "-1G", "abc", "4X", "4GB", "1..5G", "nan", "inf", "0x", "0xzzM", " -4G", "4G "] {
             XCTAssertNil(Hex.parseSize(text), "\(text)")
         }
+        XCTAssertEqual(Hex.parseSize(" 4G"), 4 << 30, "QEMU's strtoull skips leading white space")
     }
 
     // MARK: Human sizes

@@ -63,6 +63,80 @@ final class QEMUCommandLineTests: XCTestCase {
         XCTAssertEqual(Set([QEMUOptions("a=1"), QEMUOptions("a=1"), QEMUOptions("a=2")]).count, 2)
     }
 
+    // MARK: QEMUOptions in JSON
+
+    func testJSONMembersArePairs() {
+        let o = QEMUOptions(#"{"qom-type":"memory-backend-ram","id":"pc.ram","size":268435456}"#, impliedKey: "qom-type")
+        XCTAssertEqual(o.syntax, .json)
+        XCTAssertEqual(o.pairs.map(\.0), ["qom-type", "id", "size"])
+        XCTAssertEqual(o.pairs.map(\.1), ["memory-backend-ram", "pc.ram", "268435456"])
+        XCTAssertEqual(o, QEMUOptions("memory-backend-ram,id=pc.ram,size=268435456", impliedKey: "qom-type"),
+                       "the same pairs as key=value syntax, the implied key named")
+        XCTAssertEqual(QEMUOptions("a=1").syntax, .keyValue)
+    }
+
+    func testJSONScalars() {
+        let o = QEMUOptions(#"{"t":true,"f":false,"n":null,"neg":-5,"big":18446744073709551615,"d":1.5,"s":"a,b=c","e":""}"#)
+        XCTAssertEqual(o["t"], "on")
+        XCTAssertEqual(o["f"], "off")
+        XCTAssertNil(o["n"], "null is left out")
+        XCTAssertEqual(o["neg"], "-5")
+        XCTAssertEqual(o["big"], "18446744073709551615")
+        XCTAssertEqual(o["d"], "1.5")
+        XCTAssertEqual(o["s"], "a,b=c", "no comma escaping in JSON")
+        XCTAssertEqual(o["e"], "")
+        XCTAssertEqual(o.pairs.count, 7)
+    }
+
+    func testJSONContainersFlattenToDottedKeys() {
+        let o = QEMUOptions(#"{"driver":"qcow2","file":{"driver":"file","filename":"/a.qcow2","x":{"y":1}},"cpus":[0,2],"empty":{},"none":[]}"#)
+        XCTAssertEqual(o.pairs.map(\.0), ["driver", "file.driver", "file.filename", "file.x.y", "cpus.0", "cpus.1"])
+        XCTAssertEqual(o["file.filename"], "/a.qcow2")
+        XCTAssertEqual(o["cpus.1"], "2")
+        XCTAssertNil(o["file"])
+    }
+
+    func testJSONLaterMembersWinAndEscapesAreRead() {
+        let o = QEMUOptions(#"{"id":"a","id":"b","path":"/tmp/\u00e9\"q\".sock"}"#)
+        XCTAssertEqual(o["id"], "b")
+        XCTAssertEqual(o["path"], "/tmp/\u{e9}\"q\".sock")
+    }
+
+    func testInvalidJSONGivesNoPairs() {
+        for text in [#"{"id":"a""#, "{", #"{"id":}"#, #"{"a":1} x"#, "{id=a}"] {
+            let o = QEMUOptions(text, impliedKey: "qom-type")
+            XCTAssertEqual(o.syntax, .invalidJSON, text)
+            XCTAssertEqual(o.pairs.count, 0, text)
+        }
+        // Only a leading brace means JSON, as QEMU decides.
+        let spaced = QEMUOptions(#" {"a":1}"#, impliedKey: "type")
+        XCTAssertEqual(spaced.syntax, .keyValue)
+        XCTAssertEqual(spaced["type"], #" {"a":1}"#)
+    }
+
+    func testJSONOnTheOptionsVQScopeReads() {
+        let q = QEMUCommandLine(arguments: [
+            "qemu-system-x86_64",
+            "-name", #"{"guest":"j1","debug-threads":true}"#,
+            "-machine", #"{"type":"pc-q35-7.2","accel":"kvm","max-ram-below-4g":"1G","memory-backend":"ram0"}"#,
+            "-object", #"{"qom-type":"memory-backend-file","id":"ram0","size":"2G","mem-path":"/dev/shm/j1","share":true}"#,
+            "-numa", #"{"type":"node","nodeid":0,"memdev":"ram0"}"#,
+            "-accel", #"{"accel":"tcg"}"#,
+            "-chardev", #"{"backend":"socket","id":"qmp0","path":"/tmp/j1.sock","server":true,"wait":false}"#,
+            "-mon", #"{"chardev":"qmp0","mode":"control"}"#,
+        ])
+        XCTAssertEqual(q.name, "j1")
+        XCTAssertEqual(q.machineType, "pc-q35-7.2")
+        XCTAssertEqual(q.maxRAMBelow4G, 1 << 30)
+        XCTAssertEqual(q.memoryBackendID, "ram0")
+        XCTAssertEqual(q.accelerator, "tcg", "-accel after -machine wins")
+        XCTAssertEqual(q.memoryBackends, [.init(type: "memory-backend-file", id: "ram0", size: 2 << 30, path: "/dev/shm/j1", shared: true)])
+        XCTAssertEqual(q.numaMemoryDevices, ["ram0"])
+        XCTAssertEqual(q.ramSize, 2 << 30)
+        XCTAssertEqual(q.qmpSockets, ["/tmp/j1.sock"])
+        XCTAssertEqual(q.qmpMonitors, [.init(chardevID: "qmp0", path: "/tmp/j1.sock", fileDescriptor: nil)])
+    }
+
     // MARK: Whole command lines
 
     func testRealisticCommandLine() {
