@@ -67,3 +67,17 @@ public struct LibvirtDomain: Hashable, Sendable {
         return domain
     }
 }
+
+extension LibvirtDomain {
+    /// The QEMU process of the running libvirt domain named `nameOrUUID` (its name, or its UUID in
+    /// any case). Throws a usage error naming the domains there are when none matches.
+    public static func process(named nameOrUUID: String) throws(TargetError) -> QEMUProcess {
+        let domains = QEMUProcess.all().compactMap { p in p.libvirtDomain.map { (process: p, domain: $0) } }
+        let wanted = nameOrUUID.lowercased()
+        if let match = domains.first(where: { $0.domain.name == nameOrUUID || $0.domain.uuid?.lowercased() == wanted }) {
+            return match.process
+        }
+        let names = domains.map(\.domain.name).joined(separator: ", ")
+        throw .usage("no running libvirt domain '\(nameOrUUID)' on this host (running: \(names.isEmpty ? "none" : names); `virsh list` shows them)")
+    }
+}

@@ -29,6 +29,8 @@ public struct TargetSpec: Sendable {
     public var qmpPath: String?
     /// Forbid any QMP use.
     public var noQMP = false
+    /// Forbid QMP through libvirt's monitor pass-through (a domain's own QMP sockets stay allowed).
+    public var noLibvirt = false
     public var qmpTimeoutMilliseconds: Int32 = 2000
 
     public init(pid: Int32? = nil, imagePath: String? = nil, base: UInt64? = nil, slots: SlotSourceChoice = .auto,
@@ -105,7 +107,7 @@ public final class Target {
         var qmp: QMPClient?
 
         if !spec.noQMP {
-            do { qmp = try connectQMP(process: process, explicit: spec.qmpPath, timeout: spec.qmpTimeoutMilliseconds) } catch {
+            do { qmp = try connectQMP(process: process, explicit: spec.qmpPath, timeout: spec.qmpTimeoutMilliseconds, libvirt: !spec.noLibvirt) } catch {
                 if spec.slots == .qmp || spec.qmpPath != nil { throw error }
                 notes.append(error.description)
             }
@@ -198,14 +200,24 @@ public final class Target {
         process.qmpAccess.socketPaths
     }
 
-    static func connectQMP(process: QEMUProcess, explicit: String?, timeout: Int32) throws(TargetError) -> QMPClient {
+    /// What vqscope says once when it reaches QEMU through libvirt.
+    public static func libvirtRouteNote(_ domain: LibvirtDomain) -> String {
+        "QMP through libvirt's monitor pass-through (virsh qemu-monitor-command \(domain.name)); libvirt marks the domain "
+            + "tainted (custom-monitor) after the first such command; --no-libvirt does without"
+    }
+
+    static func connectQMP(process: QEMUProcess, explicit: String?, timeout: Int32, libvirt: Bool) throws(TargetError) -> QMPClient {
         let sockets: [String]
         if let explicit {
             sockets = [explicit]
         } else {
             switch process.qmpAccess {
             case .sockets(let paths): sockets = paths
-            case .libvirt(let domain): throw .noQMP(domain.heldMonitorMessage)
+            case .libvirt(let domain) where libvirt:
+                do { return try QMPClient(libvirtDomain: domain.uuid ?? domain.name, timeoutMilliseconds: max(timeout, 5000)) } catch {
+                    throw .noQMP("\(error)")
+                }
+            case .libvirt(let domain): throw .noQMP(domain.heldMonitorMessage + " (--no-libvirt forbids libvirt's pass-through)")
             case .none: throw .noQMP("process \(process.pid) has no QMP socket on its command line (give one with --qmp PATH)")
             }
         }
@@ -296,6 +308,13 @@ public final class Target {
                 return false
             }
         }
+    }
+
+    /// How this target reaches QEMU's QMP: `qmp socket PATH`, `libvirt DOMAIN` or `none`.
+    public var qmpRoute: String {
+        guard let qmp else { return "none" }
+        if let domain = qmp.libvirtDomain { return "libvirt \(process?.libvirtDomain?.name ?? domain)" }
+        return "qmp socket \(qmp.path)"
     }
 
     /// A short description: `pid 1234 (vm1, kvm, 256 MiB)` or `image dump.elf`.

@@ -51,7 +51,8 @@ enum HeaderBar {
 
         let chips = StyledLine(status.chips)
         let full = StyledLine([Span("slots ", .dim), Span(summary.slotSource, .accent), Span(" · ", .dim),
-                               Span(rate.label, .accent), Span(" ")] + chips.spans + [Span(" ")])
+                               Span(rate.label, .accent), Span(" · qmp ", .dim), Span(summary.qmpRoute, summary.qmpRoute == "none" ? .dim : .accent),
+                               Span(" ")] + chips.spans + [Span(" ")])
         let short = StyledLine(chips.spans + [Span(" ")])
         // The state matters most: keep the chips whole, then the slot source and rate if they fit.
         let right = full.width + 40 <= rect.width ? full : short

@@ -12,8 +12,11 @@ public struct TargetSummary: Hashable, Sendable {
     public var canPause: Bool
     /// Whether the target is a live process (an image never changes).
     public var isLive: Bool
+    /// How QEMU's QMP is reached: `socket`, `libvirt` (its monitor pass-through) or `none`.
+    public var qmpRoute: String
 
-    public init(title: String, slotSource: String, ramBytes: UInt64, canPause: Bool, isLive: Bool) {
+    public init(title: String, slotSource: String, ramBytes: UInt64, canPause: Bool, isLive: Bool, qmpRoute: String = "socket") {
+        self.qmpRoute = qmpRoute
         self.title = title
         self.slotSource = slotSource
         self.ramBytes = ramBytes

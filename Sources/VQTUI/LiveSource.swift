@@ -22,7 +22,7 @@ public final class LiveSource: InspectorSource {
         self.clock = clock
         let ram = target.memory.map.slots.filter { $0.kind == .ram }.reduce(UInt64(0)) { $0 + $1.size }
         summary = TargetSummary(title: title ?? target.title, slotSource: target.source.rawValue, ramBytes: ram,
-                                canPause: target.process != nil && target.qmp != nil, isLive: target.process != nil)
+                                canPause: target.process != nil && target.qmp != nil, isLive: target.process != nil, qmpRoute: target.qmp == nil ? "none" : (target.qmp?.libvirtDomain != nil ? "libvirt" : "socket"))
     }
 
     public var slotMap: SlotMap { target.memory.map }

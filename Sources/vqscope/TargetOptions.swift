@@ -6,6 +6,12 @@ struct TargetOptions: ParsableArguments {
     @Option(name: .long, help: "A live QEMU process to inspect.")
     var pid: Int32?
 
+    @Option(name: .long, help: ArgumentHelp("A running libvirt domain to inspect, by name or UUID (instead of --pid).", valueName: "domain"))
+    var libvirt: String?
+
+    @Flag(name: .customLong("no-libvirt"), help: "Never talk to QEMU through libvirt's monitor pass-through (a domain's own QMP sockets stay allowed).")
+    var noLibvirt = false
+
     @Option(name: .long, help: ArgumentHelp("A guest memory image: QEMU's dump-guest-memory ELF, or a raw RAM file with --base.", valueName: "file"))
     var image: String?
 
@@ -29,7 +35,8 @@ struct TargetOptions: ParsableArguments {
     var qmpTimeout: Int32 = 2000
 
     func validate() throws {
-        if pid != nil && image != nil { throw ValidationError("--pid and --image cannot be used together") }
+        if [pid != nil, image != nil, libvirt != nil].filter({ $0 }).count > 1 { throw ValidationError("--pid, --libvirt and --image name one target: give one") }
+        if libvirt != nil && noQMP && noLibvirt { throw ValidationError("--libvirt needs libvirt's pass-through or another QMP route; --no-libvirt with --no-qmp leaves none") }
         if base != nil && image == nil { throw ValidationError("--base goes with --image") }
         if noQMP && (qmp != nil || slots == .qmp) { throw ValidationError("--no-qmp forbids --qmp and --slots qmp") }
         if image != nil && slots != .auto { throw ValidationError("--slots applies to --pid; an image's own headers give its slot map") }
@@ -39,13 +46,23 @@ struct TargetOptions: ParsableArguments {
 
     var spec: TargetSpec {
         var spec = TargetSpec(pid: pid, imagePath: image, base: base, slots: slots, qmpPath: qmp, noQMP: noQMP)
+        spec.noLibvirt = noLibvirt
         spec.qmpTimeoutMilliseconds = qmpTimeout
         return spec
     }
 
-    /// Opens the target, or prints one line saying why not and exits 2.
+    /// Opens the target, or prints one line saying why not and exits 2. Through libvirt's
+    /// pass-through it says so once, on standard error.
     func open() throws -> Target {
-        try Failure.reporting { () throws(TargetError) in try Target.open(spec) }
+        let target = try Failure.reporting { () throws(TargetError) in
+            var spec = spec
+            if let libvirt { spec.pid = try LibvirtDomain.process(named: libvirt).pid }
+            return try Target.open(spec)
+        }
+        if target.qmp?.libvirtDomain != nil, let domain = target.process?.libvirtDomain {
+            Output.standardError.write("vqscope: note: \(Target.libvirtRouteNote(domain))\n")
+        }
+        return target
     }
 }
 
