@@ -105,8 +105,11 @@ enum Sys {
 
 extension Sys {
     /// A connected Unix stream socket, or errno.
+    /// Connects to a Unix stream socket without waiting: a listener whose queue of connections
+    /// waiting to be accepted is full fails at once with `EAGAIN` instead of blocking. The
+    /// descriptor returned blocks again.
     static func connectUnix(_ path: String) -> Result<Int32, Errno> {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { return .failure(.current) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -122,6 +125,12 @@ extension Sys {
             }
         }
         if rc != 0 {
+            let code = Errno.current
+            Glibc.close(fd)
+            return .failure(code)
+        }
+        let flags = fcntl(fd, F_GETFL)
+        guard flags >= 0, fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0 else {
             let code = Errno.current
             Glibc.close(fd)
             return .failure(code)
