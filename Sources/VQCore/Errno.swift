@@ -15,6 +15,7 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
     public static let badAddress = Errno(EFAULT)
     public static let interrupted = Errno(EINTR)
     public static let noEntry = Errno(ENOENT)
+    public static let wouldBlock = Errno(EAGAIN)
 
     public var description: String { String(cString: strerror(rawValue)) }
 

@@ -57,20 +57,37 @@ public final class QMPClient {
     /// The longest reply accepted (an `info mtree` of a large machine is well under this).
     public static let maxMessageBytes = 32 << 20
 
-    /// Connects, reads the greeting and negotiates capabilities. A socket that another client holds
-    /// gives no greeting: that is a time-out, reported as such.
+    /// How long a socket may stay silent before vqscope takes it for one another client holds:
+    /// QEMU greets a client the moment it accepts it, and accepts only one at a time.
+    public static let greetingWaitMilliseconds: Int32 = 300
+
+    /// Connects, reads the greeting and negotiates capabilities.
+    ///
+    /// A socket another client holds (libvirt, a test harness) accepts the connection into its queue
+    /// and says nothing: when no byte of the greeting comes within ``greetingWaitMilliseconds`` (or
+    /// the time-out, if shorter), the connection is closed at once and `.held` thrown, so that it
+    /// is never left waiting in QEMU's queue. A full queue is `.held` at once. A greeting that has
+    /// begun must then be whole within the time-out.
     public init(path: String, timeoutMilliseconds: Int32 = 2000, policy: Policy = .readOnly) throws(QMPError) {
         self.path = path
         self.timeoutMilliseconds = timeoutMilliseconds
         self.policy = policy
         libvirtDomain = nil
-        logFD = QMPCommandLog.open()
+        let deadline = MonotonicClock.nanoseconds() + UInt64(max(0, timeoutMilliseconds)) * 1_000_000
         switch Sys.connectUnix(path) {
+        case .failure(.wouldBlock): throw .held(path: path, milliseconds: 0, holder: nil)
         case .failure(let code): throw .cannotConnect(path: path, errno: code.rawValue)
         case .success(let fd): self.fd = fd
         }
+        logFD = QMPCommandLog.open()
         do throws(QMPError) {
-            let greeting = try readMessage(what: "the greeting", deadline: deadline())
+            let wait = min(Self.greetingWaitMilliseconds, max(0, timeoutMilliseconds))
+            switch Sys.waitReadable(fd, milliseconds: wait) {
+            case .failure: throw QMPError.closed(path: path)
+            case .success(false): throw QMPError.held(path: path, milliseconds: wait, holder: nil)
+            case .success(true): break
+            }
+            let greeting = try readMessage(what: "the greeting", deadline: deadline)
             guard let qmp = greeting["QMP"] else { throw QMPError.garbage(path: path, reason: "no QMP greeting") }
             if let v = qmp["version"]?["qemu"] {
                 version = [v["major"], v["minor"], v["micro"]].map { $0?.int.map(String.init) ?? "?" }.joined(separator: ".")
@@ -260,15 +277,38 @@ public enum QMPError: Error, Equatable, Sendable, CustomStringConvertible {
     case libvirt(domain: String, message: String)
     /// A command vqscope's read-only policy does not send (nothing was sent).
     case refused(command: String, reason: String)
+    /// The socket sent no greeting within `milliseconds` (0: its queue of connections was full):
+    /// another client, `holder` if vqscope knows which, holds it.
+    case held(path: String, milliseconds: Int32, holder: Holder?)
+
+    /// Who holds a QMP socket, when vqscope knows.
+    public enum Holder: Hashable, Sendable {
+        /// libvirt, which keeps the monitor of the domain named `domain`.
+        case libvirt(domain: String)
+    }
+
+    /// This error with the socket's holder named, when it is `.held` by someone not yet named.
+    public func naming(holder: Holder?) -> QMPError {
+        guard case let .held(path, ms, nil) = self, let holder else { return self }
+        return .held(path: path, milliseconds: ms, holder: holder)
+    }
 
     public var description: String {
         switch self {
-        case let .cannotConnect(path, code) where code == EAGAIN:
-            return "QMP socket \(path) is held by another client and queues no more connections (give QEMU a second -qmp socket, or use --no-qmp)"
         case let .cannotConnect(path, code):
             return "cannot connect to QMP socket \(path): \(String(cString: strerror(code)))"
+        case let .held(path, ms, holder):
+            let what = ms > 0 ? "did not send the greeting within \(ms) ms" : "accepts no more connections"
+            switch holder {
+            case .libvirt(let domain)?:
+                return "QMP socket \(path) \(what): it is held by libvirt, the monitor of domain '\(domain)' "
+                    + "(QEMU answers one QMP client at a time); \(LibvirtDomain.ownSocketAdvice)"
+            case nil:
+                return "QMP socket \(path) \(what): it is held by another client (QEMU answers one QMP client at a time); "
+                    + "give QEMU a -qmp socket of its own for vqscope (-qmp unix:PATH,server=on,wait=off), or use --no-qmp"
+            }
         case let .timeout(path, what, ms) where what == "the greeting":
-            return "QMP socket \(path) did not send \(what) within \(ms) ms (another client may hold it; give QEMU a second -qmp socket, or use --no-qmp)"
+            return "QMP socket \(path) did not send all of \(what) within \(ms) ms (--qmp-timeout waits longer, --no-qmp does without)"
         case let .timeout(path, what, ms):
             return "QMP socket \(path) did not send \(what) within \(ms) ms (it is not answering; --qmp-timeout waits longer, --no-qmp does without)"
         case let .closed(path):

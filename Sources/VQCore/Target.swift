@@ -224,10 +224,16 @@ public final class Target {
         var failures: [String] = []
         for path in sockets {
             do { return try QMPClient(path: path, timeoutMilliseconds: timeout) } catch {
-                failures.append(error.description)
+                failures.append(error.naming(holder: holder(of: path, in: process)).description)
             }
         }
         throw .noQMP(failures.joined(separator: "; "))
+    }
+
+    /// Who holds the QMP socket at `path`, if vqscope knows: libvirt, for a domain's monitor.
+    static func holder(of path: String, in process: QEMUProcess) -> QMPError.Holder? {
+        guard let domain = process.libvirtDomain, domain.monitorSocketPath == path else { return nil }
+        return .libvirt(domain: domain.name)
     }
 
     /// One small read, so that a missing permission shows at once, with its reason.

@@ -139,6 +139,91 @@ put("QEMUText", "maps", b"\0" + maps.encode())
 put("QEMUText", "mtree", b"\0" + mtree.encode())
 put("QEMUText", "mtree-io", b"\1" + mtree.encode())
 put("QEMUText", "gpa2hva", b"\0Host virtual address for 0x1000 (pc.ram) is 0x7f8ccbe01000\r\n")
+# libvirt 9.0's command line of a domain (one argument a line), its /proc/PID/net/unix and status file.
+libvirt = """-name
+guest=h15-basic,debug-threads=on
+-S
+-object
+{"qom-type":"secret","id":"masterKey0","format":"raw","file":"/var/lib/libvirt/qemu/domain-1-h15-basic/master-key.aes"}
+-machine
+pc-i440fx-7.2,usb=off,dump-guest-core=off,memory-backend=pc.ram
+-accel
+tcg
+-cpu
+qemu64
+-m
+256
+-object
+{"qom-type":"memory-backend-ram","id":"pc.ram","size":268435456}
+-overcommit
+mem-lock=off
+-smp
+1,sockets=1,cores=1,threads=1
+-uuid
+5e1a401f-1571-428a-9b04-61b85432b942
+-display
+none
+-no-user-config
+-nodefaults
+-chardev
+socket,id=charmonitor,fd=29,server=on,wait=off
+-mon
+chardev=charmonitor,id=monitor,mode=control
+-rtc
+base=utc
+-no-shutdown
+-no-acpi
+-boot
+strict=on
+-kernel
+/var/lib/libvirt/images/h15/vmlinuz
+-initrd
+/var/lib/libvirt/images/h15/initramfs.gz
+-append
+console=ttyS0 quiet
+-device
+{"driver":"piix3-usb-uhci","id":"usb","bus":"pci.0","addr":"0x1.0x2"}
+-blockdev
+{"driver":"file","filename":"/var/lib/libvirt/images/h15/disk.img","node-name":"libvirt-1-storage","auto-read-only":true,"discard":"unmap"}
+-blockdev
+{"node-name":"libvirt-1-format","read-only":true,"driver":"raw","file":"libvirt-1-storage"}
+-device
+{"driver":"virtio-blk-pci","bus":"pci.0","addr":"0x3","drive":"libvirt-1-format","id":"virtio-disk0","bootindex":1}
+-netdev
+{"type":"user","id":"hostnet0"}
+-device
+{"driver":"virtio-net-pci","packed":true,"netdev":"hostnet0","id":"net0","mac":"52:54:00:c5:9d:88","bus":"pci.0","addr":"0x2"}
+-add-fd
+set=0,fd=30,opaque=serial0-source
+-chardev
+file,id=charserial0,path=/dev/fdset/0,append=on
+-device
+{"driver":"isa-serial","chardev":"charserial0","id":"serial0","index":0}
+-audiodev
+{"id":"audio1","driver":"none"}
+-object
+{"qom-type":"rng-random","id":"objrng0","filename":"/dev/urandom"}
+-device
+{"driver":"virtio-rng-pci","rng":"objrng0","id":"rng0","bus":"pci.0","addr":"0x4"}
+-sandbox
+on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny
+-msg
+timestamp=on
+"""
+put("QEMUText", "libvirt-cmdline", b"\0" + libvirt.encode())
+put("QEMUText", "net-unix", b"\0" + b"""Num       RefCount Protocol Flags    Type St Inode Path
+00000000614e1561: 00000003 00000000 00000000 0001 03 82091
+00000000a5766895: 00000002 00000000 00010000 0001 01 33048 /var/lib/libvirt/qemu/domain-1-h15-basic/monitor.sock
+00000000a23fd8a7: 00000003 00000000 00000000 0001 03 32337 /var/lib/libvirt/qemu/domain-1-h15-basic/monitor.sock
+""")
+put("QEMUText", "libvirt-status", b"\0" + b"""<domstatus state='running' reason='booted' pid='8365'>
+  <monitor path='/var/lib/libvirt/qemu/domain-1-h15-basic/monitor.sock' type='unix'/>
+  <domain type='qemu' id='1'>
+    <name>h15-basic</name>
+    <uuid>5e1a401f-1571-428a-9b04-61b85432b942</uuid>
+  </domain>
+</domstatus>
+""")
 
 # KVMSlots: the [heap] with a KVMSlot array (stride 72, as_id at 56) at 0x100: used records point
 # into the guest RAM mapping 0x7f1234100000 (4 MiB) and the ROM at 0x7f1234500000.

@@ -74,15 +74,72 @@ final class QMPClientTests: XCTestCase {
         }
     }
 
-    func testSilentSocketTimesOut() throws {
+    /// A socket that accepts and says nothing is held by another client: vqscope waits 300 ms for
+    /// the greeting, not the whole time-out.
+    func testSilentSocketIsHeldAfterAShortWait() throws {
         let server = try FakeServer(greeting: nil) { _ in "" }
         let start = Date()
-        XCTAssertThrowsError(try QMPClient(path: server.path, timeoutMilliseconds: 300, policy: .unrestricted)) { error in
-            guard case .timeout(_, let what, 300) = error as? QMPError else { return XCTFail("\(error)") }
-            XCTAssertEqual(what, "the greeting")
-            XCTAssertTrue("\(error)".contains("another client may hold it"))
+        XCTAssertThrowsError(try QMPClient(path: server.path, timeoutMilliseconds: 5000)) { error in
+            XCTAssertEqual(error as? QMPError, .held(path: server.path, milliseconds: 300, holder: nil))
+            XCTAssertTrue("\(error)".contains("did not send the greeting within 300 ms: it is held by another client"), "\(error)")
+            XCTAssertTrue("\(error)".contains("-qmp unix:PATH,server=on,wait=off"), "\(error)")
         }
-        XCTAssertLessThan(Date().timeIntervalSince(start), 5)
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertGreaterThanOrEqual(seconds, 0.29)
+        XCTAssertLessThan(seconds, 2, "waited the whole time-out for a greeting")
+        // A time-out shorter than the greeting wait bounds it.
+        let short = try FakeServer(greeting: nil) { _ in "" }
+        XCTAssertThrowsError(try QMPClient(path: short.path, timeoutMilliseconds: 100)) { error in
+            XCTAssertEqual(error as? QMPError, .held(path: short.path, milliseconds: 100, holder: nil))
+        }
+    }
+
+    /// Like QEMU while libvirt holds its monitor: the listener accepts nobody, so the connection
+    /// waits in its queue. vqscope gives up and closes it: accepted later (libvirt gone), it is
+    /// already at its end, never a half-open connection that would take libvirt's place.
+    func testHeldSocketIsClosedAtOnce() throws {
+        let (path, listener) = try Self.listen("vqscope-qmpheld")
+        defer { close(listener); unlink(path) }
+        XCTAssertThrowsError(try QMPClient(path: path, timeoutMilliseconds: 2000)) { error in
+            XCTAssertEqual(error as? QMPError, .held(path: path, milliseconds: 300, holder: nil))
+        }
+        let queued = accept(listener, nil, nil)
+        XCTAssertGreaterThanOrEqual(queued, 0)
+        defer { close(queued) }
+        var byte: UInt8 = 0
+        XCTAssertEqual(recv(queued, &byte, 1, Int32(MSG_DONTWAIT)), 0, "the connection vqscope gave up on is still open")
+        // The holder is named when known, with libvirt's advice for a libvirt domain.
+        let named = QMPError.held(path: path, milliseconds: 300, holder: nil).naming(holder: .libvirt(domain: "vm1"))
+        XCTAssertEqual(named, .held(path: path, milliseconds: 300, holder: .libvirt(domain: "vm1")))
+        XCTAssertTrue("\(named)".contains("did not send the greeting within 300 ms: it is held by libvirt, the monitor of domain 'vm1'"), "\(named)")
+        XCTAssertTrue("\(named)".contains("<qemu:commandline>"), "\(named)")
+        XCTAssertEqual(named.naming(holder: nil), named)
+        XCTAssertEqual(QMPError.closed(path: path).naming(holder: .libvirt(domain: "vm1")), .closed(path: path), "only .held names a holder")
+    }
+
+    /// A listener whose queue is full refuses at once instead of blocking the connect.
+    func testFullQueueIsHeldAtOnce() throws {
+        let (path, listener) = try Self.listen("vqscope-qmpfull")
+        defer { close(listener); unlink(path) }
+        XCTAssertEqual(Glibc.listen(listener, 0), 0)
+        var queued: [Int32] = []
+        defer { queued.forEach { close($0) } }
+        // Fill the queue with connections nobody accepts (non-blocking, so the test cannot hang).
+        for _ in 0..<4 {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in for (i, b) in path.utf8.enumerated() { raw[i] = b } }
+            let rc = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+            queued.append(fd)
+            if rc != 0 { break }
+        }
+        let start = Date()
+        XCTAssertThrowsError(try QMPClient(path: path, timeoutMilliseconds: 2000)) { error in
+            XCTAssertEqual(error as? QMPError, .held(path: path, milliseconds: 0, holder: nil))
+            XCTAssertTrue("\(error)".contains("accepts no more connections: it is held by another client"), "\(error)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 0.2)
     }
 
     func testGarbageAndClosingPeers() throws {

@@ -160,7 +160,7 @@ final class QMPServerTests: XCTestCase {
         do {
             let holder = try QMPClient(path: first, timeoutMilliseconds: 5000, policy: .unrestricted)
             XCTAssertThrowsError(try QMPClient(path: first, timeoutMilliseconds: 300)) { error in
-                guard case .timeout(_, "the greeting", 300)? = error as? QMPError else { return XCTFail("\(error)") }
+                guard case .held(_, 300, nil)? = error as? QMPError else { return XCTFail("\(error)") }
             }
             XCTAssertNoThrow(try QMPClient(path: second, timeoutMilliseconds: 5000), "the other socket is free")
             XCTAssertEqual(try holder.execute("query-name")["name"], .string("vqscope-demo"))
