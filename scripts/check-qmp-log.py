@@ -7,7 +7,8 @@ Each line of LOG is one command a QMP client sent (program, pid, policy, socket,
 arguments). Read-only clients (vqscope's) may send only the commands the document's tables list,
 HMP only the listed HMP commands; the vqscope executable may never open an unrestricted client;
 and no read-only client may ask for the queue state of a device whose id is given with
---vhost-device (a device served by a vhost back-end). `stop` and `cont` pass only as a user's
+--vhost-device (a device served by a vhost back-end) unless the client had just heard that device's
+vhost is stopped (a paused VM stops its vhost back-ends; QEMU's own queue state is then current). `stop` and `cont` pass only as a user's
 request (`"user_request": true`: the inspector's step and continue keys). Exits 1 naming each line that breaks a rule.
 """
 import argparse
@@ -70,9 +71,11 @@ def main():
                     bad.append(f"line {number}: {program} sent HMP `{arguments.get('command-line')}`, not listed")
             elif command in ("x-query-virtio-queue-status", "x-query-virtio-queue-element"):
                 path = arguments.get("path", "")
+                if entry.get("vhost") != "stopped":
+                    bad.append(f"line {number}: {program} asked {command} of {path} without its vhost known stopped")
                 for device in args.vhost_device:
-                    if f"/{device}/" in path:
-                        bad.append(f"line {number}: {program} asked {command} of vhost device {path}")
+                    if f"/{device}/" in path and entry.get("vhost") != "stopped":
+                        bad.append(f"line {number}: {program} asked {command} of vhost device {path} while its vhost ran")
             elif command == "qom-get" and arguments.get("property") not in ("addr", "type"):
                 bad.append(f"line {number}: qom-get of property {arguments.get('property')}")
     for line in bad[:50]:

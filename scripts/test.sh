@@ -17,6 +17,8 @@ command -v python3 >/dev/null || need+=(python3)
 pkg-config --exists ncursesw 2>/dev/null || need+=(libncursesw5-dev)
 command -v tmux >/dev/null || need+=(tmux)
 command -v tshark >/dev/null || need+=(tshark)
+command -v libvirtd >/dev/null || need+=(libvirt-daemon-system)
+command -v virsh >/dev/null || need+=(libvirt-clients)
 if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]}"
     if [ "$(id -u)" -ne 0 ]; then
@@ -26,6 +28,11 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
+
+# libvirt's daemons for the libvirt domain tests (no systemd here to start them).
+pgrep -x virtlogd >/dev/null || virtlogd -d
+pgrep -x libvirtd >/dev/null || libvirtd -d
+for _ in $(seq 100); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.1; done
 
 # The bench guest (kernel, initramfs, disks): built once, cached in $VQSCOPE_BENCH_DIR.
 export VQSCOPE_BENCH_DIR=${VQSCOPE_BENCH_DIR:-$HOME/.cache/vqscope-bench}

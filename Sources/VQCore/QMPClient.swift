@@ -171,7 +171,8 @@ public final class QMPClient {
         nextID += 1
         var request: [(String, JSON)] = [("execute", .string(command)), ("id", .int(Int64(nextID)))]
         if let arguments { request.append(("arguments", arguments)) }
-        QMPCommandLog.append(logFD, command: command, arguments: arguments, policy: policy, socket: path, userRequest: userRequest)
+        let vhost = QMPAllowlist.vhostSensitive.contains(command) ? arguments?["path"]?.string.map { vhostKnowledge(path: $0) } : nil
+        QMPCommandLog.append(logFD, command: command, arguments: arguments, policy: policy, socket: path, userRequest: userRequest, vhost: vhost)
         if let libvirtDomain {
             // libvirt numbers the commands itself and refuses an `id` of ours.
             return try throughLibvirt(libvirtDomain, request: JSON.object(request.filter { $0.0 != "id" }).text, command: command, naming: label)

@@ -6,7 +6,8 @@ import Glibc
 ///     {"program":"vqscope","pid":4242,"policy":"read-only","socket":"/tmp/vq.sock","execute":"x-query-virtio"}
 ///
 /// (`arguments` beside `execute` when the command has any, `"user_request": true` for the pause and
-/// resume a user asked for). The test command sets it for the whole
+/// resume a user asked for, and on a queue-state query what the client last heard of the device's
+/// vhost: `"vhost": "stopped"`, the only state in which it is sent). The test command sets it for the whole
 /// suite and holds every line of a read-only client against docs/qmp-allowlist.md. Nothing is
 /// logged without the variable; a log that cannot be opened or written is skipped, never an error.
 enum QMPCommandLog {
@@ -21,7 +22,8 @@ enum QMPCommandLog {
     }
 
     /// Appends the line for one command (nothing when `fd` is -1).
-    static func append(_ fd: Int32, command: String, arguments: JSON?, policy: QMPClient.Policy, socket: String, userRequest: Bool) {
+    static func append(_ fd: Int32, command: String, arguments: JSON?, policy: QMPClient.Policy, socket: String, userRequest: Bool,
+                       vhost: QMPAllowlist.VhostKnowledge?) {
         guard fd >= 0 else { return }
         var fields: [(String, JSON)] = [
             ("program", .string(programName)), ("pid", .int(Int64(getpid()))), ("policy", .string(policy.rawValue)),
@@ -29,6 +31,7 @@ enum QMPCommandLog {
         ]
         if let arguments { fields.append(("arguments", arguments)) }
         if userRequest { fields.append(("user_request", .bool(true))) }
+        if let vhost { fields.append(("vhost", .string("\(vhost)"))) }
         _ = Sys.appendLine(fd, Array((JSON.object(fields).text + "\n").utf8))
     }
 

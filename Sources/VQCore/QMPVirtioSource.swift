@@ -156,7 +156,7 @@ public enum QMPVirtioSource {
                         features: features)
                     device.queues.append(Virtqueue(device: name, path: path, index: index, location: location,
                                                    deviceState: vhostQueues == nil ? QMPQueueStatus.deviceState(from: q) : nil,
-                                                   backend: vhostQueues == nil ? .qemu : backend, vhostMapping: mapping))
+                                                   backend: backend, vhostMapping: mapping))
                 }
             }
             devices.append(device)

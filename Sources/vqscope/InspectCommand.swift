@@ -19,7 +19,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         var spec = target.spec
-        if spec.pid != nil || spec.imagePath != nil {
+        if spec.pid != nil || spec.imagePath != nil || target.libvirt != nil {
             let opened = try target.open()
             let terminal = try Failure.reporting { () throws(TerminalError) in try NcursesTerminal() }
             return try display.run(LiveSource(target: opened), on: terminal)
@@ -32,7 +32,8 @@ struct InspectCommand: ParsableCommand {
         let terminal = try Failure.reporting { () throws(TerminalError) in try NcursesTerminal() }
         var picker = ProcessPicker(entries: processes.map { p in
             let name = p.commandLine.name.map { "\($0), " } ?? ""
-            return ProcessPicker.Entry(pid: p.pid, description: "\(name)\(p.accelerator), \(Hex.humanSize(p.commandLine.ramSize)), \(p.executable)")
+            let domain = p.libvirtDomain.map { ", libvirt domain \($0.name)" } ?? ""
+            return ProcessPicker.Entry(pid: p.pid, description: "\(name)\(p.accelerator), \(Hex.humanSize(p.commandLine.ramSize)), \(p.executable)\(domain)")
         })
         guard let pid = InspectorLoop.pick(&picker, on: terminal) else {
             terminal.restore()
