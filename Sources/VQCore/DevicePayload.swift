@@ -5,6 +5,9 @@ public enum DevicePayload: Sendable, Hashable {
     case network(NetworkPacket)
     case console(text: String)
     case entropy(bytes: [UInt8])
+    /// A message too short or too broken for its device's decoder to say more: the name of the
+    /// message's family (as its summary starts) and what is wrong.
+    case undecodable(family: String, defect: PayloadDefect)
 
     /// A one-line description for people.
     public var summary: String {
@@ -13,6 +16,7 @@ public enum DevicePayload: Sendable, Hashable {
         case .network(let p): return p.summary
         case .console(let text): return "console \"\(text)\""
         case .entropy(let bytes): return "rng \(bytes.count) bytes " + bytes.prefix(8).map { String($0, radix: 16).leftPadded(2) }.joined()
+        case .undecodable(let family, let defect): return "\(family) \(defect)"
         }
     }
 }

@@ -43,8 +43,35 @@ public enum PayloadDecoder {
                   let bytes = try? gather(chain, writable: true, limit: min(Int(written), peekBytes), memory: memory) else { return nil }
             return .entropy(bytes: bytes)
         default:
-            return nil
+            let parts = ChainParts(chain: chain, memory: memory, completedLength: completedLength)
+            switch VirtioDeviceType(name: device) {
+            default: return nil
+            }
         }
+    }
+
+    /// The two parts of a chain as decoders read them: the first bytes the driver wrote, and once
+    /// the chain is used, the first bytes the device wrote (never more than it said it wrote).
+    struct ChainParts {
+        let chain: Chain
+        let memory: GuestMemory
+        let completedLength: UInt32?
+
+        /// The first `limit` bytes of the device-readable part; nil when they cannot be read.
+        func readable(_ limit: Int) -> [UInt8]? {
+            try? PayloadDecoder.gather(chain, writable: false, limit: limit, memory: memory)
+        }
+
+        /// The first `limit` bytes the device wrote; nil while in flight or when they cannot be read.
+        func written(_ limit: Int) -> [UInt8]? {
+            guard let completedLength else { return nil }
+            return try? PayloadDecoder.gather(chain, writable: true, limit: min(Int(completedLength), limit), memory: memory)
+        }
+
+        /// Whether the device used the chain.
+        var isCompleted: Bool { completedLength != nil }
+        /// What the device wrote, by its own count.
+        var writtenLength: UInt64 { UInt64(completedLength ?? 0) }
     }
 
     /// The first `limit` bytes of the chain's readable (or writable) buffers, in chain order.

@@ -25,6 +25,13 @@ enum PayloadText {
             return [StyledLine([Span("console ", .title), Span("\"\(text)\"", .accent)])]
         case .entropy(let bytes):
             return [StyledLine([Span("rng ", .title), Span("\(bytes.count) bytes of entropy")])]
+        case .undecodable:
+            return [StyledLine([Span(payload.summary, .error)])]
         }
+    }
+
+    /// The device's name, then the payload's summary.
+    private static func titled(_ device: String, _ payload: DevicePayload) -> [StyledLine] {
+        [StyledLine([Span(device + " ", .title), Span(payload.summary, .accent)])]
     }
 }
