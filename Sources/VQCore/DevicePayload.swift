@@ -5,6 +5,12 @@ public enum DevicePayload: Sendable, Hashable {
     case network(NetworkPacket)
     case console(text: String)
     case entropy(bytes: [UInt8])
+    /// A virtio-scsi command on a request queue.
+    case scsiCommand(VirtioSCSICommand)
+    /// A virtio-scsi task management or asynchronous notification request (control queue).
+    case scsiControl(VirtioSCSIControl)
+    /// A virtio-scsi event (event queue).
+    case scsiEvent(VirtioSCSIEvent)
     /// A message too short or too broken for its device's decoder to say more: the name of the
     /// message's family (as its summary starts) and what is wrong.
     case undecodable(family: String, defect: PayloadDefect)
@@ -16,6 +22,9 @@ public enum DevicePayload: Sendable, Hashable {
         case .network(let p): return p.summary
         case .console(let text): return "console \"\(text)\""
         case .entropy(let bytes): return "rng \(bytes.count) bytes " + bytes.prefix(8).map { String($0, radix: 16).leftPadded(2) }.joined()
+        case .scsiCommand(let c): return c.summary
+        case .scsiControl(let c): return c.summary
+        case .scsiEvent(let e): return e.summary
         case .undecodable(let family, let defect): return "\(family) \(defect)"
         }
     }

@@ -45,6 +45,7 @@ public enum PayloadDecoder {
         default:
             let parts = ChainParts(chain: chain, memory: memory, completedLength: completedLength)
             switch VirtioDeviceType(name: device) {
+            case .scsi?: return scsi(parts, queueIndex: queueIndex, features: features)
             default: return nil
             }
         }
@@ -72,6 +73,28 @@ public enum PayloadDecoder {
         var isCompleted: Bool { completedLength != nil }
         /// What the device wrote, by its own count.
         var writtenLength: UInt64 { UInt64(completedLength ?? 0) }
+    }
+
+    private static func scsi(_ parts: ChainParts, queueIndex: Int, features: VirtioFeatures) -> DevicePayload? {
+        switch queueIndex {
+        case 0:
+            guard let readable = parts.readable(32) else { return nil }
+            let written = parts.isCompleted ? parts.written(8) : nil
+            if parts.isCompleted && written == nil { return nil }
+            return .scsiControl(VirtioSCSIControl(readable: readable, written: written))
+        case 1:
+            guard let written = parts.written(VirtioSCSIEvent.size) else { return nil }
+            return VirtioSCSIEvent(written).map { .scsiEvent($0) }
+                ?? .undecodable(family: "scsi-event", defect: .truncated(needed: VirtioSCSIEvent.size, present: written.count))
+        default:
+            let pi = features.contains(.scsiProtectionInformation)
+            let requestSize = VirtioSCSICommand.requestHeaderSize(protectionInformation: pi) + VirtioSCSICommand.defaultCDBSize
+            guard let readable = parts.readable(requestSize) else { return nil }
+            let written = parts.written(VirtioSCSICommand.responseHeaderSize + VirtioSCSICommand.defaultSenseSize)
+            if parts.isCompleted && written == nil { return nil }
+            return .scsiCommand(VirtioSCSICommand(readable: readable, readableLength: parts.chain.readableBytes, written: written,
+                                                  writableLength: parts.chain.writableBytes, protectionInformation: pi))
+        }
     }
 
     /// The first `limit` bytes of the chain's readable (or writable) buffers, in chain order.

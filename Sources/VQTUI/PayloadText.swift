@@ -25,6 +25,8 @@ enum PayloadText {
             return [StyledLine([Span("console ", .title), Span("\"\(text)\"", .accent)])]
         case .entropy(let bytes):
             return [StyledLine([Span("rng ", .title), Span("\(bytes.count) bytes of entropy")])]
+        case .scsiCommand, .scsiControl, .scsiEvent:
+            return titled("virtio-scsi", payload)
         case .undecodable:
             return [StyledLine([Span(payload.summary, .error)])]
         }
