@@ -11,6 +11,8 @@ public enum DevicePayload: Sendable, Hashable {
     case scsiControl(VirtioSCSIControl)
     /// A virtio-scsi event (event queue).
     case scsiEvent(VirtioSCSIEvent)
+    /// A virtio-9p request and its reply.
+    case nineP(VirtioNinePExchange)
     /// A message too short or too broken for its device's decoder to say more: the name of the
     /// message's family (as its summary starts) and what is wrong.
     case undecodable(family: String, defect: PayloadDefect)
@@ -25,6 +27,7 @@ public enum DevicePayload: Sendable, Hashable {
         case .scsiCommand(let c): return c.summary
         case .scsiControl(let c): return c.summary
         case .scsiEvent(let e): return e.summary
+        case .nineP(let x): return x.summary
         case .undecodable(let family, let defect): return "\(family) \(defect)"
         }
     }

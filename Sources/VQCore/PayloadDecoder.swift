@@ -46,6 +46,7 @@ public enum PayloadDecoder {
             let parts = ChainParts(chain: chain, memory: memory, completedLength: completedLength)
             switch VirtioDeviceType(name: device) {
             case .scsi?: return scsi(parts, queueIndex: queueIndex, features: features)
+            case .ninePTransport?: return nineP(parts)
             default: return nil
             }
         }
@@ -95,6 +96,17 @@ public enum PayloadDecoder {
             return .scsiCommand(VirtioSCSICommand(readable: readable, readableLength: parts.chain.readableBytes, written: written,
                                                   writableLength: parts.chain.writableBytes, protectionInformation: pi))
         }
+    }
+
+    /// Bytes of a 9P message read: enough for a Twalk of several names or a Tattach.
+    static let ninePPeekBytes = 256
+
+    private static func nineP(_ parts: ChainParts) -> DevicePayload? {
+        guard let readable = parts.readable(ninePPeekBytes) else { return nil }
+        let written = parts.written(ninePPeekBytes)
+        if parts.isCompleted && written == nil { return nil }
+        return .nineP(VirtioNinePExchange(readable: readable, readableLength: parts.chain.readableBytes, written: written,
+                                          writtenLength: parts.writtenLength))
     }
 
     /// The first `limit` bytes of the chain's readable (or writable) buffers, in chain order.

@@ -27,6 +27,8 @@ enum PayloadText {
             return [StyledLine([Span("rng ", .title), Span("\(bytes.count) bytes of entropy")])]
         case .scsiCommand, .scsiControl, .scsiEvent:
             return titled("virtio-scsi", payload)
+        case .nineP:
+            return titled("virtio-9p", payload)
         case .undecodable:
             return [StyledLine([Span(payload.summary, .error)])]
         }
