@@ -13,6 +13,8 @@ public enum DevicePayload: Sendable, Hashable {
     case scsiEvent(VirtioSCSIEvent)
     /// A virtio-9p request and its reply.
     case nineP(VirtioNinePExchange)
+    /// virtio-input events (event queue) or status (LEDs...).
+    case input(VirtioInputEvents)
     /// A message too short or too broken for its device's decoder to say more: the name of the
     /// message's family (as its summary starts) and what is wrong.
     case undecodable(family: String, defect: PayloadDefect)
@@ -28,6 +30,7 @@ public enum DevicePayload: Sendable, Hashable {
         case .scsiControl(let c): return c.summary
         case .scsiEvent(let e): return e.summary
         case .nineP(let x): return x.summary
+        case .input(let e): return e.summary
         case .undecodable(let family, let defect): return "\(family) \(defect)"
         }
     }

@@ -47,6 +47,7 @@ public enum PayloadDecoder {
             switch VirtioDeviceType(name: device) {
             case .scsi?: return scsi(parts, queueIndex: queueIndex, features: features)
             case .ninePTransport?: return nineP(parts)
+            case .input?: return input(parts, queueIndex: queueIndex)
             default: return nil
             }
         }
@@ -107,6 +108,16 @@ public enum PayloadDecoder {
         if parts.isCompleted && written == nil { return nil }
         return .nineP(VirtioNinePExchange(readable: readable, readableLength: parts.chain.readableBytes, written: written,
                                           writtenLength: parts.writtenLength))
+    }
+
+    private static func input(_ parts: ChainParts, queueIndex: Int) -> DevicePayload? {
+        let limit = VirtioInputEvents.maxEvents * VirtioInputEvents.eventSize
+        if queueIndex == 0 {
+            guard let written = parts.written(limit) else { return nil }
+            return .input(VirtioInputEvents(written, length: parts.writtenLength, fromDevice: true))
+        }
+        guard let readable = parts.readable(limit) else { return nil }
+        return .input(VirtioInputEvents(readable, length: parts.chain.readableBytes, fromDevice: false))
     }
 
     /// The first `limit` bytes of the chain's readable (or writable) buffers, in chain order.

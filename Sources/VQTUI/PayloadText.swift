@@ -29,6 +29,8 @@ enum PayloadText {
             return titled("virtio-scsi", payload)
         case .nineP:
             return titled("virtio-9p", payload)
+        case .input:
+            return titled("virtio-input", payload)
         case .undecodable:
             return [StyledLine([Span(payload.summary, .error)])]
         }
