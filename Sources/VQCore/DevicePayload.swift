@@ -15,6 +15,8 @@ public enum DevicePayload: Sendable, Hashable {
     case nineP(VirtioNinePExchange)
     /// virtio-input events (event queue) or status (LEDs...).
     case input(VirtioInputEvents)
+    /// A virtio-balloon inflate/deflate array, statistics, or free page hints and reports.
+    case balloon(VirtioBalloonMessage)
     /// A message too short or too broken for its device's decoder to say more: the name of the
     /// message's family (as its summary starts) and what is wrong.
     case undecodable(family: String, defect: PayloadDefect)
@@ -31,6 +33,7 @@ public enum DevicePayload: Sendable, Hashable {
         case .scsiEvent(let e): return e.summary
         case .nineP(let x): return x.summary
         case .input(let e): return e.summary
+        case .balloon(let m): return m.summary
         case .undecodable(let family, let defect): return "\(family) \(defect)"
         }
     }

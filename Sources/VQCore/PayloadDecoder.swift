@@ -48,6 +48,7 @@ public enum PayloadDecoder {
             case .scsi?: return scsi(parts, queueIndex: queueIndex, features: features)
             case .ninePTransport?: return nineP(parts)
             case .input?: return input(parts, queueIndex: queueIndex)
+            case .balloon?: return balloon(parts, queueIndex: queueIndex, features: features)
             default: return nil
             }
         }
@@ -118,6 +119,28 @@ public enum PayloadDecoder {
         }
         guard let readable = parts.readable(limit) else { return nil }
         return .input(VirtioInputEvents(readable, length: parts.chain.readableBytes, fromDevice: false))
+    }
+
+    private static func balloon(_ parts: ChainParts, queueIndex: Int, features: VirtioFeatures) -> DevicePayload? {
+        let chain = parts.chain
+        guard let queue = VirtioBalloonMessage.Queue(index: queueIndex, features: features) else { return nil }
+        switch queue {
+        case .inflate, .deflate:
+            guard let readable = parts.readable(4 * VirtioBalloonMessage.PageList.maxShown) else { return nil }
+            return .balloon(.pages(.init(readable, length: chain.readableBytes, inflate: queue == .inflate)))
+        case .statistics:
+            let limit = VirtioBalloonMessage.Statistics.maxEntries * VirtioBalloonMessage.Statistics.entrySize
+            guard let readable = parts.readable(limit) else { return nil }
+            return .balloon(.statistics(.init(readable, length: chain.readableBytes)))
+        case .freePageHints where chain.readableBytes > 0:
+            guard let readable = parts.readable(4) else { return nil }
+            var r = PayloadReader(readable)
+            guard let id = r.u32() else { return .undecodable(family: "balloon", defect: .truncated(needed: 4, present: readable.count)) }
+            return .balloon(.hintCommand(id))
+        case .freePageHints, .reporting:
+            return .balloon(.freePages(reporting: queue == .reporting, ranges: chain.elements.filter(\.isWritable).count,
+                                       bytes: chain.writableBytes))
+        }
     }
 
     /// The first `limit` bytes of the chain's readable (or writable) buffers, in chain order.

@@ -31,6 +31,8 @@ enum PayloadText {
             return titled("virtio-9p", payload)
         case .input:
             return titled("virtio-input", payload)
+        case .balloon:
+            return titled("virtio-balloon", payload)
         case .undecodable:
             return [StyledLine([Span(payload.summary, .error)])]
         }
