@@ -17,6 +17,8 @@ public enum DevicePayload: Sendable, Hashable {
     case input(VirtioInputEvents)
     /// A virtio-balloon inflate/deflate array, statistics, or free page hints and reports.
     case balloon(VirtioBalloonMessage)
+    /// A virtio-serial control message (control queues of a multiport device).
+    case consoleControl(VirtioConsoleControl)
     /// A message too short or too broken for its device's decoder to say more: the name of the
     /// message's family (as its summary starts) and what is wrong.
     case undecodable(family: String, defect: PayloadDefect)
@@ -34,6 +36,7 @@ public enum DevicePayload: Sendable, Hashable {
         case .nineP(let x): return x.summary
         case .input(let e): return e.summary
         case .balloon(let m): return m.summary
+        case .consoleControl(let c): return c.summary
         case .undecodable(let family, let defect): return "\(family) \(defect)"
         }
     }

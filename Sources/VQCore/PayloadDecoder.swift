@@ -32,6 +32,10 @@ public enum PayloadDecoder {
             guard let bytes = try? gather(chain, writable: false, limit: peekBytes, memory: memory) else { return nil }
             return NetworkPacket(bytes: bytes, totalLength: Int(min(chain.readableBytes, UInt64(Int.max))), modern: modern).map { .network($0) }
         case "virtio-serial", "virtio-console":
+            // Queues 2 and 3 of a multiport device carry control messages, the rest port data.
+            if queueIndex == 2 || queueIndex == 3 {
+                return consoleControl(chain, fromDevice: queueIndex == 2, memory: memory, completedLength: completedLength)
+            }
             let bytes: [UInt8]?
             if chain.readableBytes > 0 { bytes = try? gather(chain, writable: false, limit: peekBytes, memory: memory) }
             else if let written = completedLength { bytes = try? gather(chain, writable: true, limit: min(Int(written), peekBytes), memory: memory) }
@@ -141,6 +145,14 @@ public enum PayloadDecoder {
             return .balloon(.freePages(reporting: queue == .reporting, ranges: chain.elements.filter(\.isWritable).count,
                                        bytes: chain.writableBytes))
         }
+    }
+
+    private static func consoleControl(_ chain: Chain, fromDevice: Bool, memory: GuestMemory, completedLength: UInt32?) -> DevicePayload? {
+        let parts = ChainParts(chain: chain, memory: memory, completedLength: completedLength)
+        let limit = VirtioConsoleControl.headerSize + 64
+        guard let bytes = fromDevice ? parts.written(limit) : parts.readable(limit) else { return nil }
+        return VirtioConsoleControl(bytes, fromDevice: fromDevice).map { .consoleControl($0) }
+            ?? .undecodable(family: "console-ctrl", defect: .truncated(needed: VirtioConsoleControl.headerSize, present: bytes.count))
     }
 
     /// The first `limit` bytes of the chain's readable (or writable) buffers, in chain order.

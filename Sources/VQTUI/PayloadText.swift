@@ -33,6 +33,8 @@ enum PayloadText {
             return titled("virtio-input", payload)
         case .balloon:
             return titled("virtio-balloon", payload)
+        case .consoleControl:
+            return titled("virtio-serial", payload)
         case .undecodable:
             return [StyledLine([Span(payload.summary, .error)])]
         }
