@@ -19,6 +19,10 @@ public enum DevicePayload: Sendable, Hashable {
     case balloon(VirtioBalloonMessage)
     /// A virtio-serial control message (control queues of a multiport device).
     case consoleControl(VirtioConsoleControl)
+    /// A virtio-vsock packet header (receive and transmit queues).
+    case socketPacket(VirtioVsockPacket)
+    /// A virtio-vsock event (event queue).
+    case socketEvent(VirtioVsockEvent)
     /// A message too short or too broken for its device's decoder to say more: the name of the
     /// message's family (as its summary starts) and what is wrong.
     case undecodable(family: String, defect: PayloadDefect)
@@ -37,6 +41,8 @@ public enum DevicePayload: Sendable, Hashable {
         case .input(let e): return e.summary
         case .balloon(let m): return m.summary
         case .consoleControl(let c): return c.summary
+        case .socketPacket(let p): return p.summary
+        case .socketEvent(let e): return e.summary
         case .undecodable(let family, let defect): return "\(family) \(defect)"
         }
     }

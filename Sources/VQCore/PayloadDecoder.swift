@@ -53,6 +53,7 @@ public enum PayloadDecoder {
             case .ninePTransport?: return nineP(parts)
             case .input?: return input(parts, queueIndex: queueIndex)
             case .balloon?: return balloon(parts, queueIndex: queueIndex, features: features)
+            case .socket?: return socket(parts, queueIndex: queueIndex)
             default: return nil
             }
         }
@@ -153,6 +154,24 @@ public enum PayloadDecoder {
         guard let bytes = fromDevice ? parts.written(limit) : parts.readable(limit) else { return nil }
         return VirtioConsoleControl(bytes, fromDevice: fromDevice).map { .consoleControl($0) }
             ?? .undecodable(family: "console-ctrl", defect: .truncated(needed: VirtioConsoleControl.headerSize, present: bytes.count))
+    }
+
+    private static func socket(_ parts: ChainParts, queueIndex: Int) -> DevicePayload? {
+        let size = VirtioVsockPacket.headerSize
+        switch queueIndex {
+        case 0, 1:
+            let bytes = queueIndex == 0 ? parts.written(size) : parts.readable(size)
+            guard let bytes else { return nil }
+            let length = queueIndex == 0 ? parts.writtenLength : parts.chain.readableBytes
+            return VirtioVsockPacket(bytes, bufferLength: length).map { .socketPacket($0) }
+                ?? .undecodable(family: "vsock", defect: .truncated(needed: size, present: bytes.count))
+        case 2:
+            guard let written = parts.written(4) else { return nil }
+            return VirtioVsockEvent(written).map { .socketEvent($0) }
+                ?? .undecodable(family: "vsock-event", defect: .truncated(needed: 4, present: written.count))
+        default:
+            return nil
+        }
     }
 
     /// The first `limit` bytes of the chain's readable (or writable) buffers, in chain order.

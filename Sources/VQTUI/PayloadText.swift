@@ -35,6 +35,8 @@ enum PayloadText {
             return titled("virtio-balloon", payload)
         case .consoleControl:
             return titled("virtio-serial", payload)
+        case .socketPacket, .socketEvent:
+            return titled("virtio-vsock", payload)
         case .undecodable:
             return [StyledLine([Span(payload.summary, .error)])]
         }
