@@ -23,6 +23,8 @@ public enum DevicePayload: Sendable, Hashable {
     case socketPacket(VirtioVsockPacket)
     /// A virtio-vsock event (event queue).
     case socketEvent(VirtioVsockEvent)
+    /// A virtio-fs (FUSE) request and its reply.
+    case fileSystem(VirtioFSRequest)
     /// A message too short or too broken for its device's decoder to say more: the name of the
     /// message's family (as its summary starts) and what is wrong.
     case undecodable(family: String, defect: PayloadDefect)
@@ -43,6 +45,7 @@ public enum DevicePayload: Sendable, Hashable {
         case .consoleControl(let c): return c.summary
         case .socketPacket(let p): return p.summary
         case .socketEvent(let e): return e.summary
+        case .fileSystem(let r): return r.summary
         case .undecodable(let family, let defect): return "\(family) \(defect)"
         }
     }

@@ -54,6 +54,7 @@ public enum PayloadDecoder {
             case .input?: return input(parts, queueIndex: queueIndex)
             case .balloon?: return balloon(parts, queueIndex: queueIndex, features: features)
             case .socket?: return socket(parts, queueIndex: queueIndex)
+            case .fileSystem?: return fileSystem(parts)
             default: return nil
             }
         }
@@ -172,6 +173,15 @@ public enum PayloadDecoder {
         default:
             return nil
         }
+    }
+
+    private static func fileSystem(_ parts: ChainParts) -> DevicePayload? {
+        // fuse_in_header and fuse_read_in/fuse_write_in's first fields.
+        guard let readable = parts.readable(VirtioFSRequest.inHeaderSize + 20) else { return nil }
+        let written = parts.written(VirtioFSRequest.outHeaderSize)
+        if parts.isCompleted && written == nil { return nil }
+        return .fileSystem(VirtioFSRequest(readable: readable, readableLength: parts.chain.readableBytes, written: written,
+                                           writtenLength: parts.writtenLength))
     }
 
     /// The first `limit` bytes of the chain's readable (or writable) buffers, in chain order.

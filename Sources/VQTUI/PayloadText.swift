@@ -37,6 +37,8 @@ enum PayloadText {
             return titled("virtio-serial", payload)
         case .socketPacket, .socketEvent:
             return titled("virtio-vsock", payload)
+        case .fileSystem:
+            return titled("virtio-fs", payload)
         case .undecodable:
             return [StyledLine([Span(payload.summary, .error)])]
         }
