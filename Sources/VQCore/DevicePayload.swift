@@ -1,5 +1,7 @@
 /// What a buffer chain carries for its device, decoded from the bytes at its addresses:
-/// a block request, a network packet, console text or random bytes.
+/// a block request, a network packet, console text, random bytes, a SCSI command, a 9P exchange,
+/// input events, a balloon request, a console control message, a vsock packet, a FUSE request or a
+/// GPU command.
 public enum DevicePayload: Sendable, Hashable {
     case block(BlockRequest)
     case network(NetworkPacket)
@@ -25,6 +27,8 @@ public enum DevicePayload: Sendable, Hashable {
     case socketEvent(VirtioVsockEvent)
     /// A virtio-fs (FUSE) request and its reply.
     case fileSystem(VirtioFSRequest)
+    /// A virtio-gpu command and its response headers.
+    case gpu(VirtioGPUExchange)
     /// A message too short or too broken for its device's decoder to say more: the name of the
     /// message's family (as its summary starts) and what is wrong.
     case undecodable(family: String, defect: PayloadDefect)
@@ -46,6 +50,7 @@ public enum DevicePayload: Sendable, Hashable {
         case .socketPacket(let p): return p.summary
         case .socketEvent(let e): return e.summary
         case .fileSystem(let r): return r.summary
+        case .gpu(let x): return x.summary
         case .undecodable(let family, let defect): return "\(family) \(defect)"
         }
     }

@@ -1,9 +1,16 @@
 /// Decodes what a chain carries for its device (virtio-blk request, virtio-net packet, console text,
-/// rng bytes), reading at most a few hundred bytes of the chain's buffers in one batch.
+/// rng bytes, virtio-scsi, 9P, virtio-input, virtio-balloon, console control, vsock, virtio-fs and
+/// virtio-gpu messages), reading at most a few hundred bytes of the chain's buffers in one batch
+/// per part.
 ///
 /// What the driver wrote (readable buffers) is meaningful while a chain is in flight; what the
 /// device writes (writable buffers) only once the chain is used, with the length the device gave:
 /// pass `completedLength` for used chains.
+///
+/// The device is named as QEMU names it (`virtio-scsi`, `vhost-vsock`, `vhost-user-fs`...); its
+/// queue index picks the message: virtio-scsi 0 control, 1 events, 2+ commands; virtio-input 0
+/// events, 1 status; virtio-balloon inflate, deflate, then stats, free page hints and reporting as
+/// negotiated; virtio-serial 2 and 3 control (multiport); vsock 0 receive, 1 transmit, 2 events.
 public enum PayloadDecoder {
     /// How many bytes of a buffer are read to decode it.
     public static let peekBytes = 96
@@ -55,6 +62,7 @@ public enum PayloadDecoder {
             case .balloon?: return balloon(parts, queueIndex: queueIndex, features: features)
             case .socket?: return socket(parts, queueIndex: queueIndex)
             case .fileSystem?: return fileSystem(parts)
+            case .gpu?: return gpu(parts)
             default: return nil
             }
         }
@@ -182,6 +190,13 @@ public enum PayloadDecoder {
         if parts.isCompleted && written == nil { return nil }
         return .fileSystem(VirtioFSRequest(readable: readable, readableLength: parts.chain.readableBytes, written: written,
                                            writtenLength: parts.writtenLength))
+    }
+
+    private static func gpu(_ parts: ChainParts) -> DevicePayload? {
+        guard let readable = parts.readable(VirtioGPUControlHeader.size) else { return nil }
+        let written = parts.written(VirtioGPUControlHeader.size)
+        if parts.isCompleted && written == nil { return nil }
+        return .gpu(VirtioGPUExchange(readable: readable, written: written))
     }
 
     /// The first `limit` bytes of the chain's readable (or writable) buffers, in chain order.

@@ -39,6 +39,8 @@ enum PayloadText {
             return titled("virtio-vsock", payload)
         case .fileSystem:
             return titled("virtio-fs", payload)
+        case .gpu:
+            return titled("virtio-gpu", payload)
         case .undecodable:
             return [StyledLine([Span(payload.summary, .error)])]
         }
