@@ -156,8 +156,16 @@ public struct NinePMessage: Sendable, Hashable {
             s += " fid \(fid) afid \(afid == UInt32.max ? "NOFID" : String(afid)) uname \"\(uname)\" aname \"\(aname)\""
             if let n, n != UInt32.max { s += " n_uname \(n)" }
         case .walk(let fid, let newfid, let count, let names):
-            s += " fid \(fid) newfid \(newfid) " + (count == 0 ? "(clone)" : names.map { "\"\($0)\"" }.joined(separator: "/"))
-            if Int(count) > names.count { s += " …\(count) names" }
+            s += " fid \(fid) newfid \(newfid) "
+            if count == 0 { s += "(clone)" }
+            // As many names as fit a line (9P allows 16 of up to 64 KiB each).
+            var path = "", shown = 0
+            for name in names where path.count + name.count < 100 {
+                path += (shown == 0 ? "" : "/") + "\"\(name)\""
+                shown += 1
+            }
+            s += path
+            if Int(count) > shown { s += " …\(count) names" }
         case .walkReply(let count): s += " \(count) qid\(count == 1 ? "" : "s")"
         case .lopen(let fid, let flags): s += " fid \(fid) flags 0x" + String(flags, radix: 16)
         case .qidReply(let qid, let iounit): s += " qid \(qid)" + (iounit.map { " iounit \($0)" } ?? "")

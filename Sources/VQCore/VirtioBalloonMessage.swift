@@ -95,6 +95,8 @@ public enum VirtioBalloonMessage: Sendable, Hashable {
         public static let entrySize = 10
         /// Most entries decoded.
         public static let maxEntries = 16
+        /// Characters of a summary's entries (the ten statistics of Linux 6.1 fit).
+        static let summaryBudget = 280
 
         /// The first entries (at most ``maxEntries``).
         public var entries: [Entry]
@@ -128,8 +130,13 @@ public enum VirtioBalloonMessage: Sendable, Hashable {
             return s
         case .statistics(let st):
             var s = "balloon stats"
-            if !st.entries.isEmpty { s += " " + st.entries.prefix(10).map(\.description).joined(separator: ", ") }
-            if st.count > 10 { s += " (+\(st.count - 10) more)" }
+            // As many entries as fit a line: Linux's ten statistics do; hostile tags and values may not.
+            var shown = 0
+            for entry in st.entries where s.count + entry.description.count < Statistics.summaryBudget {
+                s += (shown == 0 ? " " : ", ") + entry.description
+                shown += 1
+            }
+            if st.count > shown { s += " (+\(st.count - shown) more)" }
             if let defect = st.defect { s += " (\(defect))" }
             return s
         case .hintCommand(let id):

@@ -91,6 +91,10 @@ final class NinePPayloadTests: XCTestCase {
         guard case .walk(_, _, 20, let names) = long.body else { return XCTFail("\(long.body)") }
         XCTAssertEqual(names.count, NinePMessage.maxNamesShown)
         XCTAssertTrue(long.summary.hasSuffix(" …20 names"), long.summary)
+        let wide = (0..<16).flatMap { _ in Self.string(String(repeating: "x", count: 40)) }
+        let wideWalk = try XCTUnwrap(NinePMessage(Self.message(110, tag: 5, LE.u32(0) + LE.u32(1) + LE.u16(16) + wide)))
+        XCTAssertEqual(wideWalk.summary, "Twalk tag 5 fid 0 newfid 1 \"" + String(repeating: "x", count: 40) + "\"/\""
+                       + String(repeating: "x", count: 40) + "\" …16 names", "as many names as fit a line")
     }
 
     func testExchangeThroughTheDecoder() throws {

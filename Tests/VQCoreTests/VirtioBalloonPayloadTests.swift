@@ -51,6 +51,11 @@ final class VirtioBalloonPayloadTests: XCTestCase {
         XCTAssertEqual(cut.defect, .malformed("15 bytes is not a whole number of 10-byte statistics"))
         let hostile = VirtioBalloonMessage.Statistics(bytes, length: UInt64(UInt32.max))
         XCTAssertEqual(hostile.entries.count, 6, "entries come from the bytes present, not the length")
+        let wild = (0..<16).flatMap { Self.stat(UInt16(1000 + $0), .max) }
+        let wideSummary = VirtioBalloonMessage.statistics(.init(wild, length: 161)).summary
+        XCTAssertLessThan(wideSummary.count, 400)
+        XCTAssertTrue(wideSummary.hasPrefix("balloon stats tag 1000 18446744073709551615, tag 1001 "), wideSummary)
+        XCTAssertTrue(wideSummary.hasSuffix(" more) (malformed: 161 bytes is not a whole number of 10-byte statistics)"), wideSummary)
     }
 
     func testThroughTheDecoder() {
