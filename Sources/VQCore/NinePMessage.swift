@@ -139,7 +139,7 @@ public struct NinePMessage: Sendable, Hashable {
     /// A 9P string (u16 length, bytes) for people; nil when its bytes are not all there.
     private static func string(_ r: inout PayloadReader) -> String? {
         guard let length = r.u16(), let bytes = r.take(Int(length)) else { return nil }
-        return PayloadReader.printable(bytes, limit: 48)
+        return PayloadReader.printable(bytes, limit: 40)
     }
 
     private static func qid(_ r: inout PayloadReader) -> Qid? {
@@ -147,9 +147,21 @@ public struct NinePMessage: Sendable, Hashable {
         return Qid(type: type, version: version, path: path)
     }
 
+    /// Characters of a summary's fields: a request and its reply fit one line together.
+    static let fieldsBudget = 90
+
     /// `Twalk tag 1 fid 0 newfid 1 "usr"/"lib"`, `Rlerror tag 3 ENOENT`.
     public var summary: String {
-        var s = "\(type) tag \(tag)"
+        var fields = self.fields
+        if fields.count > Self.fieldsBudget { fields = String(fields.prefix(Self.fieldsBudget - 1)) + "…" }
+        var s = "\(type) tag \(tag)" + fields
+        if let defect { s += " (\(defect))" }
+        return s
+    }
+
+    /// The decoded fields for people, each with a leading space.
+    private var fields: String {
+        var s = ""
         switch body {
         case .version(let msize, let version): s += " msize \(msize) \"\(version)\""
         case .attach(let fid, let afid, let uname, let aname, let n):
@@ -160,7 +172,7 @@ public struct NinePMessage: Sendable, Hashable {
             if count == 0 { s += "(clone)" }
             // As many names as fit a line (9P allows 16 of up to 64 KiB each).
             var path = "", shown = 0
-            for name in names where path.count + name.count < 100 {
+            for name in names where path.count + name.count < 60 {
                 path += (shown == 0 ? "" : "/") + "\"\(name)\""
                 shown += 1
             }
@@ -180,7 +192,6 @@ public struct NinePMessage: Sendable, Hashable {
         case .lerror(let errno): s += " " + LinuxErrorName.name(Int64(errno))
         case .other: break
         }
-        if let defect { s += " (\(defect))" }
         return s
     }
 }

@@ -93,8 +93,12 @@ final class NinePPayloadTests: XCTestCase {
         XCTAssertTrue(long.summary.hasSuffix(" …20 names"), long.summary)
         let wide = (0..<16).flatMap { _ in Self.string(String(repeating: "x", count: 40)) }
         let wideWalk = try XCTUnwrap(NinePMessage(Self.message(110, tag: 5, LE.u32(0) + LE.u32(1) + LE.u16(16) + wide)))
-        XCTAssertEqual(wideWalk.summary, "Twalk tag 5 fid 0 newfid 1 \"" + String(repeating: "x", count: 40) + "\"/\""
-                       + String(repeating: "x", count: 40) + "\" …16 names", "as many names as fit a line")
+        XCTAssertEqual(wideWalk.summary, "Twalk tag 5 fid 0 newfid 1 \"" + String(repeating: "x", count: 40) + "\" …16 names",
+                       "as many names as fit a line")
+        let attach = LE.u32(0) + LE.u32(0) + Self.string(String(repeating: "u", count: 300)) + Self.string(String(repeating: "a", count: 300))
+        let wideAttach = try XCTUnwrap(NinePMessage(Self.message(104, tag: 6, attach)))
+        XCTAssertEqual(wideAttach.summary, "Tattach tag 6 fid 0 afid 0 uname \"" + String(repeating: "u", count: 40) + "…\" aname \""
+                       + String(repeating: "a", count: 18) + "…", "fields cut to fit a line")
     }
 
     func testExchangeThroughTheDecoder() throws {
