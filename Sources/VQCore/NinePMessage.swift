@@ -67,7 +67,7 @@ public struct NinePMessage: Sendable, Hashable {
             defect = .malformed("size \(size) is past the \(bufferLength)-byte buffer")
         }
         // The fields stop at the message's size, or at the bytes held, whichever comes first.
-        var fields = PayloadReader(Array(bytes.prefix(max(Self.headerSize, Int(min(size, UInt32(bytes.count)))))), from: Self.headerSize)
+        var fields = PayloadReader(Array(bytes.prefix(max(Self.headerSize, Int(min(size, UInt32(clamping: bytes.count)))))), from: Self.headerSize)
         if let body = Self.body(of: self.type, &fields) {
             self.body = body
         } else if defect == nil {
