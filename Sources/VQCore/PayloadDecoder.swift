@@ -15,6 +15,10 @@ public enum PayloadDecoder {
     /// How many bytes of a buffer are read to decode it.
     public static let peekBytes = 96
 
+    /// What `chain` on queue `queueIndex` (of `queueCount`) of `device` carries, or nil when the
+    /// device or queue has no decoder here, the chain's bytes cannot be read, or (for buffers the
+    /// device fills) it is still in flight. A message too short for its fields comes back named
+    /// (``DevicePayload/undecodable(family:defect:)``, or a defect in the decoded message).
     public static func decode(_ chain: Chain, device: String, queueIndex: Int, queueCount: Int, memory: GuestMemory,
                               completedLength: UInt32? = nil, features: VirtioFeatures = [.version1]) -> DevicePayload? {
         switch device {
