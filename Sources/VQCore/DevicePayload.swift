@@ -1,10 +1,37 @@
 /// What a buffer chain carries for its device, decoded from the bytes at its addresses:
-/// a block request, a network packet, console text or random bytes.
+/// a block request, a network packet, console text, random bytes, a SCSI command, a 9P exchange,
+/// input events, a balloon request, a console control message, a vsock packet, a FUSE request or a
+/// GPU command.
 public enum DevicePayload: Sendable, Hashable {
     case block(BlockRequest)
     case network(NetworkPacket)
     case console(text: String)
     case entropy(bytes: [UInt8])
+    /// A virtio-scsi command on a request queue.
+    case scsiCommand(VirtioSCSICommand)
+    /// A virtio-scsi task management or asynchronous notification request (control queue).
+    case scsiControl(VirtioSCSIControl)
+    /// A virtio-scsi event (event queue).
+    case scsiEvent(VirtioSCSIEvent)
+    /// A virtio-9p request and its reply.
+    case nineP(VirtioNinePExchange)
+    /// virtio-input events (event queue) or status (LEDs...).
+    case input(VirtioInputEvents)
+    /// A virtio-balloon inflate/deflate array, statistics, or free page hints and reports.
+    case balloon(VirtioBalloonMessage)
+    /// A virtio-serial control message (control queues of a multiport device).
+    case consoleControl(VirtioConsoleControl)
+    /// A virtio-vsock packet header (receive and transmit queues).
+    case socketPacket(VirtioVsockPacket)
+    /// A virtio-vsock event (event queue).
+    case socketEvent(VirtioVsockEvent)
+    /// A virtio-fs (FUSE) request and its reply.
+    case fileSystem(VirtioFSRequest)
+    /// A virtio-gpu command and its response headers.
+    case gpu(VirtioGPUExchange)
+    /// A message too short or too broken for its device's decoder to say more: the name of the
+    /// message's family (as its summary starts) and what is wrong.
+    case undecodable(family: String, defect: PayloadDefect)
 
     /// A one-line description for people.
     public var summary: String {
@@ -13,6 +40,18 @@ public enum DevicePayload: Sendable, Hashable {
         case .network(let p): return p.summary
         case .console(let text): return "console \"\(text)\""
         case .entropy(let bytes): return "rng \(bytes.count) bytes " + bytes.prefix(8).map { String($0, radix: 16).leftPadded(2) }.joined()
+        case .scsiCommand(let c): return c.summary
+        case .scsiControl(let c): return c.summary
+        case .scsiEvent(let e): return e.summary
+        case .nineP(let x): return x.summary
+        case .input(let e): return e.summary
+        case .balloon(let m): return m.summary
+        case .consoleControl(let c): return c.summary
+        case .socketPacket(let p): return p.summary
+        case .socketEvent(let e): return e.summary
+        case .fileSystem(let r): return r.summary
+        case .gpu(let x): return x.summary
+        case .undecodable(let family, let defect): return "\(family) \(defect)"
         }
     }
 }

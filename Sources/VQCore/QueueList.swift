@@ -107,8 +107,11 @@ public struct QueueList: Sendable {
         switch q.device {
         case "virtio-net-rx": return PayloadRole(device: "virtio-net", queueIndex: 0, queueCount: 2, features: [.version1])
         case "virtio-net-tx": return PayloadRole(device: "virtio-net", queueIndex: 1, queueCount: 2, features: [.version1])
-        case "virtio-blk", "virtio-rng", "virtio-console":
+        case "virtio-blk", "virtio-rng":
             return PayloadRole(device: q.device, queueIndex: q.index, queueCount: device(of: q)?.queues.count ?? 1, features: [.version1])
+        case "virtio-console":
+            // A scan numbers its rings, not the device's queues: decode them all as port data.
+            return PayloadRole(device: q.device, queueIndex: 0, queueCount: 1, features: [.version1])
         default: return nil
         }
     }

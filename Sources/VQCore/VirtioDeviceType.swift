@@ -18,11 +18,11 @@ public enum VirtioDeviceType: Int, Sendable, Hashable, CaseIterable {
     case persistentMemory = 27
 
     /// The type of a device as QEMU names its backend (`virtio-net`, `vhost-user-blk`,
-    /// `virtio-serial`, `vhost-vsock`...) or as `vqscope scan` guesses it (`virtio-net-rx`);
-    /// `nil` for a name that says no type.
+    /// `virtio-serial`, `vhost-vsock`, `virtio-user-fs` as QEMU 7.2 names virtio-fs...) or as
+    /// `vqscope scan` guesses it (`virtio-net-rx`); `nil` for a name that says no type.
     public init?(name: String) {
         var word = Substring(name)
-        for prefix in ["vhost-user-", "vhost-", "virtio-"] where word.hasPrefix(prefix) {
+        for prefix in ["vhost-user-", "virtio-user-", "vhost-", "virtio-"] where word.hasPrefix(prefix) {
             word = word.dropFirst(prefix.count)
             break
         }

@@ -25,6 +25,29 @@ enum PayloadText {
             return [StyledLine([Span("console ", .title), Span("\"\(text)\"", .accent)])]
         case .entropy(let bytes):
             return [StyledLine([Span("rng ", .title), Span("\(bytes.count) bytes of entropy")])]
+        case .scsiCommand, .scsiControl, .scsiEvent:
+            return titled("virtio-scsi", payload)
+        case .nineP:
+            return titled("virtio-9p", payload)
+        case .input:
+            return titled("virtio-input", payload)
+        case .balloon:
+            return titled("virtio-balloon", payload)
+        case .consoleControl:
+            return titled("virtio-serial", payload)
+        case .socketPacket, .socketEvent:
+            return titled("virtio-vsock", payload)
+        case .fileSystem:
+            return titled("virtio-fs", payload)
+        case .gpu:
+            return titled("virtio-gpu", payload)
+        case .undecodable:
+            return [StyledLine([Span(payload.summary, .error)])]
         }
+    }
+
+    /// The device's name, then the payload's summary.
+    private static func titled(_ device: String, _ payload: DevicePayload) -> [StyledLine] {
+        [StyledLine([Span(device + " ", .title), Span(payload.summary, .accent)])]
     }
 }

@@ -84,6 +84,48 @@ put("Payload", "net-legacy-arp", payload(1, 1, 2, 0, 0, [(0x100, 10, 0), (0x200,
     [(0x200, bytes.fromhex("ffffffffffff525400123456" "0806" "0001080006040001525400123456c0a80001000000000000c0a800c7"))]))
 put("Payload", "console", payload(3, 1, 2, 3, 14, [(0x100, 64, 0), (0x200, 64, 1)], [(0x100, b"hello, world\r\n"), (0x200, b"login: ")]))
 put("Payload", "rng", payload(4, 0, 1, 3, 16, [(0x100, 64, 1)], [(0x100, bytes(range(16)))]))
+# Device indexes in the Payload target's list: 5 virtio-gpu, 6 virtio-scsi, 8 virtio-9p, 9 virtio-input,
+# 10 virtio-balloon, 11 vhost-vsock, 12 vhost-user-fs. Options: bit 2 SCSI T10 PI, bits 3-5 balloon queues.
+lun = bytes([1, 0, 0x40, 1, 0, 0, 0, 0])
+cmd = lun + struct.pack("<QBBB", 7, 0, 0, 0) + bytes([0x28, 0, 0, 0, 8, 0, 0, 0, 8, 0]).ljust(32, b"\0")
+sense = bytes([0x70, 0, 5, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24, 0])
+resp = struct.pack("<IIHBB", len(sense), 0, 0, 2, 0) + sense.ljust(96, b"\0")
+put("Payload", "scsi-read10-check", payload(6, 2, 4, 3, 108, [(0x100, 51, 0), (0x200, 108, 1), (0x400, 512, 1)], [(0x100, cmd), (0x200, resp)]))
+put("Payload", "scsi-pi", payload(6, 3, 4, 6, 0, [(0x100, 59, 0)], [(0x100, cmd[:19] + struct.pack("<II", 8, 0) + cmd[19:])]))
+put("Payload", "scsi-tmf", payload(6, 0, 4, 3, 1, [(0x100, 24, 0), (0x200, 1, 1)],
+    [(0x100, struct.pack("<II", 0, 5) + lun + struct.pack("<Q", 0)), (0x200, b"\x0a")]))
+put("Payload", "scsi-an", payload(6, 0, 4, 3, 5, [(0x100, 16, 0), (0x200, 5, 1)], [(0x100, struct.pack("<I", 1) + lun + struct.pack("<I", 0x10))]))
+put("Payload", "scsi-event", payload(6, 1, 4, 3, 16, [(0x100, 16, 1)], [(0x100, struct.pack("<I", 1) + lun + struct.pack("<I", 1))]))
+def p9(t, tag, body): return struct.pack("<IBH", 7 + len(body), t, tag) + body
+def s9(text): return struct.pack("<H", len(text)) + text
+twalk = p9(110, 3, struct.pack("<IIH", 0, 1, 2) + s9(b"usr") + s9(b"lib"))
+rwalk = p9(111, 3, struct.pack("<H", 2) + bytes(26))
+put("Payload", "9p-walk", payload(8, 0, 1, 3, len(rwalk), [(0x100, len(twalk), 0), (0x200, 256, 1)], [(0x100, twalk), (0x200, rwalk)]))
+tread = p9(116, 6, struct.pack("<IQI", 2, 0, 4096))
+put("Payload", "9p-read-lerror", payload(8, 0, 1, 3, 11, [(0x100, len(tread), 0), (0x200, 11, 1), (0x300, 4096, 1)],
+    [(0x100, tread), (0x200, p9(7, 6, struct.pack("<I", 2)))]))
+put("Payload", "9p-version", payload(8, 0, 1, 2, 0, [(0x100, 21, 0)], [(0x100, p9(100, 0xffff, struct.pack("<I", 8192) + s9(b"9P2000.L")))]))
+ev = lambda t, c, v: struct.pack("<HHI", t, c, v)
+put("Payload", "input-key", payload(9, 0, 2, 3, 24, [(0x100, 24, 1)], [(0x100, ev(4, 4, 30) + ev(1, 30, 1) + ev(0, 0, 0))]))
+put("Payload", "input-led", payload(9, 1, 2, 2, 0, [(0x100, 16, 0)], [(0x100, ev(0x11, 1, 1) + ev(0, 0, 0))]))
+put("Payload", "balloon-inflate", payload(10, 0, 3, 2, 0, [(0x100, 1024, 0)], [(0x100, b"".join(struct.pack("<I", 0x12345 + i) for i in range(8)))]))
+stats = b"".join(struct.pack("<HQ", t, v) for t, v in [(0, 0), (1, 0), (2, 17), (3, 9000), (4, 112 << 20), (5, 1 << 30), (6, 500 << 20), (7, 64 << 20), (8, 0), (9, 0)])
+put("Payload", "balloon-stats", payload(10, 2, 3, 0b1010, 0, [(0x100, len(stats), 0)], [(0x100, stats)]))
+put("Payload", "balloon-report", payload(10, 2, 4, 0b100011, 0, [(0x1000, 0x1000, 1), (0x2000, 0x2000, 1)], []))
+ctrl = struct.pack("<IHH", 1, 7, 1) + b"org.qemu.guest_agent.0\0"
+put("Payload", "serial-port-name", payload(2, 2, 8, 3, len(ctrl), [(0x100, 4096, 1)], [(0x100, ctrl)]))
+put("Payload", "serial-resize", payload(2, 3, 8, 2, 0, [(0x100, 12, 0)], [(0x100, struct.pack("<IHHHH", 0, 5, 0, 132, 43))]))
+vsock = struct.pack("<QQIIIHHIII", 3, 2, 1025, 5000, 5, 1, 5, 0, 262144, 0) + b"hello"
+put("Payload", "vsock-tx", payload(11, 1, 3, 2, 0, [(0x100, 44, 0), (0x200, 5, 0)], [(0x100, vsock[:44]), (0x200, vsock[44:])]))
+put("Payload", "vsock-rx", payload(11, 0, 3, 3, 49, [(0x100, 4140, 1)], [(0x100, vsock)]))
+put("Payload", "vsock-event", payload(11, 2, 3, 3, 4, [(0x100, 4, 1)], []))
+fuse_read = struct.pack("<IIQQIIIHH", 80, 15, 8, 5, 0, 0, 311, 0, 0) + struct.pack("<QQIIQII", 1, 8192, 4096, 0, 0, 0, 0)
+put("Payload", "fs-read", payload(12, 1, 2, 3, 4112, [(0x100, 80, 0), (0x200, 16, 1), (0x300, 4096, 1)],
+    [(0x100, fuse_read), (0x200, struct.pack("<IiQ", 4112, 0, 8))]))
+put("Payload", "fs-lookup-enoent", payload(12, 0, 2, 3, 16, [(0x100, 46, 0), (0x200, 144, 1)],
+    [(0x100, struct.pack("<IIQQIIIHH", 46, 1, 42, 1, 1000, 100, 311, 0, 0) + b"hello\0"), (0x200, struct.pack("<IiQ", 16, -2, 42))]))
+gpu = lambda t, flags=0, fence=0: struct.pack("<IIQIB3x", t, flags, fence, 0, 0)
+put("Payload", "gpu-flush", payload(5, 0, 2, 3, 24, [(0x100, 48, 0), (0x200, 24, 1)], [(0x100, gpu(0x104, 1, 12)), (0x200, gpu(0x1100, 1, 12))]))
 
 # ELF core files: two or three PT_LOAD segments.
 def elf(segments, phentsize=56):

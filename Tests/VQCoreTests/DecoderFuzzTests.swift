@@ -305,7 +305,8 @@ final class DecoderFuzzTests: XCTestCase {
             }
         }
         let memory = try memory(ram)
-        let devices = ["virtio-blk", "virtio-net", "virtio-serial", "virtio-console", "virtio-rng", "virtio-gpu"]
+        let devices = ["virtio-blk", "virtio-net", "virtio-serial", "virtio-console", "virtio-rng", "virtio-gpu", "virtio-scsi",
+                       "virtio-9p", "virtio-input", "virtio-balloon", "vhost-vsock", "vhost-user-fs"]
         var decoded = 0
         for round in 0..<3000 {
             var elements: [Chain.Element] = []

@@ -77,13 +77,16 @@ final class QueueListTests: XCTestCase {
     func testScannedRolesMapTheGuessOntoTheDevicesNumbering() {
         let list = QueueList.scanned([ring(0x10000, "virtio-net-rx"), ring(0x20000, "virtio-net-tx"), ring(0x30000, "virtio-blk"),
                                       ring(0x40000, "virtio-blk"), ring(0x50000, "virtio-net-ctrl"), ring(0x60000, nil),
-                                      ring(0x70000, "virtio-rng"), ring(0x80000, "virtio-console")], note: nil)
+                                      ring(0x70000, "virtio-rng"), ring(0x80000, "virtio-console"), ring(0x90000, "virtio-console"),
+                                      ring(0xa0000, "virtio-console")], note: nil)
         let roles = Dictionary(list.queues.map { ($0.label, list.payloadRole(of: $0)) }, uniquingKeysWith: { a, _ in a })
         XCTAssertEqual(roles["virtio-net-rx:0"], PayloadRole(device: "virtio-net", queueIndex: 0, queueCount: 2, features: [.version1]))
         XCTAssertEqual(roles["virtio-net-tx:0"], PayloadRole(device: "virtio-net", queueIndex: 1, queueCount: 2, features: [.version1]))
         XCTAssertEqual(roles["virtio-blk:1"], PayloadRole(device: "virtio-blk", queueIndex: 1, queueCount: 2, features: [.version1]))
         XCTAssertEqual(roles["virtio-rng:0"], PayloadRole(device: "virtio-rng", queueIndex: 0, queueCount: 1, features: [.version1]))
         XCTAssertEqual(roles["virtio-console:0"]??.device, "virtio-console")
+        XCTAssertEqual(roles["virtio-console:2"], PayloadRole(device: "virtio-console", queueIndex: 0, queueCount: 1, features: [.version1]),
+                       "a scan's third console ring is port data, not virtio-serial's control queue 2")
         XCTAssertEqual(roles["virtio-net-ctrl:0"], .some(nil), "no decoder for the control queue")
         XCTAssertEqual(roles["unknown:0"], .some(nil), "a ring of no known role is not decoded")
     }

@@ -9,6 +9,9 @@ final class QueueRoleTests: XCTestCase {
         XCTAssertEqual(VirtioDeviceType(name: "vhost-vsock"), .socket)
         XCTAssertEqual(VirtioDeviceType(name: "virtio-net-rx"), .network)
         XCTAssertEqual(VirtioDeviceType(name: "vhost-user-fs"), .fileSystem)
+        XCTAssertEqual(VirtioDeviceType(name: "virtio-user-fs"), .fileSystem, "QEMU 7.2's name for virtio-fs")
+        XCTAssertEqual(VirtioDeviceType(name: "virtio-9p"), .ninePTransport)
+        XCTAssertEqual(VirtioDeviceType(name: "virtio-input"), .input)
         XCTAssertNil(VirtioDeviceType(name: "virtio-foo"))
         XCTAssertNil(VirtioDeviceType(name: "e1000"))
     }
