@@ -122,7 +122,7 @@ public enum QMPVirtioSource {
                         notes.append(Note(device: name, path: path, queue: index, reason: "x-query-virtio-vhost-queue-status failed: \(description)"))
                         continue
                     }
-                    answer = vhostQueueAnswer(q)
+                    answer = queueAnswer(q, .vhost)
                     if case .usable = answer {
                         mapping = VhostRingMapping(descriptors: q["desc"]?.uint64 ?? 0, driverArea: q["avail"]?.uint64 ?? 0,
                                                    deviceArea: q["used"]?.uint64 ?? 0)
@@ -182,24 +182,6 @@ public enum QMPVirtioSource {
         case unusable(String)
     }
 
-    /// Judges one `x-query-virtio-vhost-queue-status` reply, as ``queueAnswer(_:)`` judges QEMU's own.
-    static func vhostQueueAnswer(_ q: JSON) -> QueueAnswer {
-        guard case .object = q else {
-            return .unusable("x-query-virtio-vhost-queue-status did not return an object (\(q.text.prefix(60)))")
-        }
-        guard let desc = q["desc-phys"]?.uint64 else {
-            return .unusable("x-query-virtio-vhost-queue-status gives no ring address (desc-phys: \(q["desc-phys"]?.text ?? "missing"))")
-        }
-        if desc == 0 { return .inactive }
-        guard let num = q["num"]?.uint64 else {
-            return .unusable("x-query-virtio-vhost-queue-status gives no queue size (num: \(q["num"]?.text ?? "missing"))")
-        }
-        guard num > 0, num <= 32768 else {
-            return .unusable("x-query-virtio-vhost-queue-status gives size \(num), which virtio does not allow (1 to 32768)")
-        }
-        return .usable(desc: desc, num: UInt16(num))
-    }
-
     /// Who serves the device at `path`: its virtio backend's QOM type names a vhost-user or vhost
     /// device (`vhost-user-blk`, `vhost-vsock-device`); a started vhost that negotiated vhost-user
     /// protocol features is vhost-user (a virtio-net on a vhost-user netdev), any other started vhost
@@ -215,21 +197,32 @@ public enum QMPVirtioSource {
         return .vhostKernel
     }
 
-    /// Judges one `x-query-virtio-queue-status` reply: a queue is listed only with a descriptor
-    /// address and a size virtio allows (1 to 32768).
-    static func queueAnswer(_ q: JSON) -> QueueAnswer {
+    /// The fields of a queue-status reply that give the ring's descriptor address and size:
+    /// QEMU's own (`x-query-virtio-queue-status`) or its vhost state's (`x-query-virtio-vhost-queue-status`).
+    struct QueueReply {
+        var command: String
+        var descriptors: String
+        var size: String
+
+        static let qemu = QueueReply(command: "x-query-virtio-queue-status", descriptors: "vring-desc", size: "vring-num")
+        static let vhost = QueueReply(command: "x-query-virtio-vhost-queue-status", descriptors: "desc-phys", size: "num")
+    }
+
+    /// Judges one queue-status reply: a queue is listed only with a descriptor address and a size
+    /// virtio allows (1 to 32768).
+    static func queueAnswer(_ q: JSON, _ reply: QueueReply = .qemu) -> QueueAnswer {
         guard case .object = q else {
-            return .unusable("x-query-virtio-queue-status did not return an object (\(q.text.prefix(60)))")
+            return .unusable("\(reply.command) did not return an object (\(q.text.prefix(60)))")
         }
-        guard let desc = q["vring-desc"]?.uint64 else {
-            return .unusable("x-query-virtio-queue-status gives no ring address (vring-desc: \(q["vring-desc"]?.text ?? "missing"))")
+        guard let desc = q[reply.descriptors]?.uint64 else {
+            return .unusable("\(reply.command) gives no ring address (\(reply.descriptors): \(q[reply.descriptors]?.text ?? "missing"))")
         }
         if desc == 0 { return .inactive }
-        guard let num = q["vring-num"]?.uint64 else {
-            return .unusable("x-query-virtio-queue-status gives no queue size (vring-num: \(q["vring-num"]?.text ?? "missing"))")
+        guard let num = q[reply.size]?.uint64 else {
+            return .unusable("\(reply.command) gives no queue size (\(reply.size): \(q[reply.size]?.text ?? "missing"))")
         }
         guard num > 0, num <= 32768 else {
-            return .unusable("x-query-virtio-queue-status gives size \(num), which virtio does not allow (1 to 32768)")
+            return .unusable("\(reply.command) gives size \(num), which virtio does not allow (1 to 32768)")
         }
         return .usable(desc: desc, num: UInt16(num))
     }
