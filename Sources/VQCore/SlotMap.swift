@@ -53,12 +53,47 @@ public struct SlotMap: Sendable, Equatable {
 
     /// Why `gpa` has no backing: the named hole it falls in, or where it lies relative to RAM.
     public func reasonUnmapped(_ gpa: GuestPhysicalAddress) -> String {
-        if let hole = holes.last(where: { $0.contains(gpa) }) {
-            return "in \(hole.name) (\(hole.guest)-\(Hex.string(hole.guest.rawValue &+ hole.size &- 1))), not RAM"
+        reason(unmapped(gpa))
+    }
+
+    /// Why an address has no host address, as a key: equal keys have the same
+    /// ``reasonUnmapped(_:)``, so bulk callers can say each reason once.
+    public enum Unmapped: Hashable, Sendable {
+        /// In ``holes``[index].
+        case hole(Int)
+        /// Past the last slot.
+        case pastEnd
+        /// Between slots, in no named hole.
+        case between
+        /// The map has no slot.
+        case empty
+    }
+
+    /// Which of the reasons an address outside every slot has: the last hole holding it (holes are
+    /// sorted by start; a binary search finds the last one starting at or below it), else past the
+    /// end or between slots.
+    public func unmapped(_ gpa: GuestPhysicalAddress) -> Unmapped {
+        var low = 0, high = holes.count
+        while low < high {
+            let mid = (low + high) / 2
+            if holes[mid].guest.rawValue <= gpa.rawValue { low = mid + 1 } else { high = mid }
         }
-        guard let last = slots.last else { return "the slot map is empty" }
-        if gpa.rawValue >= last.guestEnd { return "past the end of guest memory (\(Hex.string(last.guestEnd)))" }
-        return "in no memory slot (a hole between RAM ranges)"
+        // Holes starting after gpa cannot hold it; of the rest the last that holds it names it.
+        if let index = holes[..<low].lastIndex(where: { $0.contains(gpa) }) { return .hole(index) }
+        guard let last = slots.last else { return .empty }
+        return gpa.rawValue >= last.guestEnd ? .pastEnd : .between
+    }
+
+    /// The sentence for one ``Unmapped`` key.
+    public func reason(_ key: Unmapped) -> String {
+        switch key {
+        case .hole(let index):
+            let hole = holes[index]
+            return "in \(hole.name) (\(hole.guest)-\(Hex.string(hole.guest.rawValue &+ hole.size &- 1))), not RAM"
+        case .empty: return "the slot map is empty"
+        case .pastEnd: return "past the end of guest memory (\(Hex.string(slots.last.map(\.guestEnd) ?? 0)))"
+        case .between: return "in no memory slot (a hole between RAM ranges)"
+        }
     }
 
     /// Splits `count` bytes from `gpa` into backing pieces, one per slot crossed.

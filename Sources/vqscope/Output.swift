@@ -31,6 +31,12 @@ final class Output: @unchecked Sendable {
 
     @inline(__always) func byte(_ b: UInt8) { buffer.append(b) }
 
+    /// A literal's bytes, without making a String of it (bulk output's fixed pieces).
+    @inline(__always) func literal(_ text: StaticString) {
+        text.withUTF8Buffer { buffer.append(contentsOf: $0) }
+        if buffer.count >= capacity { flush() }
+    }
+
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// `0x` and lowercase hex digits.

@@ -52,12 +52,28 @@ struct TranslationWriter {
     private(set) var untranslated = 0
     private var count = 0
     private var pending: [(gpa: UInt64?, slot: Int?, text: String?)] = []
+    /// What repeats on every line, made once: the host key, each slot's region, each reason.
+    private let hostKeyBytes: [UInt8]
+    private let regions: [[UInt8]]
+    private var reasons: [SlotMap.Unmapped: [UInt8]] = [:]
 
     init(map: SlotMap, json: Bool, hostKey: String, lookup: HostPhysicalLookup?) {
         self.map = map
         self.json = json
         self.hostKey = hostKey
         self.lookup = lookup
+        hostKeyBytes = Array(",\"\(hostKey)\":".utf8)
+        regions = map.slots.map { Array((json ? ",\"region\":" + JSON.string($0.name).text : $0.name).utf8) }
+    }
+
+    /// The reason an address has no host address, as this writer prints it (made once per reason).
+    private mutating func reasonBytes(_ gpa: UInt64) -> [UInt8] {
+        let key = map.unmapped(GuestPhysicalAddress(gpa))
+        if let known = reasons[key] { return known }
+        let text = map.reason(key)
+        let bytes = Array((json ? ",\"reason\":" + JSON.string(text).text : "no host address: " + text).utf8)
+        reasons[key] = bytes
+        return bytes
     }
 
     func begin(source: SlotSource) {
@@ -102,24 +118,28 @@ struct TranslationWriter {
     private mutating func emit(gpa: UInt64?, text: String?, slot: Int?, hpa: Result<HostPhysicalAddress, PagemapError>?) {
         defer { count += 1 }
         let hva = slot.map { map.slots[$0].host &+ (gpa! &- map.slots[$0].guest.rawValue) }
-        let reason: String? = gpa == nil ? "'\(text ?? "")' is not an address" : (slot == nil ? map.reasonUnmapped(GuestPhysicalAddress(gpa!)) : nil)
         if json {
-            out.write(count == 0 ? "\n{\"gpa\":" : ",\n{\"gpa\":")
-            if let gpa { out.decimal(gpa) } else { out.write("null") }
-            out.write(",\"\(hostKey)\":")
-            if let hva { out.decimal(hva) } else { out.write("null") }
+            if count == 0 { out.literal("\n{\"gpa\":") } else { out.literal(",\n{\"gpa\":") }
+            if let gpa { out.decimal(gpa) } else { out.literal("null") }
+            hostKeyBytes.withUnsafeBytes { out.write(bytes: $0) }
+            if let hva { out.decimal(hva) } else { out.literal("null") }
             if lookup != nil {
-                out.write(",\"hpa\":")
+                out.literal(",\"hpa\":")
                 switch hpa {
                 case .success(let a)?: out.decimal(a.rawValue)
-                default: out.write("null")
+                default: out.literal("null")
                 }
                 if case .failure(let e)? = hpa { out.write(",\"hpa_reason\":"); out.write(JSON.string(e.description).text) }
             }
-            out.write(",\"region\":")
-            if let slot { out.write(JSON.string(map.slots[slot].name).text) } else { out.write("null") }
-            if let reason { out.write(",\"reason\":"); out.write(JSON.string(reason).text) }
-            out.write("}")
+            if let slot {
+                regions[slot].withUnsafeBytes { out.write(bytes: $0) }
+            } else {
+                out.literal(",\"region\":null")
+                if let gpa { reasonBytes(gpa).withUnsafeBytes { out.write(bytes: $0) } } else {
+                    out.write(",\"reason\":"); out.write(JSON.string("'\(text ?? "")' is not an address").text)
+                }
+            }
+            out.literal("}")
         } else {
             if let gpa { out.hex(gpa) } else { out.write(text ?? "") }
             out.byte(0x20); out.byte(0x20)
@@ -133,7 +153,13 @@ struct TranslationWriter {
                 }
             }
             out.byte(0x20); out.byte(0x20)
-            if let slot { out.write(map.slots[slot].name) } else { out.write("no host address: " + (reason ?? "")) }
+            if let slot {
+                regions[slot].withUnsafeBytes { out.write(bytes: $0) }
+            } else if let gpa {
+                reasonBytes(gpa).withUnsafeBytes { out.write(bytes: $0) }
+            } else {
+                out.write("no host address: '\(text ?? "")' is not an address")
+            }
             out.newline()
         }
     }

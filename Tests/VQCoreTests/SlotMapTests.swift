@@ -277,3 +277,35 @@ final class SlotMapTests: XCTestCase {
         XCTAssertTrue(gpa(1) < gpa(2))
     }
 }
+
+/// The reason keys a bulk translation caches say what the linear search over holes says, overlapping
+/// holes included.
+final class SlotMapReasonTests: XCTestCase {
+    func testReasonKeysAgreeWithTheLastHoldingHole() throws {
+        let map = try SlotMap(slots: [
+            MemorySlot(guest: GuestPhysicalAddress(0), size: 0xa0000, host: 0x7f00_0000_0000, name: "pc.ram"),
+            MemorySlot(guest: GuestPhysicalAddress(0x100000), size: 0xff0_0000, host: 0x7f00_0010_0000, name: "pc.ram"),
+        ], holes: [
+            MemoryHole(guest: GuestPhysicalAddress(0xa0000), size: 0x60000, name: "legacy"),
+            MemoryHole(guest: GuestPhysicalAddress(0xc0000), size: 0x10000, name: "vga rom"),
+            MemoryHole(guest: GuestPhysicalAddress(0xfec0_0000), size: 0x1000, name: "ioapic"),
+            MemoryHole(guest: GuestPhysicalAddress(0xfed0_0000), size: 0x400, name: "hpet"),
+        ])
+        func linear(_ gpa: UInt64) -> String {
+            if let hole = map.holes.last(where: { $0.contains(GuestPhysicalAddress(gpa)) }) {
+                return "in \(hole.name) (\(hole.guest)-\(Hex.string(hole.guest.rawValue &+ hole.size &- 1))), not RAM"
+            }
+            return gpa >= 0x1000_0000 ? "past the end of guest memory (0x10000000)" : "in no memory slot (a hole between RAM ranges)"
+        }
+        var checked = 0
+        for gpa: UInt64 in [0xa0000, 0xbffff, 0xc0000, 0xc8000, 0xcffff, 0xd0000, 0xfffff, 0x1000_0000, 0xfec0_0000, 0xfec0_0fff,
+                            0xfec0_1000, 0xfed0_0000, 0xfed0_0400, 0xffff_ffff_ffff_ffff] + (0..<200).map({ _ in UInt64.random(in: 0xa0000...0x1_0000_0000) })
+            where map.slotIndex(containing: GuestPhysicalAddress(gpa)) == nil {
+            XCTAssertEqual(map.reasonUnmapped(GuestPhysicalAddress(gpa)), linear(gpa), Hex.string(gpa))
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 100)
+        XCTAssertEqual(map.unmapped(GuestPhysicalAddress(0xc8000)), .hole(1), "the later of two overlapping holes names it")
+        XCTAssertEqual(map.unmapped(GuestPhysicalAddress(0xd0000)), .hole(0))
+    }
+}
