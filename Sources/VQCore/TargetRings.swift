@@ -1,0 +1,80 @@
+extension Target {
+    /// The machine's virtual IOMMU, from QEMU's command line: `nil` without one, and for an image
+    /// (which does not say).
+    public var iommu: MachineIOMMU? { dmaMemory().iommu }
+
+    /// The memory to read `queue`'s rings, descriptors, indirect tables and buffers through, and
+    /// what its addresses are: ``memory`` itself for a device whose addresses are guest-physical
+    /// (no ACCESS_PLATFORM, no IOMMU, an image), the device's view through the Intel IOMMU when its
+    /// addresses are I/O virtual addresses. Every command and the inspector read rings through
+    /// this, and call ``refreshRings()`` once per poll.
+    ///
+    /// Throws one line naming the IOMMU and why when the addresses are IOVAs vqscope cannot
+    /// translate (an IOMMU it does not walk, registers not read without QMP, a mode it does not
+    /// know, no DMA domain): no ring is then read from IOVAs as if they were guest-physical. Rings
+    /// a RAM scan found (no QMP) on a machine whose IOMMU translates DMA throw too: their devices'
+    /// features are unknown.
+    public func ringMemory(for queue: Virtqueue, in list: QueueList) throws(IOMMUTranslationError) -> RingMemory {
+        var dma = dmaMemory()
+        defer { self.dma = dma }
+        guard list.source == .qmp else {
+            if let iommu = dma.iommu, !iommu.defaultBusBypassesIOMMU, iommu.translatesDMA {
+                throw .untranslatable(iommu.kind, reason: "without QMP vqscope can neither tell which devices use it nor read its "
+                                      + "registers, so rings found in RAM are not decoded (their addresses may be I/O virtual addresses)")
+            }
+            return RingMemory(guest: memory)
+        }
+        guard let device = list.device(of: queue) else { return RingMemory(guest: memory) }
+        return try dma.ringMemory(for: device)
+    }
+
+    /// What the addresses of `queue`'s device are, without reading anything: `gpa` or `iova`
+    /// (translatable or not).
+    public func addressing(of queue: Virtqueue, in list: QueueList) -> DeviceAddressing {
+        let iommu = dmaMemory().iommu
+        guard list.source == .qmp, let device = list.device(of: queue) else {
+            if let iommu, !iommu.defaultBusBypassesIOMMU, iommu.translatesDMA {
+                return .untranslatableIOVA(.untranslatable(iommu.kind, reason: "the device's features are unknown without QMP"))
+            }
+            return .guestPhysical(reason: "no IOMMU translates the machine's DMA")
+        }
+        return DeviceAddressing(features: device.features, iommu: iommu)
+    }
+
+    /// Forgets the devices' IOMMU views: the next ``ringMemory(for:in:)`` walks their tables again
+    /// (once per poll; the guest maps and unmaps buffers as it goes).
+    public func refreshRings() {
+        dma?.refresh()
+    }
+
+    /// The target's DMA memory, built once: the IOMMU from QEMU's command line and, for an Intel
+    /// IOMMU that translates DMA, its registers read through QMP.
+    func dmaMemory() -> DMAMemory {
+        if let dma { return dma }
+        let iommu = process.flatMap { MachineIOMMU(commandLine: $0.commandLine) }
+        var made = DMAMemory(guest: memory, iommu: iommu)
+        if qmp == nil {
+            made.registersMissing = "there is no QMP connection (\(imagePath != nil ? "an image" : notes.first ?? "--no-qmp")); "
+                + "vqscope reads them through QMP"
+        }
+        if iommu?.kind == .intel, let qmp, iommu?.translatesDMA == true {
+            made = readRegisters(into: made, through: qmp)
+        }
+        dma = made
+        return made
+    }
+
+    private func readRegisters(into dma: DMAMemory, through qmp: QMPClient) -> DMAMemory {
+        var dma = dma
+        do throws(QMPError) {
+            if let registers = try VTdRegisters.read(through: qmp) {
+                dma.registers = registers
+            } else {
+                dma.registersMissing = "QEMU's memory tree (info mtree -f) has no intel_iommu register window"
+            }
+        } catch {
+            dma.registersMissing = "reading them through QMP failed: \(error)"
+        }
+        return dma
+    }
+}
