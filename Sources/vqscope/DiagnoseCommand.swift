@@ -52,8 +52,8 @@ struct DiagnoseCommand: ParsableCommand {
         if t.process == nil {
             // One instant: the ring's shape only.
             for (i, q) in queues.enumerated() {
-                do throws(MemoryError) {
-                    let snapshot = try q.snapshot(memory: t.memory)
+                do {
+                    let snapshot = try q.snapshot(memory: try q.memory(in: t))
                     results[i].diagnosis = QueueHealthTracker.judgeInstant(snapshot, queue: q.queue, role: q.role)
                 } catch {
                     results[i].error = "\(error)"
@@ -69,7 +69,14 @@ struct DiagnoseCommand: ParsableCommand {
             }
             func sample(final: Bool) throws {
                 var broken: [String: Bool] = [:]
+                // The devices' IOMMU mappings, walked again once a sample.
+                t.refreshRings()
                 for (i, q) in queues.enumerated() where results[i].error == nil {
+                    let memory: GuestMemory
+                    do throws(IOMMUTranslationError) { memory = try q.memory(in: t) } catch {
+                        results[i].error = "\(error)"
+                        continue
+                    }
                     var state: DeviceQueueState?
                     var deviceBroken = false
                     if final, let qmp = t.qmp {
@@ -78,7 +85,7 @@ struct DiagnoseCommand: ParsableCommand {
                         deviceBroken = broken[q.queue.path] ?? false
                     }
                     do throws(MemoryError) {
-                        let snapshot = try q.snapshot(memory: t.memory, hints: state)
+                        let snapshot = try q.snapshot(memory: memory, hints: state)
                         results[i].diagnosis = trackers[i].observe(snapshot, deviceState: state, deviceBroken: deviceBroken,
                                                                    at: MonotonicClock.now())
                     } catch {
@@ -128,6 +135,16 @@ struct DiagnoseCommand: ParsableCommand {
 struct DiagnosedQueue {
     let queue: Virtqueue
     let role: QueueRole
+    /// The list the queue came from (what ``Target/ringMemory(for:in:)`` needs).
+    var list: QueueList?
+
+    /// The memory to read the ring through: the device's view through its IOMMU when its addresses
+    /// are IOVAs. Throws the one line that says why they cannot be translated; such a queue is
+    /// unreadable, never broken.
+    func memory(in target: Target) throws(IOMMUTranslationError) -> GuestMemory {
+        guard let list else { return target.memory }
+        return try target.ringMemory(for: queue, in: list).memory
+    }
 
     /// The queues of `target` (all, or the one `selector` names): QMP's, else the split rings a RAM
     /// scan finds (``QueueList``; exits 2 with one line when neither works). `leftOut` gets the
@@ -139,7 +156,7 @@ struct DiagnosedQueue {
         for device in list.devices {
             for q in device.queues {
                 let role = list.source == .qmp ? QueueRole(device: device, queue: q) : QueueRole(guess: device.name)
-                queues.append(DiagnosedQueue(queue: q, role: role))
+                queues.append(DiagnosedQueue(queue: q, role: role, list: list))
             }
         }
         if let selector {
