@@ -70,7 +70,13 @@ struct CaptureCommand: ParsableCommand {
                     Failure.printError("\(q.label) \(problem): not captured")
                     continue
                 }
-                watched.append(Watched(device: d, queue: q, tap: QueueTap(memory: t.memory, location: q.location, plan: plan)))
+                // Through the memory the device reaches by DMA; a queue whose IOVAs cannot be translated is not captured.
+                let memory: GuestMemory
+                do throws(IOMMUTranslationError) { memory = try t.ringMemory(for: q, in: list).memory } catch {
+                    Failure.printError("\(q.label): not captured: \(error)")
+                    continue
+                }
+                watched.append(Watched(device: d, queue: q, tap: QueueTap(memory: memory, location: q.location, plan: plan)))
             }
         }
         guard !watched.isEmpty else {
@@ -78,7 +84,8 @@ struct CaptureCommand: ParsableCommand {
             throw ExitCode(Failure.unusable)
         }
         let watcher = try Failure.reporting { () throws(TargetError) in
-            try RingWatcher(memory: t.memory, queues: watched.map(\.queue.location), deviceStates: watched.map(\.queue.deviceState))
+            try RingWatcher(memories: watched.map(\.tap.memory), queues: watched.map(\.queue.location),
+                            deviceStates: watched.map(\.queue.deviceState))
         }
 
         // Where the rings are now, then what is in flight: only what comes after is captured.
@@ -140,6 +147,7 @@ struct CaptureCommand: ParsableCommand {
             return true
         }
 
+        let iommuViews = watched.contains { w in w.tap.memory.map.isIOVA }
         loop: while true {
             let stopping = WatchCommand.stopRequested.load(ordering: .relaxed)
                 || seconds.map { MonotonicClock.now() - begun >= $0 } ?? false
@@ -151,6 +159,12 @@ struct CaptureCommand: ParsableCommand {
                 Failure.printError("\(error)")
                 exitStatus = Failure.partial
                 break loop
+            }
+            // Behind an IOMMU: the devices' mappings walked again after the poll, so the buffers it
+            // found made available are mapped in the views the taps read them through.
+            if iommuViews {
+                t.refreshRings()
+                for w in watched { if let ring = try? t.ringMemory(for: w.queue, in: list) { w.tap.memory = ring.memory } }
             }
             let now = Clock.realtime()
             var byQueue = [[RingEvent]](repeating: [], count: watched.count)
