@@ -68,4 +68,7 @@ public struct DMAMemory {
 
     /// Forgets the views: the next `memory(for:)` walks the tables again.
     public mutating func refresh() { views.removeAll(keepingCapacity: true) }
+
+    /// Forgets one device's view: its next `memory(for:)` walks its tables again.
+    public mutating func refresh(_ device: PCIAddress) { views[device] = nil }
 }

@@ -28,6 +28,24 @@ extension Target {
         return try dma.ringMemory(for: device)
     }
 
+    /// `queue`'s ring read by `read` through its memory. Behind an IOMMU, when what was read names
+    /// an IOVA the walk did not find mapped (`iova_unmapped`, `unmapped(result)`), the guest may have
+    /// mapped a buffer and made it available between the walk and the read: the device's tables are
+    /// walked again and the ring read once more, and that answer stands.
+    public func readRing<Result>(_ queue: Virtqueue, in list: QueueList, unmapped: (Result) -> Bool,
+                                 _ read: (RingMemory) throws(MemoryError) -> Result) throws(MemoryError) -> Result {
+        let ring: RingMemory
+        do throws(IOMMUTranslationError) { ring = try ringMemory(for: queue, in: list) } catch { throw .untranslated(error) }
+        let first = try read(ring)
+        guard ring.isIOVA, unmapped(first), let text = list.device(of: queue)?.pciAddress, let device = PCIAddress(text) else {
+            return first
+        }
+        dma?.refresh(device)
+        let again: RingMemory
+        do throws(IOMMUTranslationError) { again = try ringMemory(for: queue, in: list) } catch { throw .untranslated(error) }
+        return try read(again)
+    }
+
     /// What the addresses of `queue`'s device are, without reading anything: `gpa` or `iova`
     /// (translatable or not).
     public func addressing(of queue: Virtqueue, in list: QueueList) -> DeviceAddressing {

@@ -79,14 +79,16 @@ public final class LiveSource: InspectorSource {
     }
 
     public func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot {
-        switch queue.location.layout {
-        case .split:
-            return .split(try SplitRing.snapshot(memory: try memory(for: queue), location: queue.location))
-        case .packed:
-            let state = freshDeviceState(queue)
-            return .packed(try PackedRing.snapshot(memory: try memory(for: queue), location: queue.location,
-                                                   usedIndex: state.map { PackedRing.Hint(index: $0.usedIndex) },
-                                                   lastAvailIndex: state.map { PackedRing.Hint(index: $0.lastAvailIndex) }))
+        let state = queue.location.layout == .packed ? freshDeviceState(queue) : nil
+        return try target.readRing(queue, in: list, unmapped: \.namesUnmappedIOVA) { ring throws(MemoryError) in
+            switch queue.location.layout {
+            case .split:
+                return .split(try SplitRing.snapshot(memory: ring.memory, location: queue.location))
+            case .packed:
+                return .packed(try PackedRing.snapshot(memory: ring.memory, location: queue.location,
+                                                       usedIndex: state.map { PackedRing.Hint(index: $0.usedIndex) },
+                                                       lastAvailIndex: state.map { PackedRing.Hint(index: $0.lastAvailIndex) }))
+            }
         }
     }
 

@@ -52,8 +52,8 @@ struct DiagnoseCommand: ParsableCommand {
         if t.process == nil {
             // One instant: the ring's shape only.
             for (i, q) in queues.enumerated() {
-                do {
-                    let snapshot = try q.snapshot(memory: try q.memory(in: t))
+                do throws(MemoryError) {
+                    let snapshot = try q.snapshot(in: t)
                     results[i].diagnosis = QueueHealthTracker.judgeInstant(snapshot, queue: q.queue, role: q.role)
                 } catch {
                     results[i].error = "\(error)"
@@ -72,11 +72,6 @@ struct DiagnoseCommand: ParsableCommand {
                 // The devices' IOMMU mappings, walked again once a sample.
                 t.refreshRings()
                 for (i, q) in queues.enumerated() where results[i].error == nil {
-                    let memory: GuestMemory
-                    do throws(IOMMUTranslationError) { memory = try q.memory(in: t) } catch {
-                        results[i].error = "\(error)"
-                        continue
-                    }
                     var state: DeviceQueueState?
                     var deviceBroken = false
                     if final, let qmp = t.qmp {
@@ -85,7 +80,7 @@ struct DiagnoseCommand: ParsableCommand {
                         deviceBroken = broken[q.queue.path] ?? false
                     }
                     do throws(MemoryError) {
-                        let snapshot = try q.snapshot(memory: memory, hints: state)
+                        let snapshot = try q.snapshot(in: t, hints: state)
                         results[i].diagnosis = trackers[i].observe(snapshot, deviceState: state, deviceBroken: deviceBroken,
                                                                    at: MonotonicClock.now())
                     } catch {
@@ -138,12 +133,15 @@ struct DiagnosedQueue {
     /// The list the queue came from (what ``Target/ringMemory(for:in:)`` needs).
     var list: QueueList?
 
-    /// The memory to read the ring through: the device's view through its IOMMU when its addresses
-    /// are IOVAs. Throws the one line that says why they cannot be translated; such a queue is
-    /// unreadable, never broken.
-    func memory(in target: Target) throws(IOMMUTranslationError) -> GuestMemory {
-        guard let list else { return target.memory }
-        return try target.ringMemory(for: queue, in: list).memory
+    /// A snapshot of the ring read through the memory its device reaches it by (its view through
+    /// the IOMMU when its addresses are IOVAs, walked again when the read names an IOVA the walk had
+    /// not seen mapped). Throws the one line that says why IOVAs cannot be translated
+    /// (`MemoryError.untranslated`): such a queue is unreadable, never broken.
+    func snapshot(in target: Target, hints: DeviceQueueState? = nil) throws(MemoryError) -> RingSnapshot {
+        guard let list else { return try snapshot(memory: target.memory, hints: hints) }
+        return try target.readRing(queue, in: list, unmapped: \.namesUnmappedIOVA) { ring throws(MemoryError) in
+            try snapshot(memory: ring.memory, hints: hints)
+        }
     }
 
     /// The queues of `target` (all, or the one `selector` names): QMP's, else the split rings a RAM

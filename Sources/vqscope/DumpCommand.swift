@@ -136,15 +136,21 @@ struct DumpCommand: ParsableCommand {
         }
         // A named queue's rings through the memory its device reaches them by: through the IOMMU
         // when its addresses are IOVAs; none is decoded from IOVAs vqscope cannot translate.
-        var ring = RingMemory(guest: t.memory)
-        if let q = dumped.queue, let list = dumped.list {
-            do throws(IOMMUTranslationError) { ring = try t.ringMemory(for: q, in: list) } catch {
+        let dump: RingDump
+        let image = t.imagePath != nil, iommu = t.iommu?.kind
+        do throws(MemoryError) {
+            if let q = dumped.queue, let list = dumped.list {
+                dump = try t.readRing(q, in: list, unmapped: \.namesUnmappedIOVA) { ring throws(MemoryError) in
+                    try RingDump(dumped, ring: ring, iommu: iommu, image: image)
+                }
+            } else {
+                dump = try RingDump(dumped, ring: RingMemory(guest: t.memory), iommu: iommu, image: image)
+            }
+        } catch {
+            if case .untranslated = error {
                 Failure.printError("\(dumped.label): not decoded: \(error)")
                 throw ExitCode(Failure.partial)
             }
-        }
-        let dump: RingDump
-        do { dump = try RingDump(dumped, ring: ring, iommu: t.iommu?.kind, image: t.imagePath != nil) } catch {
             Failure.printError("\(error)")
             throw ExitCode(Failure.partial)
         }
@@ -231,6 +237,11 @@ struct RingDump {
             packed = p
             for a in p.available { payloads[a.slot] = decode(a.chain) }
         }
+    }
+
+    /// Whether a chain names an IOVA the device's IOMMU view did not map.
+    var namesUnmappedIOVA: Bool {
+        (split?.allProblems ?? packed?.allProblems ?? []).contains { $0.code == "iova_unmapped" }
     }
 
     private func decode(_ chain: Chain) -> DevicePayload? {

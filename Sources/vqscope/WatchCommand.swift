@@ -156,10 +156,11 @@ struct WatchCommand: ParsableCommand {
         if let qmp = t.qmp, t.process != nil {
             state = try? QMPQueueStatus.deviceState(client: qmp, queue: q.queue)
         }
-        guard let ring = try? t.ringMemory(for: q.queue, in: list) else { return nil }
+        var q = q
+        q.list = list
         let snapshot: RingSnapshot
         do throws(MemoryError) {
-            snapshot = try q.snapshot(memory: ring.memory, hints: state)
+            snapshot = try q.snapshot(in: t, hints: state)
         } catch {
             if case .processGone = error {
                 Output.standardOutput.flush()
