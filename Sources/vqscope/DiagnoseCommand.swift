@@ -48,6 +48,8 @@ struct DiagnoseCommand: ParsableCommand {
         let limit = threshold / 1000
         var results = [QueueResult](repeating: QueueResult(), count: queues.count)
         var samples = 0
+        // What each queue's addresses are (`gpa`, or `iova` behind an IOMMU).
+        for (i, q) in queues.enumerated() { results[i].addressing = q.addressing(in: t) }
 
         if t.process == nil {
             // One instant: the ring's shape only.
@@ -133,6 +135,13 @@ struct DiagnosedQueue {
     /// The list the queue came from (what ``Target/ringMemory(for:in:)`` needs).
     var list: QueueList?
 
+    /// `gpa` or `iova`: what the queue's addresses are.
+    func addressing(in target: Target) -> String {
+        guard let list else { return "gpa" }
+        if let ring = try? target.ringMemory(for: queue, in: list) { return ring.addressing.name }
+        return target.addressing(of: queue, in: list).isIOVA ? "iova" : "gpa"
+    }
+
     /// A snapshot of the ring read through the memory its device reaches it by (its view through
     /// the IOMMU when its addresses are IOVAs, walked again when the read names an IOVA the walk had
     /// not seen mapped). Throws the one line that says why IOVAs cannot be translated
@@ -189,6 +198,8 @@ struct DiagnosedQueue {
 struct QueueResult {
     var diagnosis: QueueDiagnosis?
     var error: String?
+    /// `gpa` or `iova`.
+    var addressing = "gpa"
 }
 
 extension DiagnosedQueue {
@@ -198,6 +209,7 @@ extension DiagnosedQueue {
             ("device", .string(queue.device)), ("path", .string(queue.path)), ("index", .int(Int64(queue.index))),
             ("layout", .string(queue.location.layout.rawValue)), ("role", .string(role.name)), ("flow", .string(role.flow.rawValue)),
             ("backend", queue.path.isEmpty ? .null : .string(queue.backend.rawValue)),
+            ("addressing", .string(result.addressing)),
         ]
         guard let d = result.diagnosis else {
             return .object(fields + [("health", .null), ("error", .string(result.error ?? "not read"))])

@@ -137,6 +137,7 @@ final class IOMMUGuestTests: GuestTestCase {
         XCTAssertFalse(queues.isEmpty)
         for q in queues {
             XCTAssertNotEqual(q["health"]?.string, "broken", q.text)
+            XCTAssertEqual(q["addressing"]?.string, "iova", q.text)
             XCTAssertNotNil(q["health"]?.string, q.text)
         }
     }
