@@ -18,10 +18,7 @@ extension Target {
         var dma = dmaMemory()
         defer { self.dma = dma }
         guard list.source == .qmp else {
-            if let iommu = dma.iommu, !iommu.defaultBusBypassesIOMMU, iommu.translatesDMA {
-                throw .untranslatable(iommu.kind, reason: "without QMP vqscope can neither tell which devices use it nor read its "
-                                      + "registers, so rings found in RAM are not decoded (their addresses may be I/O virtual addresses)")
-            }
+            if case let .untranslatableIOVA(error) = addressing(of: queue, in: list) { throw error }
             return RingMemory(guest: memory)
         }
         guard let device = list.device(of: queue) else { return RingMemory(guest: memory) }
@@ -50,12 +47,14 @@ extension Target {
     /// (translatable or not).
     public func addressing(of queue: Virtqueue, in list: QueueList) -> DeviceAddressing {
         let iommu = dmaMemory().iommu
-        guard list.source == .qmp, let device = list.device(of: queue) else {
+        guard list.source == .qmp else {
             if let iommu, !iommu.defaultBusBypassesIOMMU, iommu.translatesDMA {
-                return .untranslatableIOVA(.untranslatable(iommu.kind, reason: "the device's features are unknown without QMP"))
+                return .untranslatableIOVA(.untranslatable(iommu.kind, reason: "without QMP vqscope can neither tell which devices "
+                    + "use it nor read its registers, so rings found in RAM are not decoded (their addresses may be I/O virtual addresses)"))
             }
             return .guestPhysical(reason: "no IOMMU translates the machine's DMA")
         }
+        guard let device = list.device(of: queue) else { return .guestPhysical(reason: "QEMU did not list the queue's device") }
         return DeviceAddressing(features: device.features, iommu: iommu)
     }
 
