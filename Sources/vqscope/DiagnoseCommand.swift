@@ -135,11 +135,13 @@ struct DiagnosedQueue {
     /// The list the queue came from (what ``Target/ringMemory(for:in:)`` needs).
     var list: QueueList?
 
-    /// `gpa` or `iova`: what the queue's addresses are.
+    /// `gpa` or `iova`: what the queue's addresses are (`unknown` for a scan's ring on a machine
+    /// whose IOMMU translates DMA).
     func addressing(in target: Target) -> String {
         guard let list else { return "gpa" }
         if let ring = try? target.ringMemory(for: queue, in: list) { return ring.addressing.name }
-        return target.addressing(of: queue, in: list).isIOVA ? "iova" : "gpa"
+        guard target.addressing(of: queue, in: list).isIOVA else { return "gpa" }
+        return list.source == .scan ? "unknown" : "iova"
     }
 
     /// A snapshot of the ring read through the memory its device reaches it by (its view through

@@ -50,8 +50,12 @@ struct QueuesCommand: ParsableCommand {
             }
         }
         let iommu = t.iommu
+        // `gpa` or `iova`; for a scan's rings on a machine whose IOMMU translates DMA, `unknown`
+        // (the rings are where the scan found them, their buffers' addresses may be IOVAs).
         func addressing(_ i: Int) -> String {
-            rings[i]?.addressing.name ?? (t.addressing(of: queues[i], in: list).isIOVA ? "iova" : "gpa")
+            if let ring = rings[i] { return ring.addressing.name }
+            guard t.addressing(of: queues[i], in: list).isIOVA else { return "gpa" }
+            return list.source == .scan ? "unknown" : "iova"
         }
         if json {
             printJSON(.object([("source", .string(list.source.rawValue)), ("queues", .array(queues.indices.map { n in
@@ -81,7 +85,7 @@ struct QueuesCommand: ParsableCommand {
             return try shortfall.exitIfAny()
         }
         let out = Output.standardOutput
-        if let iommu, rings.indices.contains(where: { addressing($0) == "iova" }) {
+        if let iommu, list.source == .qmp, rings.indices.contains(where: { addressing($0) == "iova" }) {
             out.write("\(t.title): behind the \(iommu.kind.displayName), QEMU's \(iommu.kind.qemuName); ADDRESSES iova: the ring addresses are "
                       + "I/O virtual addresses of the device's DMA domain, read through the IOMMU's tables\n")
         }
