@@ -16,6 +16,9 @@ public struct DMAMemory {
     public var registersMissing: String
     /// Most page tables read per device and refresh.
     public var maxTables: Int
+    /// The bus each device sits on (its QOM path, ``QMPVirtioSource/parentBus(client:path:)``),
+    /// by device path, as far as known: a device off the root bus is not translated.
+    public var buses: [String: String] = [:]
     private var views: [PCIAddress: RingMemory] = [:]
 
     /// DMA memory over `guest` on a machine with `iommu`.
@@ -47,6 +50,10 @@ public struct DMAMemory {
             }
             guard let text = device.pciAddress, let address = PCIAddress(text) else {
                 throw .untranslatable(kind, reason: "QEMU did not say which PCI device \(device.name) is")
+            }
+            if let bus = buses[device.path], !QMPVirtioSource.isRootBus(bus) {
+                throw .untranslatable(kind, reason: "\(device.name) sits on bus \(bus), behind a bridge: the IOMMU tells devices apart "
+                                      + "by the bus number the guest gave that bus, which vqscope does not read yet (it knows only slot \(text))")
             }
             if let view = views[address] { return view }
             let space = try IOVASpace(device: address, registers: registers, memory: guest)

@@ -22,6 +22,11 @@ extension Target {
             return RingMemory(guest: memory)
         }
         guard let device = list.device(of: queue) else { return RingMemory(guest: memory) }
+        // Behind an IOMMU the bus matters: QEMU's `addr` gives the slot only.
+        if dma.buses[device.path] == nil, let qmp, DeviceAddressing(features: device.features, iommu: dma.iommu).isIOVA,
+           let bus = QMPVirtioSource.parentBus(client: qmp, path: device.path) {
+            dma.buses[device.path] = bus
+        }
         return try dma.ringMemory(for: device)
     }
 

@@ -59,6 +59,21 @@ final class DMAMemoryTests: XCTestCase {
         XCTAssertEqual(RingMemory(guest: t.memory).guestPhysical(of: GuestPhysicalAddress(0x1234)), GuestPhysicalAddress(0x1234))
     }
 
+    func testADeviceBehindABridgeIsNotLookedUpOnBusZero() throws {
+        var t = VTdTestTables()
+        let blk = PCIAddress(bus: 0, device: 3, function: 0)!
+        let top = t.attach(blk, levels: 4)
+        t.map(0xFFFF_F000, to: 0x7000, top: top, levels: 4)
+        var dma = DMAMemory(guest: t.memory, iommu: MachineIOMMU(kind: .intel), registers: t.registers())
+        let d = device([.version1, .accessPlatform])
+        dma.buses[d.path] = "/machine/q35/pcie.0"
+        XCTAssertEqual(try dma.ringMemory(for: d).addressing, .iova(.intel))
+        dma.buses[d.path] = "/machine/peripheral/rp1/pcie.1"
+        XCTAssertThrowsError(try dma.ringMemory(for: d)) { XCTAssertTrue("\($0)".contains("behind a bridge"), "\($0)") }
+        XCTAssertTrue(QMPVirtioSource.isRootBus("/machine/i440fx/pci.0"))
+        XCTAssertFalse(QMPVirtioSource.isRootBus("/machine/peripheral-anon/device[3]/pci.1"))
+    }
+
     func testRegistersReadThroughQMP() throws {
         @Sendable func reply(_ text: String, id: Int) -> String { #"{"return": "# + JSON.string(text).text + #", "id": \#(id)}"# + "\r\n" }
         let server = try QMPClientTests.FakeServer(greeting: QMPClientTests.greeting) { line in
