@@ -160,9 +160,9 @@ struct CaptureCommand: ParsableCommand {
                 exitStatus = Failure.partial
                 break loop
             }
-            // Behind an IOMMU: the devices' mappings walked again after the poll, so the buffers it
-            // found made available are mapped in the views the taps read them through.
-            if iommuViews {
+            // Behind an IOMMU: the devices' mappings walked again after a poll that saw the rings
+            // move, so the buffers it found made available are mapped in the views the taps read.
+            if iommuViews && !events.isEmpty {
                 t.refreshRings()
                 for w in watched { if let ring = try? t.ringMemory(for: w.queue, in: list) { w.tap.memory = ring.memory } }
             }
