@@ -148,6 +148,10 @@ struct CaptureCommand: ParsableCommand {
         }
 
         let iommuViews = watched.contains { w in w.tap.memory.map.isIOVA }
+        // Behind an IOMMU: each queue's buffers in flight keep the pages they reached when made
+        // available, so what the device wrote is read even after the guest unmapped them.
+        var pins = watched.map { _ in IOVAPins() }
+        var walked = [RingMemory?](repeating: nil, count: watched.count)
         loop: while true {
             let stopping = WatchCommand.stopRequested.load(ordering: .relaxed)
                 || seconds.map { MonotonicClock.now() - begun >= $0 } ?? false
@@ -164,13 +168,20 @@ struct CaptureCommand: ParsableCommand {
             // move, so the buffers it found made available are mapped in the views the taps read.
             if iommuViews && !events.isEmpty {
                 t.refreshRings()
-                for w in watched { if let ring = try? t.ringMemory(for: w.queue, in: list) { w.tap.memory = ring.memory } }
+                for (i, w) in watched.enumerated() {
+                    walked[i] = try? t.ringMemory(for: w.queue, in: list)
+                    if let ring = walked[i] { w.tap.memory = pins[i].memory(ring, guest: t.memory) }
+                }
             }
             let now = Clock.realtime()
             var byQueue = [[RingEvent]](repeating: [], count: watched.count)
             for e in events { byQueue[e.queue].append(e) }
             for (i, w) in watched.enumerated() {
                 let outputs = w.tap.process(byQueue[i], packedRing: watcher.packedRings[i], at: now)
+                if let ring = walked[i] {
+                    pins[i].update(w.tap.inFlight.map(\.chain), through: ring)
+                    walked[i] = nil
+                }
                 if !outputs.isEmpty, !emit(outputs, w) { reachedCount = true; break loop }
             }
             out.flush()

@@ -74,6 +74,30 @@ final class DMAMemoryTests: XCTestCase {
         XCTAssertFalse(QMPVirtioSource.isRootBus("/machine/peripheral-anon/device[3]/pci.1"))
     }
 
+    func testPinnedPagesOutliveTheGuestsUnmappingWhileTheirBufferIsInFlight() throws {
+        var t = VTdTestTables()
+        let blk = PCIAddress(bus: 0, device: 3, function: 0)!
+        let top = t.attach(blk, levels: 4)
+        t.map(0xFFFF_F000, to: 0x7000, top: top, levels: 4)
+        var dma = DMAMemory(guest: t.memory, iommu: MachineIOMMU(kind: .intel), registers: t.registers())
+        let mapped = try dma.ringMemory(for: device([.version1, .accessPlatform]))
+        let chain = Chain.split(head: 0, table: [Descriptor(address: GuestPhysicalAddress(0xFFFF_F100), length: 16)], map: mapped.memory.map)
+        var pins = IOVAPins()
+        pins.update([chain], through: mapped)
+        XCTAssertEqual(pins.count, 1)
+        // The guest unmapped it: the walk no longer has the page, the pin still reads it where it was.
+        var none = SlotMap.empty
+        none.isIOVA = true
+        let unmapped = RingMemory(memory: GuestMemory(map: none, reader: t.memory.reader), addressing: .iova(.intel), runs: [], problems: [])
+        let view = pins.memory(unmapped, guest: t.memory)
+        XCTAssertEqual(view.map.hostAddress(of: GuestPhysicalAddress(0xFFFF_F100)), t.memory.map.hostAddress(of: GuestPhysicalAddress(0x7100)))
+        XCTAssertNil(view.map.hostAddress(of: GuestPhysicalAddress(0xFFFF_E000)))
+        pins.update([chain], through: unmapped)
+        XCTAssertEqual(pins.count, 1, "kept while the buffer is in flight")
+        pins.update([], through: unmapped)
+        XCTAssertEqual(pins.count, 0, "dropped once it is not")
+    }
+
     func testRegistersReadThroughQMP() throws {
         @Sendable func reply(_ text: String, id: Int) -> String { #"{"return": "# + JSON.string(text).text + #", "id": \#(id)}"# + "\r\n" }
         let server = try QMPClientTests.FakeServer(greeting: QMPClientTests.greeting) { line in
