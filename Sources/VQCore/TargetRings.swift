@@ -76,7 +76,8 @@ extension Target {
         let iommu = process.flatMap { MachineIOMMU(commandLine: $0.commandLine) }
         var made = DMAMemory(guest: memory, iommu: iommu)
         if qmp == nil {
-            made.registersMissing = "there is no QMP connection (\(imagePath != nil ? "an image" : notes.first ?? "--no-qmp")); "
+            let why = imagePath != nil ? "an image" : notes.first { $0.lowercased().contains("qmp") } ?? "--no-qmp"
+            made.registersMissing = "there is no QMP connection (\(why)); "
                 + "vqscope reads them through QMP"
         }
         if iommu?.kind == .intel, let qmp, iommu?.translatesDMA == true {
