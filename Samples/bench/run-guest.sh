@@ -2,8 +2,8 @@
 # shellcheck disable=SC2054  # QEMU's key=value,key=value arguments are not array typos
 # run-guest.sh — start a vqscope bench guest; QEMU runs in the foreground.
 #
-# Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug|vhost-user] [--dir DIR] [--name NAME]
-#                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--blkdebug]
+# Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug|vhost-user|iommu] [--dir DIR] [--name NAME]
+#                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--blkdebug] [--intremap]
 #                     [--vhost-user SOCKET] [--memory MIB] [--extra "ARGS"]...
 #
 # The script ends by `exec`ing qemu-system-x86_64, so its PID *is* QEMU's PID: start it as
@@ -33,7 +33,7 @@
 #
 # Ready signal — wait for this exact line in the --serial LOGFILE:
 #       VQSCOPE-READY
-#   basic/big/shared/blkdebug: printed by the guest's /init on ttyS0 once every device was found and
+#   basic/big/shared/blkdebug/iommu: printed by the guest's /init on ttyS0 once every device was found and
 #                     its I/O loop runs ("VQSCOPE-ERROR <what>" instead if one is missing).
 #   kvm:              LOGFILE is SeaBIOS's debug console (isa-debugcon, port 0x402), not a
 #                     serial port. SeaBIOS writes its own log there; after probing it prints
@@ -59,6 +59,7 @@
 #                  human-monitor-command `qemu-io d0 "break read_aio t1"` holds the guest's
 #                  next read until `qemu-io d0 "resume t1"` (`qemu-io d0 "remove_break t1"`
 #                  drops the breakpoint).
+#   --intremap     variant iommu: interrupt remapping on (intremap=on, kernel-irqchip=split).
 #   --vhost-user SOCKET  the vhost-user-blk back-end's socket (variant vhost-user).
 #   --extra "ARGS" extra QEMU arguments, split on whitespace; may be repeated.
 set -euo pipefail
@@ -74,6 +75,7 @@ mem_path=
 memory=
 packed=0
 blkdebug=0
+intremap=0
 qmp_sockets=()
 vhost_user=
 extra=()
@@ -89,6 +91,7 @@ while (( $# )); do
         --memory)  memory=${2:?--memory needs a size in MiB}; shift 2 ;;
         --packed)  packed=1; shift ;;
         --blkdebug) blkdebug=1; shift ;;
+        --intremap) intremap=1; shift ;;
         --vhost-user) vhost_user=${2:?--vhost-user needs a socket path}; shift 2 ;;
         --extra)   read -r -a more <<<"${2:?--extra needs a value}"
                    extra+=("${more[@]}"); shift 2 ;;
@@ -97,7 +100,8 @@ while (( $# )); do
     esac
 done
 
-case $variant in basic|big|shared|kvm) ;; vhost-user) [[ -n $vhost_user ]] || die "variant vhost-user needs --vhost-user SOCKET" ;; blkdebug) blkdebug=1 ;; *) die "unknown variant: $variant" ;; esac
+case $variant in basic|big|shared|kvm|iommu) ;; vhost-user) [[ -n $vhost_user ]] || die "variant vhost-user needs --vhost-user SOCKET" ;; blkdebug) blkdebug=1 ;; *) die "unknown variant: $variant" ;; esac
+(( intremap )) && [[ $variant != iommu ]] && die "--intremap goes with --variant iommu"
 [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "--name may use only letters, digits, . _ -"
 [[ -z $memory || $memory =~ ^[1-9][0-9]*$ ]] || die "--memory takes a whole number of MiB (e.g. 1024)"
 [[ -d $dir ]] || die "no bench directory $dir (run build-guest.sh first)"
@@ -134,11 +138,20 @@ else
     done
     pk=
     (( packed )) && pk=,packed=on
+    # Behind the vIOMMU: modern-only devices whose DMA goes through it.
+    dma=
+    [[ $variant == iommu ]] && dma=,disable-legacy=on,iommu_platform=on
     disk=$dir/disk.img
     (( blkdebug )) && disk=blkdebug::$dir/disk.img
     case $variant in
         basic|blkdebug) args+=(-accel tcg -machine pc -m "${memory:-256}") ;;
         big)    args+=(-accel tcg -machine pc -m "${memory:-4608}") ;;
+        iommu)  if (( intremap )); then
+                    args+=(-accel tcg -machine q35,kernel-irqchip=split -m "${memory:-256}"
+                           -device intel-iommu,intremap=on)
+                else
+                    args+=(-accel tcg -machine q35 -m "${memory:-256}" -device intel-iommu,intremap=off)
+                fi ;;
         vhost-user) args+=(-accel tcg -m "${memory:-256}"
                        -object "memory-backend-memfd,id=ram0,size=${memory:-256}M,share=on"
                        -machine pc,memory-backend=ram0) ;;
@@ -147,6 +160,7 @@ else
                        -machine pc,memory-backend=ram0) ;;
     esac
     append="console=ttyS0 quiet"
+    [[ $variant == iommu ]] && append+=" intel_iommu=on"
     if [[ $variant == vhost-user ]]; then
         # The disk through the back-end process; RAM it can map (a shared memfd).
         append+=" vqscope.io=busy"
@@ -155,7 +169,7 @@ else
     else
         # virtio-blk: read-only, the image is never modified.
         args+=(-drive "file=$disk,format=raw,if=none,id=d0,readonly=on"
-               -device virtio-blk-pci,drive=d0)
+               -device "virtio-blk-pci,drive=d0$dma")
     fi
     args+=(-kernel "$dir/vmlinuz" -initrd "$dir/initramfs.gz"
            -append "$append"
@@ -163,9 +177,9 @@ else
            # virtio-net on user networking; restrict=on: slirp still answers the guest's
            # pings to 10.0.2.2 itself but forwards nothing to the host or beyond.
            -netdev user,id=n0,restrict=on
-           -device "virtio-net-pci,netdev=n0,romfile=$pk"
-           -device "virtio-rng-pci$pk"
-           -device virtio-serial-pci,id=vser0
+           -device "virtio-net-pci,netdev=n0,romfile=$pk$dma"
+           -device "virtio-rng-pci$pk$dma"
+           -device "virtio-serial-pci,id=vser0$dma"
            -chardev "file,id=vq0,path=$vport_log"
            -device virtserialport,bus=vser0.0,chardev=vq0,name=vq.0)
 fi

@@ -234,9 +234,21 @@ struct ChainWalker {
                 problem(.hugeLength(head: head, at: at, length: d.length))
             }
             if let map, let bad = map.firstUnmapped(from: d.address, count: max(UInt64(d.length), 1)) {
-                problem(.addressUnmapped(head: head, at: at, address: d.address, length: d.length, firstUnmapped: bad))
+                problem(ChainWalker.unmapped(head: head, at: at, address: d.address, length: d.length, firstUnmapped: bad, map: map))
             }
         }
+    }
+
+    /// The problem of an address not all in `map`: `iova_unmapped` when the map is a device's view
+    /// through an IOMMU, `address_unmapped` otherwise.
+    static func unmapped(head: UInt16, at: DescriptorPosition, address: GuestPhysicalAddress, length: UInt32,
+                         firstUnmapped: GuestPhysicalAddress, map: SlotMap?) -> RingProblem {
+        guard let map, map.isIOVA else {
+            return .addressUnmapped(head: head, at: at, address: address, length: length, firstUnmapped: firstUnmapped)
+        }
+        let hole = map.holes.last { $0.contains(firstUnmapped) }
+        return .iovaUnmapped(head: head, at: at, iova: address, length: length, firstUnmapped: firstUnmapped,
+                             reason: hole?.name ?? "beyond the addresses its domain translates")
     }
 
     /// Walks the split-ring chain whose head is descriptor `head`.
@@ -341,7 +353,7 @@ struct ChainWalker {
         }
         switch loaded {
         case let .unmapped(first):
-            b.problem(.addressUnmapped(head: head, at: at, address: d.address, length: d.length, firstUnmapped: first))
+            b.problem(ChainWalker.unmapped(head: head, at: at, address: d.address, length: d.length, firstUnmapped: first, map: map))
         case let .unread(reason):
             b.problem(.indirectUnread(head: head, at: at, table: d.address, reason: reason))
         case let .loaded(descriptors):

@@ -12,39 +12,61 @@ public struct DMAMemory {
     public let iommu: MachineIOMMU?
     /// The Intel IOMMU's registers, when they were read (through QMP); `nil` otherwise.
     public var registers: VTdRegisters?
+    /// Why ``registers`` is `nil`, said after "its registers were not read: ".
+    public var registersMissing: String
     /// Most page tables read per device and refresh.
     public var maxTables: Int
-    private var views: [PCIAddress: (memory: GuestMemory, problems: [IOMMUTranslationError])] = [:]
+    /// The bus each device sits on (its QOM path, ``QMPVirtioSource/parentBus(client:path:)``),
+    /// by device path, as far as known: a device off the root bus is not translated.
+    public var buses: [String: String] = [:]
+    private var views: [PCIAddress: RingMemory] = [:]
 
     /// DMA memory over `guest` on a machine with `iommu`.
-    public init(guest: GuestMemory, iommu: MachineIOMMU?, registers: VTdRegisters? = nil, maxTables: Int = 4096) {
+    public init(guest: GuestMemory, iommu: MachineIOMMU?, registers: VTdRegisters? = nil,
+                registersMissing: String = "they are read through QMP", maxTables: Int = 4096) {
         self.guest = guest
         self.iommu = iommu
         self.registers = registers
+        self.registersMissing = registersMissing
         self.maxTables = maxTables
     }
 
     /// The memory `device`'s rings, descriptors and buffers are read through. Throws, naming why,
     /// when its addresses are IOVAs vqscope cannot translate.
     public mutating func memory(for device: VirtioDevice) throws(IOMMUTranslationError) -> GuestMemory {
+        try ringMemory(for: device).memory
+    }
+
+    /// ``memory(for:)`` with what the device's addresses are and where each maps.
+    public mutating func ringMemory(for device: VirtioDevice) throws(IOMMUTranslationError) -> RingMemory {
         switch DeviceAddressing(features: device.features, iommu: iommu) {
         case .guestPhysical:
-            return guest
+            return RingMemory(guest: guest)
         case let .untranslatableIOVA(error):
             throw error
-        case .iova:
+        case let .iova(kind):
             guard let registers else {
-                throw .untranslatable(.intel, reason: "its registers were not read (they are read through QMP)")
+                throw .untranslatable(kind, reason: "its registers were not read: \(registersMissing)")
             }
             guard let text = device.pciAddress, let address = PCIAddress(text) else {
-                throw .untranslatable(.intel, reason: "QEMU did not say which PCI device \(device.name) is")
+                throw .untranslatable(kind, reason: "QEMU did not say which PCI device \(device.name) is")
             }
-            if let view = views[address] { return view.memory }
+            if let bus = buses[device.path], !QMPVirtioSource.isRootBus(bus) {
+                throw .untranslatable(kind, reason: "\(device.name) sits on bus \(bus), behind a bridge: the IOMMU tells devices apart "
+                                      + "by the bus number the guest gave that bus, which vqscope does not read yet (it knows only slot \(text))")
+            }
+            if let view = views[address] { return view }
             let space = try IOVASpace(device: address, registers: registers, memory: guest)
-            let mappings = space.allMappings(maxTables: maxTables)
-            let memory = space.deviceMemory(mappings)
-            views[address] = (memory, mappings.problems)
-            return memory
+            let view: RingMemory
+            if space.isIdentity {
+                view = RingMemory(guest: guest)
+            } else {
+                let mappings = space.allMappings(maxTables: maxTables)
+                view = RingMemory(memory: space.deviceMemory(mappings), addressing: .iova(kind), runs: mappings.runs,
+                                  problems: mappings.problems)
+            }
+            views[address] = view
+            return view
         }
     }
 
@@ -53,4 +75,7 @@ public struct DMAMemory {
 
     /// Forgets the views: the next `memory(for:)` walks the tables again.
     public mutating func refresh() { views.removeAll(keepingCapacity: true) }
+
+    /// Forgets one device's view: its next `memory(for:)` walks its tables again.
+    public mutating func refresh(_ device: PCIAddress) { views[device] = nil }
 }

@@ -146,7 +146,8 @@ public struct IOVASpace {
             }
         }
         // Runs never overlap (each page is one IOVA range), so the map always builds.
-        let view = (try? SlotMap(slots: slots, holes: holes)) ?? SlotMap.empty
+        var view = (try? SlotMap(slots: slots, holes: holes)) ?? SlotMap.empty
+        view.isIOVA = true
         return GuestMemory(map: view, reader: memory.reader)
     }
 }

@@ -13,6 +13,9 @@ public enum MemoryError: Error, Equatable, Sendable {
     case permissionDenied(pid: Int32)
     /// Any other failure of the operating system, with the call that failed.
     case system(call: String, errno: Int32)
+    /// A device's addresses are I/O virtual addresses that cannot be translated (the IOMMU is one
+    /// vqscope does not walk, its registers were not read): nothing is read at them.
+    indirect case untranslated(IOMMUTranslationError)
 }
 
 extension MemoryError: CustomStringConvertible {
@@ -28,6 +31,8 @@ extension MemoryError: CustomStringConvertible {
             return "no permission to read the memory of process \(pid) (run as root, or as its owner with ptrace_scope 0)"
         case let .system(call, code):
             return "\(call) failed: \(String(cString: strerror(code)))"
+        case let .untranslated(error):
+            return error.description
         }
     }
 }

@@ -30,7 +30,8 @@ public enum QMPAllowlist {
              reason: "reads one chain through QEMU; only under the same condition as x-query-virtio-queue-status"),
         Rule(command: "x-query-virtio-vhost-queue-status",
              reason: "copies fields of QEMU's vhost_virtqueue (ring addresses, size, eventfds); sends nothing to the back-end"),
-        Rule(command: "qom-get", reason: "reads a device's `addr` or `type` property only (both plain getters)"),
+        Rule(command: "qom-get",
+             reason: "reads a device's `addr`, `type` or `parent_bus` property only (plain getters; `parent_bus` a link's path)"),
         Rule(command: "human-monitor-command", reason: "only the HMP commands listed below"),
     ]
 
@@ -45,7 +46,7 @@ public enum QMPAllowlist {
     ]
 
     /// The properties `qom-get` may read.
-    public static let qomProperties: Set<String> = ["addr", "type"]
+    public static let qomProperties: Set<String> = ["addr", "type", "parent_bus"]
 
     /// The commands that virtio queue state may be asked with only while the device's vhost is stopped.
     public static let vhostSensitive: Set<String> = ["x-query-virtio-queue-status", "x-query-virtio-queue-element"]

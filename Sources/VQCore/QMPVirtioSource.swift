@@ -266,6 +266,22 @@ public enum QMPVirtioSource {
         return String(parts[parts.count - 2])
     }
 
+    /// The QOM path of the bus the proxy device holding this backend sits on (`qom-get ...
+    /// parent_bus`): `/machine/q35/pcie.0` on q35's root bus, a bridge's bus behind one.
+    public static func parentBus(client: QMPClient, path: String) -> String? {
+        guard path.hasSuffix("/virtio-backend") else { return nil }
+        let proxy = String(path.dropLast("/virtio-backend".count))
+        return (try? client.execute("qom-get", arguments: .object([("path", .string(proxy)), ("property", .string("parent_bus"))])))?.string
+    }
+
+    /// Whether a bus QOM path (``parentBus(client:path:)``) is a machine's root PCI bus
+    /// (`/machine/q35/pcie.0`, `/machine/i440fx/pci.0`): one owned by the machine's host bridge,
+    /// not by a device (a bridge, a root port, an expander under `peripheral`).
+    public static func isRootBus(_ path: String) -> Bool {
+        let parts = path.split(separator: "/")
+        return parts.count == 3 && parts[0] == "machine" && !["peripheral", "peripheral-anon", "unattached"].contains(parts[1])
+    }
+
     /// The PCI slot of the proxy device that holds this backend (`qom-get ... addr`), as `00:04.0`.
     static func pciAddress(client: QMPClient, path: String) -> String? {
         guard path.hasSuffix("/virtio-backend") else { return nil }

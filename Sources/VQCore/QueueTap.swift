@@ -128,7 +128,9 @@ public final class QueueTap {
         case lapped(ring: String, count: Int)
     }
 
-    public let memory: GuestMemory
+    /// The memory buffers are read through; behind an IOMMU, the device's view, which the caller
+    /// replaces after each walk of its tables (the guest maps buffers as it makes them available).
+    public var memory: GuestMemory
     public let location: VirtqueueLocation
     public let plan: Plan
     /// Buffers made available and not yet returned, by id, oldest first (an id the driver made

@@ -39,6 +39,12 @@ public enum RingProblem: Sendable, Hashable, CustomStringConvertible {
     /// `firstUnmapped` is its first byte no memory slot holds.
     case addressUnmapped(head: UInt16, at: DescriptorPosition, address: GuestPhysicalAddress, length: UInt32,
                          firstUnmapped: GuestPhysicalAddress)
+    /// Behind an IOMMU: the buffer (or indirect table) at I/O virtual address `iova`, `length`
+    /// bytes, is not all mapped for the device in its DMA domain: `firstUnmapped` is its first
+    /// I/O virtual address that is not (or that maps to something other than guest RAM), `reason`
+    /// says which. Nothing is read there: the device would fault.
+    case iovaUnmapped(head: UInt16, at: DescriptorPosition, iova: GuestPhysicalAddress, length: UInt32,
+                      firstUnmapped: GuestPhysicalAddress, reason: String)
     /// A buffer length of 2 GiB or more (top bit set: a negative number or garbage, not a real buffer).
     case hugeLength(head: UInt16, at: DescriptorPosition, length: UInt32)
     /// A buffer of length 0 (QEMU refuses these: "zero sized buffers are not allowed").
@@ -92,6 +98,7 @@ public enum RingProblem: Sendable, Hashable, CustomStringConvertible {
         case .indirectTooLarge: return "indirect_too_large"
         case .indirectUnread: return "indirect_unread"
         case .addressUnmapped: return "address_unmapped"
+        case .iovaUnmapped: return "iova_unmapped"
         case .hugeLength: return "huge_length"
         case .zeroLength: return "zero_length"
         case .readableAfterWritable: return "readable_after_writable"
@@ -114,7 +121,7 @@ public enum RingProblem: Sendable, Hashable, CustomStringConvertible {
     /// Every code ``code`` can return, in declaration order.
     public static let allCodes: [String] = [
         "loop", "next_out_of_range", "nested_indirect", "indirect_with_next", "indirect_in_list", "indirect_length",
-        "indirect_empty", "indirect_too_large", "indirect_unread", "address_unmapped", "huge_length", "zero_length",
+        "indirect_empty", "indirect_too_large", "indirect_unread", "address_unmapped", "iova_unmapped", "huge_length", "zero_length",
         "readable_after_writable", "chain_too_long", "chain_too_large", "chain_unterminated", "shared_descriptor",
         "buffer_id_mismatch", "avail_idx_jump", "ring_entry_out_of_range", "duplicate_buffer", "torn", "wrap_pattern",
         "bad_hint", "unexpected_used", "invalid_size",
@@ -126,7 +133,7 @@ public enum RingProblem: Sendable, Hashable, CustomStringConvertible {
         case let .loop(head, _), let .nextOutOfRange(head, _, _, _), let .nestedIndirect(head, _, _),
              let .indirectWithNext(head, _), let .indirectInList(head, _), let .indirectLength(head, _, _),
              let .indirectEmpty(head, _), let .indirectTooLarge(head, _, _, _), let .indirectUnread(head, _, _, _),
-             let .addressUnmapped(head, _, _, _, _), let .hugeLength(head, _, _), let .zeroLength(head, _),
+             let .addressUnmapped(head, _, _, _, _), let .iovaUnmapped(head, _, _, _, _, _), let .hugeLength(head, _, _), let .zeroLength(head, _),
              let .readableAfterWritable(head, _), let .chainTooLong(head, _, _), let .chainTooLarge(head, _),
              let .chainUnterminated(head, _), let .sharedDescriptor(head, _, _), let .bufferIDMismatch(head, _, _):
             return head
@@ -160,6 +167,9 @@ public enum RingProblem: Sendable, Hashable, CustomStringConvertible {
             return "chain \(head): the indirect table at \(table) named by \(at) was not read: \(reason)"
         case let .addressUnmapped(head, at, address, length, firstUnmapped):
             return "chain \(head): \(at) points at \(address) (+\(Hex.string(UInt64(length)))), and \(firstUnmapped) is not guest RAM"
+        case let .iovaUnmapped(head, at, iova, length, firstUnmapped, reason):
+            return "chain \(head): \(at) points at I/O virtual address \(Hex.string(iova.rawValue)) (+\(Hex.string(UInt64(length)))), "
+                + "and \(Hex.string(firstUnmapped.rawValue)) has no mapping to guest RAM for the device (\(reason)); not read"
         case let .hugeLength(head, at, length):
             return "chain \(head): \(at) has a length of \(Hex.string(UInt64(length))) (\(Hex.humanSize(UInt64(length)))), too large to be a real buffer"
         case let .zeroLength(head, at):

@@ -144,6 +144,9 @@ public enum RingSnapshot: Sendable, Hashable {
         }
     }
 
+    /// Whether a chain names an I/O virtual address the device's IOMMU view did not map (`iova_unmapped`).
+    public var namesUnmappedIOVA: Bool { allProblems.contains { $0.code == "iova_unmapped" } }
+
     /// Whether the read saw a ring that held still; see ``SplitRing/Snapshot`` and ``PackedRing/Snapshot``.
     public var consistent: Bool {
         switch self {

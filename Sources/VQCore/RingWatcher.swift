@@ -47,7 +47,11 @@ public struct RingEvent: Sendable, Hashable {
 ///
 /// Work per poll is bounded by the queues' sizes, whatever the rings hold.
 public final class RingWatcher {
-    public let memory: GuestMemory
+    /// The memory of the first queue (all of them, unless ``memories`` differ).
+    public var memory: GuestMemory { memories[0] }
+    /// Each queue's memory: the memory its device reaches by DMA (its view through an IOMMU, or
+    /// guest memory). All read through the same reader, in one batch.
+    public let memories: [GuestMemory]
     public let queues: [VirtqueueLocation]
     /// Each queue's latest `avail.idx` and `used.idx` (split rings), as of the last poll: the second
     /// read when entries were read, else the first. `nil` fields before the first poll and for packed
@@ -60,14 +64,40 @@ public final class RingWatcher {
     /// derived from it); `nil` for split rings and before the first poll.
     public private(set) var packedRings: [[Descriptor]?]
     private let usedHints: [PackedRing.Hint?]
+    /// Whether every queue reads through the same map (no IOMMU views): one ``GuestMemory`` read.
+    private let shared: Bool
+
+    /// Reads `ranges`, each at an address of its queue's memory, in one batch.
+    private func read(_ ranges: [(queue: Int, gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)]) throws(MemoryError) {
+        if shared { return try memories[0].read(ranges.map { ($0.gpa, $0.buffer) }) }
+        var requests: [MemoryReadRequest] = []
+        requests.reserveCapacity(ranges.count)
+        for range in ranges where range.buffer.count > 0 {
+            var done = 0
+            for piece in try memories[range.queue].map.pieces(from: range.gpa, count: range.buffer.count) {
+                requests.append(MemoryReadRequest(address: piece.host,
+                                                  buffer: UnsafeMutableRawBufferPointer(rebasing: range.buffer[done..<done + piece.count])))
+                done += piece.count
+            }
+        }
+        try rethrowing(MemoryError.self) { try requests.withUnsafeMutableBufferPointer { try memories[0].reader.read($0) } }
+    }
 
     /// Watches `queues`, split and packed. `deviceStates`, when given (one per queue, QMP's view),
     /// lends packed queues the device's used index as a starting hint. Refuses queues of size 0 and split queues whose size is not a power of two (``VirtqueueLocation/sizeProblem``).
-    public init(memory: GuestMemory, queues: [VirtqueueLocation], deviceStates: [DeviceQueueState?] = []) throws(TargetError) {
+    public convenience init(memory: GuestMemory, queues: [VirtqueueLocation], deviceStates: [DeviceQueueState?] = []) throws(TargetError) {
+        try self.init(memories: Array(repeating: memory, count: max(queues.count, 1)), queues: queues, deviceStates: deviceStates)
+    }
+
+    /// Watches `queues`, each read through its own memory in `memories` (one per queue, over one
+    /// reader): a device's rings behind an IOMMU are read at its I/O virtual addresses.
+    public init(memories: [GuestMemory], queues: [VirtqueueLocation], deviceStates: [DeviceQueueState?] = []) throws(TargetError) {
+        guard !memories.isEmpty, memories.count >= queues.count else { throw .usage("one memory per watched queue") }
         if let bad = queues.firstIndex(where: { $0.sizeProblem != nil }) {
             throw .usage("queue \(bad) \(queues[bad].sizeProblem!)")
         }
-        self.memory = memory
+        self.memories = memories
+        shared = memories.dropFirst().allSatisfy { $0.map == memories[0].map }
         self.queues = queues
         current = Array(repeating: RingIndexes(available: nil, used: nil), count: queues.count)
         lastAvail = Array(repeating: nil, count: queues.count)
@@ -95,7 +125,7 @@ public final class RingWatcher {
         var raw = [UInt8](repeating: 0, count: queues.count * 4)
         try rethrowing(MemoryError.self) {
             try raw.withUnsafeMutableBytes { bytes in
-                try memory.read(indexRanges(queues.indices.filter { queues[$0].layout == .split }, bytes, offset: { $0 * 4 }))
+                try read(indexRanges(queues.indices.filter { queues[$0].layout == .split }, bytes, offset: { $0 * 4 }))
             }
         }
         let view = ByteView(raw)
@@ -104,13 +134,13 @@ public final class RingWatcher {
 
     /// The ranges of the two index words of each queue in `which`, into `bytes` at `offset(queue)`.
     private func indexRanges(_ which: [Int], _ bytes: UnsafeMutableRawBufferPointer, offset: (Int) -> Int)
-        -> [(gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] {
-        var ranges: [(gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] = []
+        -> [(queue: Int, gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] {
+        var ranges: [(queue: Int, gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] = []
         ranges.reserveCapacity(which.count * 2)
         for i in which {
             let q = queues[i], o = offset(i)
-            ranges.append((GuestPhysicalAddress(q.driverArea.rawValue &+ 2), UnsafeMutableRawBufferPointer(rebasing: bytes[o..<o + 2])))
-            ranges.append((GuestPhysicalAddress(q.deviceArea.rawValue &+ 2), UnsafeMutableRawBufferPointer(rebasing: bytes[o + 2..<o + 4])))
+            ranges.append((i, GuestPhysicalAddress(q.driverArea.rawValue &+ 2), UnsafeMutableRawBufferPointer(rebasing: bytes[o..<o + 2])))
+            ranges.append((i, GuestPhysicalAddress(q.deviceArea.rawValue &+ 2), UnsafeMutableRawBufferPointer(rebasing: bytes[o + 2..<o + 4])))
         }
         return ranges
     }
@@ -132,9 +162,9 @@ public final class RingWatcher {
                 var ranges = indexRanges(split, bytes, offset: { $0 * 4 })
                 for i in queues.indices where queues[i].layout == .packed {
                     let o = ringOffset[i]
-                    ranges.append((queues[i].descriptors, UnsafeMutableRawBufferPointer(rebasing: bytes[o..<o + 16 * Int(queues[i].size)])))
+                    ranges.append((i, queues[i].descriptors, UnsafeMutableRawBufferPointer(rebasing: bytes[o..<o + 16 * Int(queues[i].size)])))
                 }
-                try memory.read(ranges)
+                try read(ranges)
             }
         }
         let view = ByteView(first)
@@ -177,7 +207,7 @@ public final class RingWatcher {
         if !spans.isEmpty {
             try rethrowing(MemoryError.self) {
                 try second.withUnsafeMutableBytes { bytes in
-                    var ranges: [(gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] = []
+                    var ranges: [(queue: Int, gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] = []
                     for (s, span) in spans.enumerated() {
                         let q = queues[span.queue]
                         let entry = span.used ? 8 : 2
@@ -187,14 +217,14 @@ public final class RingWatcher {
                         while done < span.count {
                             let n = min(span.count - done, Int(q.size) - slot)
                             let start = spanOffsets[s] + done * entry
-                            ranges.append((GuestPhysicalAddress(base &+ UInt64(slot * entry)),
+                            ranges.append((span.queue, GuestPhysicalAddress(base &+ UInt64(slot * entry)),
                                            UnsafeMutableRawBufferPointer(rebasing: bytes[start..<start + n * entry])))
                             done += n
                             slot = 0
                         }
                     }
                     ranges += indexRanges(moved, bytes, offset: { afterOffset[$0] })
-                    try memory.read(ranges)
+                    try read(ranges)
                 }
             }
         }

@@ -8,6 +8,9 @@ public struct SlotMap: Sendable, Equatable {
     public let slots: [MemorySlot]
     /// Known ranges that are not memory (MMIO, windows), to explain failed translations.
     public let holes: [MemoryHole]
+    /// Whether the map is keyed by one device's I/O virtual addresses (its view through an IOMMU,
+    /// ``IOVASpace/deviceMemory(_:)``) rather than by guest-physical addresses.
+    public var isIOVA = false
     @usableFromInline let starts: [UInt64]
 
     /// Builds a map; throws if two slots overlap or a slot is empty.

@@ -60,6 +60,8 @@ public final class Target {
     public let backend: VhostUserBackend?
     /// The slot map in QEMU's own address space (``memory``'s map, but for a back-end).
     let qemuMap: SlotMap?
+    /// The memory each device reaches by DMA, built on first use (``ringMemory(for:in:)``).
+    var dma: DMAMemory?
 
     init(process: QEMUProcess?, imagePath: String?, memory: GuestMemory, source: SlotSource, notes: [String], qmp: QMPClient?,
          backend: VhostUserBackend? = nil, qemuMap: SlotMap? = nil) {

@@ -64,6 +64,7 @@ public struct VirtioFeatures: OptionSet, Sendable, Hashable {
         if contains(.version1) { names.append("version_1") }
         if contains(.packedRing) { names.append("ring_packed") }
         if contains(.inOrder) { names.append("in_order") }
+        if contains(.accessPlatform) { names.append("access_platform") }
         return names
     }
 }

@@ -21,6 +21,16 @@ public enum VirtualIOMMU: String, Hashable, Sendable, CaseIterable {
         }
     }
 
+    /// QEMU's name for it, as JSON output gives it: `intel-iommu`, `amd-iommu`, `virtio-iommu`, `smmuv3`.
+    public var qemuName: String {
+        switch self {
+        case .intel: return "intel-iommu"
+        case .amd: return "amd-iommu"
+        case .virtio: return "virtio-iommu"
+        case .smmuv3: return "smmuv3"
+        }
+    }
+
     /// The IOMMU a `-device` driver name creates, if any.
     public init?(deviceDriver driver: String) {
         switch driver {

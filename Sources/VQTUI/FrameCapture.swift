@@ -74,6 +74,15 @@ extension Inspector {
         }
     }
 
+    /// The selected queue, whose buffers and tables the panes show.
+    var selectedQueue: Virtqueue? { queues.indices.contains(state.nav.queue) ? queues[state.nav.queue] : nil }
+
+    /// Memory at one of the selected queue's addresses.
+    func read(at address: GuestPhysicalAddress, count: Int) throws(MemoryError) -> [UInt8] {
+        guard let queue = selectedQueue else { return try source.read(at: address, count: count) }
+        return try source.read(at: address, count: count, queue: queue)
+    }
+
     /// A snapshot of the selected queue, with its owners, recent history and payloads.
     func captureRing(now: Double) {
         let q = state.nav.queue
@@ -100,7 +109,7 @@ extension Inspector {
                     i = Int(s.descriptors[i].next)
                 }
             }
-            ring.history = history(of: s)
+            ring.history = history(of: s, queue: queue)
             for entry in s.inFlight.prefix(Self.payloadLimit) {
                 if let chain = entry.chain, let payload = source.payload(of: chain, queue: queue, completedLength: nil) {
                     ring.payloads[.live(entry.position)] = payload
@@ -129,7 +138,7 @@ extension Inspector {
     }
 
     /// The chains of the last few used entries, walked over today's descriptors and indirect tables.
-    func history(of s: SplitRing.Snapshot) -> [CompletedChain] {
+    func history(of s: SplitRing.Snapshot, queue: Virtqueue) -> [CompletedChain] {
         let n = s.descriptors.count
         guard n > 0 else { return [] }
         var result: [CompletedChain] = []
@@ -144,7 +153,7 @@ extension Inspector {
                     let d = s.descriptors[i]
                     if d.isIndirect {
                         let count = min(Int(d.length) / Descriptor.byteCount, Self.tableEntryLimit) * Descriptor.byteCount
-                        if count > 0, let bytes = try? source.read(at: d.address, count: count) {
+                        if count > 0, let bytes = try? source.read(at: d.address, count: count, queue: queue) {
                             tables[d.address] = Descriptor.decode(bytes, layout: .split)
                         }
                     }
@@ -152,7 +161,7 @@ extension Inspector {
                     i = Int(d.next)
                 }
                 completed.chain = Chain.split(head: UInt16(element.id), table: s.descriptors, indirectTables: tables,
-                                              map: source.slotMap)
+                                              map: source.slotMap(for: queue))
             }
             result.append(completed)
         }
@@ -183,7 +192,7 @@ extension Inspector {
         var table = TableFrame(ref: ref)
         let count = min(ref.entries, Self.tableEntryLimit) * Descriptor.byteCount
         do {
-            let bytes = try source.read(at: ref.address, count: count)
+            let bytes = try read(at: ref.address, count: count)
             table.descriptors = Descriptor.decode(bytes, layout: ref.layout)
         } catch {
             if case .processGone = error { return targetExited("the target exited (\(error.description))", now: now) }
@@ -207,7 +216,8 @@ extension Inspector {
         let count = Int(min(UInt64(Self.hexWindow), target.length - UInt64(offset)))
         if count > 0 {
             do {
-                hex.bytes = try source.read(at: GuestPhysicalAddress(target.address.rawValue &+ UInt64(offset)), count: count)
+                let at = GuestPhysicalAddress(target.address.rawValue &+ UInt64(offset))
+                hex.bytes = try read(at: at, count: count)
             } catch {
                 if case .processGone = error { return targetExited("the target exited (\(error.description))", now: now) }
                 hex.error = error.description

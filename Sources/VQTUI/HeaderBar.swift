@@ -48,6 +48,7 @@ enum HeaderBar {
         left.append(summary.title, CellStyle(.header, bold: true))
         let ram = Hex.humanSize(summary.ramBytes)
         if summary.ramBytes > 0, !summary.title.contains(ram) { left.append(" · RAM \(ram)", .header) }
+        if let iommu = summary.iommu { left.append(" · \(iommu)", .header) }
 
         let chips = StyledLine(status.chips)
         let full = StyledLine([Span("slots ", .dim), Span(summary.slotSource, .accent), Span(" · ", .dim),

@@ -14,9 +14,14 @@ public struct TargetSummary: Hashable, Sendable {
     public var isLive: Bool
     /// How QEMU's QMP is reached: `socket`, `libvirt` (its monitor pass-through) or `none`.
     public var qmpRoute: String
+    /// The machine's IOMMU when it has one, and what that means for its devices' rings:
+    /// `intel-iommu: rings at IOVAs, read through its tables`, or why they cannot be read.
+    public var iommu: String?
 
-    public init(title: String, slotSource: String, ramBytes: UInt64, canPause: Bool, isLive: Bool, qmpRoute: String = "socket") {
+    public init(title: String, slotSource: String, ramBytes: UInt64, canPause: Bool, isLive: Bool, qmpRoute: String = "socket",
+                iommu: String? = nil) {
         self.qmpRoute = qmpRoute
+        self.iommu = iommu
         self.title = title
         self.slotSource = slotSource
         self.ramBytes = ramBytes
@@ -60,6 +65,11 @@ public protocol InspectorSource: AnyObject {
     func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot
     /// Guest memory, through the slot map.
     func read(at gpa: GuestPhysicalAddress, count: Int) throws(MemoryError) -> [UInt8]
+    /// Memory at one of `queue`'s addresses (its buffers, its indirect tables): through the
+    /// device's IOMMU view when its addresses are IOVAs.
+    func read(at address: GuestPhysicalAddress, count: Int, queue: Virtqueue) throws(MemoryError) -> [UInt8]
+    /// The map `queue`'s addresses are checked against (the device's IOVA view behind an IOMMU).
+    func slotMap(for queue: Virtqueue) -> SlotMap
     /// Decodes what a chain carries for its device (blk request, net header and frame...).
     func payload(of chain: Chain, queue: Virtqueue, completedLength: UInt32?) -> DevicePayload?
     /// The VM's run state, or `nil` when it cannot be known (no QMP, an image).
@@ -70,4 +80,14 @@ public protocol InspectorSource: AnyObject {
     func resume() throws(TargetError)
     /// Whether the target still exists (a process may exit under the inspector).
     func isAlive() -> Bool
+}
+
+extension InspectorSource {
+    /// Sources whose queues all use guest-physical addresses read every queue through guest memory.
+    public func read(at address: GuestPhysicalAddress, count: Int, queue: Virtqueue) throws(MemoryError) -> [UInt8] {
+        try read(at: address, count: count)
+    }
+
+    /// The slot map, for sources whose queues all use guest-physical addresses.
+    public func slotMap(for queue: Virtqueue) -> SlotMap { slotMap }
 }

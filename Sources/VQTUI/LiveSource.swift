@@ -8,6 +8,8 @@ public final class LiveSource: InspectorSource {
     public let target: Target
     public let summary: TargetSummary
     private var queues: [Virtqueue] = []
+    /// The list the queues came from (for each device's memory, ``Target/ringMemory(for:in:)``).
+    private var list = QueueList(source: .qmp, devices: [])
     /// How each queue's payloads are decoded (``QueueList/payloadRole(of:)``), by index in `queues`.
     private var roles: [PayloadRole?] = []
     private var watcher: RingWatcher?
@@ -22,7 +24,17 @@ public final class LiveSource: InspectorSource {
         self.clock = clock
         let ram = target.memory.map.slots.filter { $0.kind == .ram }.reduce(UInt64(0)) { $0 + $1.size }
         summary = TargetSummary(title: title ?? target.title, slotSource: target.source.rawValue, ramBytes: ram,
-                                canPause: target.process != nil && target.qmp != nil, isLive: target.process != nil, qmpRoute: target.qmp == nil ? "none" : (target.qmp?.libvirtDomain != nil ? "libvirt" : "socket"))
+                                canPause: target.process != nil && target.qmp != nil, isLive: target.process != nil,
+                                qmpRoute: target.qmp == nil ? "none" : (target.qmp?.libvirtDomain != nil ? "libvirt" : "socket"),
+                                iommu: target.iommu.map { "behind \($0.kind.qemuName)" })
+    }
+
+    /// The memory `queue`'s addresses are read through: its device's view through the IOMMU when
+    /// they are IOVAs; throws when they cannot be translated (nothing is then read).
+    private func memory(for queue: Virtqueue) throws(MemoryError) -> GuestMemory {
+        do throws(IOMMUTranslationError) { return try target.ringMemory(for: queue, in: list).memory } catch {
+            throw .untranslated(error)
+        }
     }
 
     public var slotMap: SlotMap { target.memory.map }
@@ -37,10 +49,17 @@ public final class LiveSource: InspectorSource {
             case .scan: throw .noSlotMap(error.description)
             }
         }
+        self.list = list
         queues = list.queues
         roles = queues.map { list.payloadRole(of: $0) }
-        watched = queues.indices.filter { queues[$0].location.sizeProblem == nil }
-        watcher = try RingWatcher(memory: target.memory, queues: watched.map { queues[$0].location },
+        // A queue whose IOVAs cannot be translated is shown, with why, but not followed.
+        var memories: [GuestMemory] = []
+        watched = queues.indices.filter { i in
+            guard queues[i].location.sizeProblem == nil, let memory = try? memory(for: queues[i]) else { return false }
+            memories.append(memory)
+            return true
+        }
+        watcher = try RingWatcher(memories: memories.isEmpty ? [target.memory] : memories, queues: watched.map { queues[$0].location },
                                   deviceStates: watched.map { queues[$0].deviceState })
         _ = try? watcher?.poll()
         return queues
@@ -50,6 +69,8 @@ public final class LiveSource: InspectorSource {
         var indexes = Array(repeating: RingIndexes(available: nil, used: nil), count: queues.count)
         guard let watcher else { return PollResult(indexes: indexes, events: []) }
         let events = try watcher.poll()
+        // The devices' IOMMU mappings are walked again for the snapshots after this poll.
+        target.refreshRings()
         for (k, i) in watched.enumerated() where k < watcher.current.count { indexes[i] = watcher.current[k] }
         return PollResult(indexes: indexes, events: events.map { event in
             var event = event
@@ -59,14 +80,16 @@ public final class LiveSource: InspectorSource {
     }
 
     public func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot {
-        switch queue.location.layout {
-        case .split:
-            return .split(try SplitRing.snapshot(memory: target.memory, location: queue.location))
-        case .packed:
-            let state = freshDeviceState(queue)
-            return .packed(try PackedRing.snapshot(memory: target.memory, location: queue.location,
-                                                   usedIndex: state.map { PackedRing.Hint(index: $0.usedIndex) },
-                                                   lastAvailIndex: state.map { PackedRing.Hint(index: $0.lastAvailIndex) }))
+        let state = queue.location.layout == .packed ? freshDeviceState(queue) : nil
+        return try target.readRing(queue, in: list, unmapped: \.namesUnmappedIOVA) { ring throws(MemoryError) in
+            switch queue.location.layout {
+            case .split:
+                return .split(try SplitRing.snapshot(memory: ring.memory, location: queue.location))
+            case .packed:
+                return .packed(try PackedRing.snapshot(memory: ring.memory, location: queue.location,
+                                                       usedIndex: state.map { PackedRing.Hint(index: $0.usedIndex) },
+                                                       lastAvailIndex: state.map { PackedRing.Hint(index: $0.lastAvailIndex) }))
+            }
         }
     }
 
@@ -92,8 +115,15 @@ public final class LiveSource: InspectorSource {
     public func payload(of chain: Chain, queue: Virtqueue, completedLength: UInt32?) -> DevicePayload? {
         guard let i = queues.firstIndex(where: { $0.path == queue.path && $0.device == queue.device && $0.index == queue.index }),
               i < roles.count, let role = roles[i] else { return nil }
-        return role.decode(chain, memory: target.memory, completedLength: completedLength)
+        guard let memory = try? memory(for: queue) else { return nil }
+        return role.decode(chain, memory: memory, completedLength: completedLength)
     }
+
+    public func read(at address: GuestPhysicalAddress, count: Int, queue: Virtqueue) throws(MemoryError) -> [UInt8] {
+        try memory(for: queue).bytes(at: address, count: count)
+    }
+
+    public func slotMap(for queue: Virtqueue) -> SlotMap { (try? memory(for: queue))?.map ?? slotMap }
 
     public func runState() -> VMRunState? {
         guard target.process != nil, let qmp = target.qmp, let status = try? qmp.execute("query-status"),

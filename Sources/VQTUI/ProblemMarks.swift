@@ -18,7 +18,8 @@ extension RingProblem {
         switch self {
         case let .loop(_, at), let .nestedIndirect(_, at, _), let .indirectWithNext(_, at), let .indirectInList(_, at),
              let .indirectLength(_, at, _), let .indirectEmpty(_, at), let .indirectTooLarge(_, at, _, _),
-             let .indirectUnread(_, at, _, _), let .addressUnmapped(_, at, _, _, _), let .hugeLength(_, at, _),
+             let .indirectUnread(_, at, _, _), let .addressUnmapped(_, at, _, _, _), let .iovaUnmapped(_, at, _, _, _, _),
+             let .hugeLength(_, at, _),
              let .zeroLength(_, at), let .readableAfterWritable(_, at), let .chainUnterminated(_, at),
              let .sharedDescriptor(_, at, _):
             return at

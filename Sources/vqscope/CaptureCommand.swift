@@ -70,7 +70,13 @@ struct CaptureCommand: ParsableCommand {
                     Failure.printError("\(q.label) \(problem): not captured")
                     continue
                 }
-                watched.append(Watched(device: d, queue: q, tap: QueueTap(memory: t.memory, location: q.location, plan: plan)))
+                // Through the memory the device reaches by DMA; a queue whose IOVAs cannot be translated is not captured.
+                let memory: GuestMemory
+                do throws(IOMMUTranslationError) { memory = try t.ringMemory(for: q, in: list).memory } catch {
+                    Failure.printError("\(q.label): not captured: \(error)")
+                    continue
+                }
+                watched.append(Watched(device: d, queue: q, tap: QueueTap(memory: memory, location: q.location, plan: plan)))
             }
         }
         guard !watched.isEmpty else {
@@ -78,7 +84,8 @@ struct CaptureCommand: ParsableCommand {
             throw ExitCode(Failure.unusable)
         }
         let watcher = try Failure.reporting { () throws(TargetError) in
-            try RingWatcher(memory: t.memory, queues: watched.map(\.queue.location), deviceStates: watched.map(\.queue.deviceState))
+            try RingWatcher(memories: watched.map(\.tap.memory), queues: watched.map(\.queue.location),
+                            deviceStates: watched.map(\.queue.deviceState))
         }
 
         // Where the rings are now, then what is in flight: only what comes after is captured.
@@ -140,6 +147,11 @@ struct CaptureCommand: ParsableCommand {
             return true
         }
 
+        let iommuViews = watched.contains { w in w.tap.memory.map.isIOVA }
+        // Behind an IOMMU: each queue's buffers in flight keep the pages they reached when made
+        // available, so what the device wrote is read even after the guest unmapped them.
+        var pins = watched.map { _ in IOVAPins() }
+        var walked = [RingMemory?](repeating: nil, count: watched.count)
         loop: while true {
             let stopping = WatchCommand.stopRequested.load(ordering: .relaxed)
                 || seconds.map { MonotonicClock.now() - begun >= $0 } ?? false
@@ -152,11 +164,24 @@ struct CaptureCommand: ParsableCommand {
                 exitStatus = Failure.partial
                 break loop
             }
+            // Behind an IOMMU: the devices' mappings walked again after a poll that saw the rings
+            // move, so the buffers it found made available are mapped in the views the taps read.
+            if iommuViews && !events.isEmpty {
+                t.refreshRings()
+                for (i, w) in watched.enumerated() {
+                    walked[i] = try? t.ringMemory(for: w.queue, in: list)
+                    if let ring = walked[i] { w.tap.memory = pins[i].memory(ring, guest: t.memory) }
+                }
+            }
             let now = Clock.realtime()
             var byQueue = [[RingEvent]](repeating: [], count: watched.count)
             for e in events { byQueue[e.queue].append(e) }
             for (i, w) in watched.enumerated() {
                 let outputs = w.tap.process(byQueue[i], packedRing: watcher.packedRings[i], at: now)
+                if let ring = walked[i] {
+                    pins[i].update(w.tap.inFlight.map(\.chain), through: ring)
+                    walked[i] = nil
+                }
                 if !outputs.isEmpty, !emit(outputs, w) { reachedCount = true; break loop }
             }
             out.flush()

@@ -48,12 +48,14 @@ struct DiagnoseCommand: ParsableCommand {
         let limit = threshold / 1000
         var results = [QueueResult](repeating: QueueResult(), count: queues.count)
         var samples = 0
+        // What each queue's addresses are (`gpa`, or `iova` behind an IOMMU).
+        for (i, q) in queues.enumerated() { results[i].addressing = q.addressing(in: t) }
 
         if t.process == nil {
             // One instant: the ring's shape only.
             for (i, q) in queues.enumerated() {
                 do throws(MemoryError) {
-                    let snapshot = try q.snapshot(memory: t.memory)
+                    let snapshot = try q.snapshot(in: t)
                     results[i].diagnosis = QueueHealthTracker.judgeInstant(snapshot, queue: q.queue, role: q.role)
                 } catch {
                     results[i].error = "\(error)"
@@ -69,6 +71,8 @@ struct DiagnoseCommand: ParsableCommand {
             }
             func sample(final: Bool) throws {
                 var broken: [String: Bool] = [:]
+                // The devices' IOMMU mappings, walked again once a sample.
+                t.refreshRings()
                 for (i, q) in queues.enumerated() where results[i].error == nil {
                     var state: DeviceQueueState?
                     var deviceBroken = false
@@ -78,7 +82,7 @@ struct DiagnoseCommand: ParsableCommand {
                         deviceBroken = broken[q.queue.path] ?? false
                     }
                     do throws(MemoryError) {
-                        let snapshot = try q.snapshot(memory: t.memory, hints: state)
+                        let snapshot = try q.snapshot(in: t, hints: state)
                         results[i].diagnosis = trackers[i].observe(snapshot, deviceState: state, deviceBroken: deviceBroken,
                                                                    at: MonotonicClock.now())
                     } catch {
@@ -128,6 +132,28 @@ struct DiagnoseCommand: ParsableCommand {
 struct DiagnosedQueue {
     let queue: Virtqueue
     let role: QueueRole
+    /// The list the queue came from (what ``Target/ringMemory(for:in:)`` needs).
+    var list: QueueList?
+
+    /// `gpa` or `iova`: what the queue's addresses are (`unknown` for a scan's ring on a machine
+    /// whose IOMMU translates DMA).
+    func addressing(in target: Target) -> String {
+        guard let list else { return "gpa" }
+        if let ring = try? target.ringMemory(for: queue, in: list) { return ring.addressing.name }
+        guard target.addressing(of: queue, in: list).isIOVA else { return "gpa" }
+        return list.source == .scan ? "unknown" : "iova"
+    }
+
+    /// A snapshot of the ring read through the memory its device reaches it by (its view through
+    /// the IOMMU when its addresses are IOVAs, walked again when the read names an IOVA the walk had
+    /// not seen mapped). Throws the one line that says why IOVAs cannot be translated
+    /// (`MemoryError.untranslated`): such a queue is unreadable, never broken.
+    func snapshot(in target: Target, hints: DeviceQueueState? = nil) throws(MemoryError) -> RingSnapshot {
+        guard let list else { return try snapshot(memory: target.memory, hints: hints) }
+        return try target.readRing(queue, in: list, unmapped: \.namesUnmappedIOVA) { ring throws(MemoryError) in
+            try snapshot(memory: ring.memory, hints: hints)
+        }
+    }
 
     /// The queues of `target` (all, or the one `selector` names): QMP's, else the split rings a RAM
     /// scan finds (``QueueList``; exits 2 with one line when neither works). `leftOut` gets the
@@ -139,7 +165,7 @@ struct DiagnosedQueue {
         for device in list.devices {
             for q in device.queues {
                 let role = list.source == .qmp ? QueueRole(device: device, queue: q) : QueueRole(guess: device.name)
-                queues.append(DiagnosedQueue(queue: q, role: role))
+                queues.append(DiagnosedQueue(queue: q, role: role, list: list))
             }
         }
         if let selector {
@@ -174,6 +200,8 @@ struct DiagnosedQueue {
 struct QueueResult {
     var diagnosis: QueueDiagnosis?
     var error: String?
+    /// `gpa` or `iova`.
+    var addressing = "gpa"
 }
 
 extension DiagnosedQueue {
@@ -183,6 +211,7 @@ extension DiagnosedQueue {
             ("device", .string(queue.device)), ("path", .string(queue.path)), ("index", .int(Int64(queue.index))),
             ("layout", .string(queue.location.layout.rawValue)), ("role", .string(role.name)), ("flow", .string(role.flow.rawValue)),
             ("backend", queue.path.isEmpty ? .null : .string(queue.backend.rawValue)),
+            ("addressing", .string(result.addressing)),
         ]
         guard let d = result.diagnosis else {
             return .object(fields + [("health", .null), ("error", .string(result.error ?? "not read"))])

@@ -122,6 +122,8 @@ struct DumpCommand: ParsableCommand {
             if t.qmp != nil, let devices = try? t.virtioDevices(),
                let q = devices.flatMap(\.queues).first(where: { $0.location.layout == dumped.location.layout && $0.location.descriptors == dumped.location.descriptors }) {
                 var named = DumpedQueue(queue: q, list: QueueList(source: .qmp, devices: devices))
+                named.queue = VQCore.Virtqueue(device: q.device, path: q.path, index: q.index, location: dumped.location,
+                                               deviceState: q.deviceState, backend: q.backend, vhostMapping: q.vhostMapping)
                 named.location = VirtqueueLocation(layout: q.location.layout, size: dumped.location.size, descriptors: dumped.location.descriptors,
                                                    driverArea: dumped.location.driverArea, deviceArea: dumped.location.deviceArea,
                                                    features: q.location.features)
@@ -132,8 +134,23 @@ struct DumpCommand: ParsableCommand {
                 dumped = named
             }
         }
+        // A named queue's rings through the memory its device reaches them by: through the IOMMU
+        // when its addresses are IOVAs; none is decoded from IOVAs vqscope cannot translate.
         let dump: RingDump
-        do { dump = try RingDump(dumped, memory: t.memory, image: t.imagePath != nil) } catch {
+        let image = t.imagePath != nil, iommu = t.iommu?.kind
+        do throws(MemoryError) {
+            if let q = dumped.queue, let list = dumped.list {
+                dump = try t.readRing(q, in: list, unmapped: \.namesUnmappedIOVA) { ring throws(MemoryError) in
+                    try RingDump(dumped, ring: ring, iommu: iommu, image: image)
+                }
+            } else {
+                dump = try RingDump(dumped, ring: RingMemory(guest: t.memory), iommu: iommu, image: image)
+            }
+        } catch {
+            if case .untranslated = error {
+                Failure.printError("\(dumped.label): not decoded: \(error)")
+                throw ExitCode(Failure.partial)
+            }
             Failure.printError("\(error)")
             throw ExitCode(Failure.partial)
         }
@@ -155,6 +172,9 @@ struct DumpedQueue {
     var located = false
     var deviceState: DeviceQueueState?
     var payloadRole: PayloadRole?
+    /// The queue and its list, when it was named (or its location is one of QMP's queues).
+    var queue: Virtqueue?
+    var list: QueueList?
     /// Packed rings: whether the event suppression areas are known (and read).
     var hasDriverArea = true
     var hasDeviceArea = true
@@ -174,6 +194,8 @@ struct DumpedQueue {
         scanned = list.source == .scan
         deviceState = q.deviceState
         payloadRole = list.payloadRole(of: q)
+        queue = q
+        self.list = list
     }
 
     /// `virtio-blk:0`, or `queue at 0x1000` for a bare location.
@@ -186,16 +208,21 @@ struct DumpedQueue {
 /// A decoded queue, as `dump` prints it.
 struct RingDump {
     let queue: DumpedQueue
-    let memory: GuestMemory
+    /// The memory the rings are read through, and what their addresses are.
+    let ring: RingMemory
+    var memory: GuestMemory { ring.memory }
+    /// The machine's IOMMU, if any.
+    let iommu: VirtualIOMMU?
     /// Whether the target is an image: element addresses are file offsets, not host-virtual ones.
     let image: Bool
     var split: SplitRing.Snapshot?
     var packed: PackedRing.Snapshot?
     var payloads: [UInt16: DevicePayload] = [:]
 
-    init(_ queue: DumpedQueue, memory: GuestMemory, image: Bool) throws(MemoryError) {
+    init(_ queue: DumpedQueue, ring: RingMemory, iommu: VirtualIOMMU?, image: Bool) throws(MemoryError) {
         self.queue = queue
-        self.memory = memory
+        self.ring = ring
+        self.iommu = iommu
         self.image = image
         switch queue.location.layout {
         case .split:
@@ -212,6 +239,11 @@ struct RingDump {
         }
     }
 
+    /// Whether a chain names an IOVA the device's IOMMU view did not map.
+    var namesUnmappedIOVA: Bool {
+        (split?.allProblems ?? packed?.allProblems ?? []).contains { $0.code == "iova_unmapped" }
+    }
+
     private func decode(_ chain: Chain) -> DevicePayload? {
         queue.payloadRole?.decode(chain, memory: memory)
     }
@@ -219,6 +251,7 @@ struct RingDump {
     func chainJSON(_ chain: Chain) -> JSON {
         .array(chain.elements.map { e in
             .object([("addr", .uint(e.address.rawValue)), ("len", .uint(UInt64(e.length))), ("write", .bool(e.isWritable)),
+                     ("iova", .uint(ring.isIOVA ? e.address.rawValue : nil)), ("gpa", .uint(ring.guestPhysical(of: e.address)?.rawValue)),
                      (image ? "offset" : "hva", .uint(memory.map.hostAddress(of: e.address))), ("descriptor", .uint(UInt64(e.index))),
                      ("indirect_table", .uint(e.indirectTable?.rawValue))])
         })
@@ -237,13 +270,23 @@ struct RingDump {
                                         ("layout", .string(loc.layout.rawValue)), ("num", .uint(UInt64(loc.size))),
                                         ("desc_addr", .uint(loc.descriptors.rawValue)),
                                         ("avail_addr", .uint(!packedAreas || queue.hasDriverArea ? loc.driverArea.rawValue : nil)),
-                                        ("used_addr", .uint(!packedAreas || queue.hasDeviceArea ? loc.deviceArea.rawValue : nil))]
+                                        ("used_addr", .uint(!packedAreas || queue.hasDeviceArea ? loc.deviceArea.rawValue : nil)),
+                                        ("addressing", .string(ring.addressing.name)), ("iommu", .string(iommu?.qemuName))]
+        if ring.isIOVA {
+            fields += [("desc_gpa", .uint(ring.guestPhysical(of: loc.descriptors)?.rawValue)),
+                       ("avail_gpa", .uint(!packedAreas || queue.hasDriverArea ? ring.guestPhysical(of: loc.driverArea)?.rawValue : nil)),
+                       ("used_gpa", .uint(!packedAreas || queue.hasDeviceArea ? ring.guestPhysical(of: loc.deviceArea)?.rawValue : nil))]
+        }
+        /// Behind an IOMMU, a descriptor's IOVA and the guest-physical address it maps to.
+        func translated(_ address: GuestPhysicalAddress) -> [(String, JSON)] {
+            ring.isIOVA ? [("iova", .uint(address.rawValue)), ("gpa", .uint(ring.guestPhysical(of: address)?.rawValue))] : []
+        }
         if let s = split {
             fields += [
                 ("consistent", .bool(s.consistent)), ("attempts", .int(Int64(s.attempts))),
                 ("desc", .array(s.descriptors.enumerated().map { i, d in
-                    .object([("index", .int(Int64(i))), ("addr", .uint(d.address.rawValue)), ("len", .uint(UInt64(d.length))),
-                             ("flags", .uint(UInt64(d.flags.rawValue))), ("next", .uint(UInt64(d.next)))])
+                    .object([("index", .int(Int64(i))), ("addr", .uint(d.address.rawValue))] + translated(d.address)
+                            + [("len", .uint(UInt64(d.length))), ("flags", .uint(UInt64(d.flags.rawValue))), ("next", .uint(UInt64(d.next)))])
                 })),
                 ("avail", .object([("flags", .uint(UInt64(s.avail.flags))), ("idx", .uint(UInt64(s.avail.index))),
                                    ("ring", .array(s.avail.ring.map { .uint(UInt64($0)) })), ("used_event", .uint(s.avail.usedEvent.map(UInt64.init)))])),
@@ -265,7 +308,7 @@ struct RingDump {
             fields += [
                 ("consistent", .bool(p.consistent)), ("attempts", .int(Int64(p.attempts))),
                 ("desc", .array(p.descriptors.enumerated().map { i, d in
-                    .object([("index", .int(Int64(i))), ("addr", .uint(d.address.rawValue)), ("len", .uint(UInt64(d.length))),
+                    .object([("index", .int(Int64(i))), ("addr", .uint(d.address.rawValue))] + translated(d.address) + [("len", .uint(UInt64(d.length))),
                              ("id", .uint(UInt64(d.id))), ("flags", .uint(UInt64(d.flags.rawValue))),
                              ("available", .bool(p.states[i].isAvailable))])
                 })),
@@ -291,8 +334,18 @@ struct RingDump {
         let driverArea = loc.layout == .split || queue.hasDriverArea ? Hex.string(loc.driverArea.rawValue) : "-"
         let deviceArea = loc.layout == .split || queue.hasDeviceArea ? Hex.string(loc.deviceArea.rawValue) : "-"
         out += "  desc \(Hex.string(loc.descriptors.rawValue))  driver \(driverArea)  device \(deviceArea)  features \(queue.device == nil || queue.scanned ? "unknown" : loc.features.names.joined(separator: ","))\n"
+        if ring.isIOVA, let iommu {
+            let gpa = { (a: GuestPhysicalAddress) in ring.guestPhysical(of: a).map { Hex.string($0.rawValue) } ?? "unmapped" }
+            out += "  addresses are I/O virtual addresses of the \(iommu.displayName), guest-physical after \"gpa\": desc gpa \(gpa(loc.descriptors))"
+                + (loc.layout == .split || queue.hasDriverArea ? "  driver gpa \(gpa(loc.driverArea))" : "")
+                + (loc.layout == .split || queue.hasDeviceArea ? "  device gpa \(gpa(loc.deviceArea))" : "") + "\n"
+        }
+        func address(_ a: GuestPhysicalAddress) -> String {
+            guard ring.isIOVA else { return Hex.string(a.rawValue) }
+            return Hex.string(a.rawValue) + " (gpa " + (ring.guestPhysical(of: a).map { Hex.string($0.rawValue) } ?? "unmapped") + ")"
+        }
         func chainLine(_ c: Chain) -> String {
-            c.elements.map { "\($0.isWritable ? "W" : "R") \(Hex.string($0.address.rawValue))+\($0.length)\($0.isFromIndirectTable ? "(i)" : "")" }.joined(separator: " -> ")
+            c.elements.map { "\($0.isWritable ? "W" : "R") \(address($0.address))+\($0.length)\($0.isFromIndirectTable ? "(i)" : "")" }.joined(separator: " -> ")
         }
         if let s = split {
             out += "  snapshot: \(s.consistent ? "consistent" : "TORN") after \(s.attempts) read\(s.attempts == 1 ? "" : "s")\n"
@@ -306,7 +359,7 @@ struct RingDump {
             }
             out += "  descriptors in use:\n"
             for (i, d) in s.descriptors.enumerated() where d.address.rawValue != 0 || d.length != 0 {
-                out += "    [\(i)] \(Hex.string(d.address.rawValue)) len \(d.length) flags \(d.flags.rawValue) next \(d.next)\n"
+                out += "    [\(i)] \(address(d.address)) len \(d.length) flags \(d.flags.rawValue) next \(d.next)\n"
             }
             for problem in s.problems { out += "  PROBLEM \(problem.message)\n" }
         }

@@ -23,9 +23,21 @@ struct QueuesCommand: ParsableCommand {
         // A queue whose indexes cannot be read is listed without them, and said on standard error.
         var indexes: [RingIndexes] = []
         var errors: [String?] = []
+        // Each queue's rings through the memory its device reaches them by (through the IOMMU when
+        // its addresses are IOVAs); a queue whose IOVAs cannot be translated is not read.
+        var rings: [RingMemory?] = []
         for q in queues {
+            do throws(IOMMUTranslationError) {
+                rings.append(try t.ringMemory(for: q, in: list))
+            } catch {
+                rings.append(nil)
+                indexes.append(RingIndexes(available: nil, used: nil))
+                errors.append("\(error)")
+                shortfall.unreadable.append((queue: q.label, error: "\(error)"))
+                continue
+            }
             do throws(MemoryError) {
-                indexes.append(try RingIndexes.read(q.location, from: t.memory))
+                indexes.append(try RingIndexes.read(q.location, from: rings[rings.count - 1]!.memory))
                 errors.append(nil)
             } catch {
                 if case .processGone = error {
@@ -37,9 +49,18 @@ struct QueuesCommand: ParsableCommand {
                 shortfall.unreadable.append((queue: q.label, error: "\(error)"))
             }
         }
+        let iommu = t.iommu
+        // `gpa` or `iova`; for a scan's rings on a machine whose IOMMU translates DMA, `unknown`
+        // (the rings are where the scan found them, their buffers' addresses may be IOVAs).
+        func addressing(_ i: Int) -> String {
+            if let ring = rings[i] { return ring.addressing.name }
+            guard t.addressing(of: queues[i], in: list).isIOVA else { return "gpa" }
+            return list.source == .scan ? "unknown" : "iova"
+        }
         if json {
-            printJSON(.object([("source", .string(list.source.rawValue)), ("queues", .array(zip(queues, zip(indexes, errors)).map { q, read in
-                let (i, error) = read
+            printJSON(.object([("source", .string(list.source.rawValue)), ("queues", .array(queues.indices.map { n in
+                let q = queues[n], i = indexes[n], error = errors[n], ring = rings[n]
+                let hostMap = (ring?.memory ?? t.memory).map
                 var fields: [(String, JSON)] = [
                     ("device", .string(q.device)), ("path", .string(list.path(of: q))), ("pci", .string(list.device(of: q)?.pciAddress)),
                     ("index", .int(Int64(q.index))), ("layout", .string(q.location.layout.rawValue)),
@@ -47,9 +68,13 @@ struct QueuesCommand: ParsableCommand {
                     ("num", .uint(UInt64(q.location.size))),
                     ("desc", .uint(q.location.descriptors.rawValue)), ("avail", .uint(q.location.driverArea.rawValue)),
                     ("used", .uint(q.location.deviceArea.rawValue)),
-                    ("desc_hva", .uint(t.memory.map.hostAddress(of: q.location.descriptors))),
-                    ("avail_hva", .uint(t.memory.map.hostAddress(of: q.location.driverArea))),
-                    ("used_hva", .uint(t.memory.map.hostAddress(of: q.location.deviceArea))),
+                    ("addressing", .string(addressing(n))), ("iommu", .string(iommu?.kind.qemuName)),
+                    ("desc_gpa", .uint(ring?.guestPhysical(of: q.location.descriptors)?.rawValue)),
+                    ("avail_gpa", .uint(ring?.guestPhysical(of: q.location.driverArea)?.rawValue)),
+                    ("used_gpa", .uint(ring?.guestPhysical(of: q.location.deviceArea)?.rawValue)),
+                    ("desc_hva", .uint(ring == nil ? nil : hostMap.hostAddress(of: q.location.descriptors))),
+                    ("avail_hva", .uint(ring == nil ? nil : hostMap.hostAddress(of: q.location.driverArea))),
+                    ("used_hva", .uint(ring == nil ? nil : hostMap.hostAddress(of: q.location.deviceArea))),
                     ("avail_idx", .uint(i.available.map(UInt64.init))), ("used_idx", .uint(i.used.map(UInt64.init))),
                     ("features", .array(q.location.features.names.map { .string($0) })),
                 ]
@@ -60,6 +85,10 @@ struct QueuesCommand: ParsableCommand {
             return try shortfall.exitIfAny()
         }
         let out = Output.standardOutput
+        if let iommu, list.source == .qmp, rings.indices.contains(where: { addressing($0) == "iova" }) {
+            out.write("\(t.title): behind the \(iommu.kind.displayName), QEMU's \(iommu.kind.qemuName); ADDRESSES iova: the ring addresses are "
+                      + "I/O virtual addresses of the device's DMA domain, read through the IOMMU's tables\n")
+        }
         if let backend = t.backend {
             out.write("\(t.title): rings at guest-physical addresses; DESC@HVA is where back-end pid \(backend.pid) maps each descriptor table\n")
         }
@@ -77,10 +106,14 @@ struct QueuesCommand: ParsableCommand {
             var header = ["DEVICE", scan ? "SCORE" : "PCI", "Q", "LAYOUT", "BACKEND", "NUM", "DESC", "AVAIL/DRIVER", "USED/DEVICE",
                           "AVAIL-IDX", "USED-IDX", "FEATURES"]
             if t.backend != nil { header.append("DESC@HVA") }
-            printTable(header, zip(queues, indexes).map { q, i in
+            // Only on a machine with an IOMMU: elsewhere every address is guest-physical.
+            if iommu != nil { header.insert("ADDRESSES", at: 6) }
+            printTable(header, queues.indices.map { n in
+                let q = queues[n], i = indexes[n]
                 let second = scan ? list.scanned[q.location.descriptors].map { String($0.score) } : list.device(of: q)?.pciAddress
                 var row: [String] = [q.device, second ?? "-", String(q.index), q.location.layout.rawValue, scan ? "?" : q.backend.rawValue,
                                      String(q.location.size)]
+                if iommu != nil { row.append(addressing(n)) }
                 row += [Hex.string(q.location.descriptors.rawValue), Hex.string(q.location.driverArea.rawValue),
                         Hex.string(q.location.deviceArea.rawValue)]
                 row += [i.available.map(String.init) ?? "-", i.used.map(String.init) ?? "-",

@@ -54,7 +54,27 @@ struct WatchCommand: ParsableCommand {
         // A ring that cannot be followed is named and left out; the rest are watched.
         for q in queues { if let problem = q.location.sizeProblem { Failure.printError("\(q.label) \(problem): not watched") } }
         queues.removeAll { $0.location.sizeProblem != nil }
+        // Each ring through the memory its device reaches it by; a queue behind an IOMMU vqscope
+        // cannot translate is named in one line and not watched (its IOVAs are never read as guest-physical).
+        var memories: [GuestMemory] = []
+        var untranslated: [(queue: String, error: String)] = []
+        queues.removeAll { q in
+            do throws(IOMMUTranslationError) {
+                memories.append(try t.ringMemory(for: q, in: list).memory)
+                return false
+            } catch {
+                untranslated.append((q.label, "\(error)"))
+                return true
+            }
+        }
+        if !untranslated.isEmpty {
+            let which = untranslated.count == 1 ? untranslated[0].queue
+                : "\(untranslated.count) queues (\(QueueShortfall.names(untranslated.map(\.queue))))"
+            Failure.printError("not watched: \(which): \(untranslated[0].error)")
+        }
         guard !queues.isEmpty else {
+            // Every queue named already: the line above said why none is watched.
+            if !untranslated.isEmpty { throw ExitCode(Failure.partial) }
             // When QEMU's answers are why there is none, the line says so.
             let why = queue == nil ? QueueShortfall(leftOut: loaded.notes).line.map { "; " + $0 } ?? "" : ""
             Failure.printError(list.source == .scan ? "no split ring found by a RAM scan of \(t.title): nothing to watch"
@@ -66,7 +86,7 @@ struct WatchCommand: ParsableCommand {
             return
         }
         let watcher = try Failure.reporting { () throws(TargetError) in
-            try RingWatcher(memory: t.memory, queues: queues.map(\.location), deviceStates: queues.map(\.deviceState))
+            try RingWatcher(memories: memories, queues: queues.map(\.location), deviceStates: queues.map(\.deviceState))
         }
         signal(SIGINT) { _ in WatchCommand.stopRequested.store(true, ordering: .relaxed) }
         signal(SIGTERM) { _ in WatchCommand.stopRequested.store(true, ordering: .relaxed) }
@@ -108,8 +128,10 @@ struct WatchCommand: ParsableCommand {
                 if let count, emitted >= count { break loop }
             }
             var changed = !events.isEmpty
+            // The devices' IOMMU mappings are walked again before the snapshots of this poll.
+            if health.indices.contains(where: { health[$0].wantsSnapshot(at: elapsed) }) { t.refreshRings() }
             for k in health.indices where health[k].wantsSnapshot(at: elapsed) {
-                guard let change = try judge(watched[k], monitor: &health[k], target: t, at: MonotonicClock.now() - start) else { continue }
+                guard let change = try judge(watched[k], list: list, monitor: &health[k], target: t, at: MonotonicClock.now() - start) else { continue }
                 let q = queues[k]
                 if json {
                     out.write(Self.json(change, queue: q, time: .double((Clock.realtime() * 1e6).rounded() / 1e6)).text + "\n")
@@ -129,14 +151,16 @@ struct WatchCommand: ParsableCommand {
 
     /// Reads a snapshot of `q` (with QEMU's view of it when there is QMP) for its health monitor;
     /// answers when a stall starts or ends. A ring that cannot be read is left for the next poll.
-    func judge(_ q: DiagnosedQueue, monitor: inout QueueHealthMonitor, target t: Target, at now: Double) throws -> StallDetector.Change? {
+    func judge(_ q: DiagnosedQueue, list: QueueList, monitor: inout QueueHealthMonitor, target t: Target, at now: Double) throws -> StallDetector.Change? {
         var state: DeviceQueueState?
         if let qmp = t.qmp, t.process != nil {
             state = try? QMPQueueStatus.deviceState(client: qmp, queue: q.queue)
         }
+        var q = q
+        q.list = list
         let snapshot: RingSnapshot
         do throws(MemoryError) {
-            snapshot = try q.snapshot(memory: t.memory, hints: state)
+            snapshot = try q.snapshot(in: t, hints: state)
         } catch {
             if case .processGone = error {
                 Output.standardOutput.flush()

@@ -62,6 +62,7 @@ final class ChainTests: XCTestCase {
             .indirectEmpty(head: 1, at: pos(1)), .indirectTooLarge(head: 1, at: pos(1), entries: 2000, limit: 1024),
             .indirectUnread(head: 1, at: pos(1), table: gpa(0x10), reason: "x"),
             .addressUnmapped(head: 1, at: pos(1), address: gpa(5), length: 1, firstUnmapped: gpa(5)),
+            .iovaUnmapped(head: 1, at: pos(1), iova: gpa(5), length: 1, firstUnmapped: gpa(5), reason: "x"),
             .hugeLength(head: 1, at: pos(1), length: .max), .zeroLength(head: 1, at: pos(1)),
             .readableAfterWritable(head: 1, at: pos(1)), .chainTooLong(head: 1, elements: 9, limit: 8),
             .chainTooLarge(head: 1, bytes: 1 << 33), .chainUnterminated(head: 1, at: pos(1)),

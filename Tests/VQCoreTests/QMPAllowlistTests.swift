@@ -30,10 +30,11 @@ final class QMPAllowlistTests: XCTestCase {
         }
     }
 
-    func testQOMGetReadsOnlyAddrAndType() {
+    func testQOMGetReadsOnlyAddrTypeAndParentBus() {
         func args(_ property: String) -> JSON { .object([("path", .string("/machine/peripheral/d0")), ("property", .string(property))]) }
         XCTAssertNil(QMPAllowlist.check("qom-get", arguments: args("addr"), vhost: never))
         XCTAssertNil(QMPAllowlist.check("qom-get", arguments: args("type"), vhost: never))
+        XCTAssertNil(QMPAllowlist.check("qom-get", arguments: args("parent_bus"), vhost: never))
         XCTAssertNotNil(QMPAllowlist.check("qom-get", arguments: args("legacy-iothread"), vhost: never))
         XCTAssertNotNil(QMPAllowlist.check("qom-get", arguments: nil, vhost: never))
     }

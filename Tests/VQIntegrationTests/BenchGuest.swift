@@ -10,7 +10,7 @@ final class BenchGuest: @unchecked Sendable {
     /// ``holdNextRead()``.
     /// `vhost-user` serves the disk from a qemu-storage-daemon (``backend``) over vhost-user, and
     /// the guest reads it without a pause, printing its progress (``ioCount()``).
-    enum Variant: String { case basic, big, shared, kvm, blkdebug, vhostUser = "vhost-user" }
+    enum Variant: String { case basic, big, shared, kvm, blkdebug, vhostUser = "vhost-user", iommu }
 
     let variant: Variant
     let directory: URL
