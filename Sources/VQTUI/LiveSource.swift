@@ -64,9 +64,8 @@ public final class LiveSource: InspectorSource {
             return .split(try SplitRing.snapshot(memory: target.memory, location: queue.location))
         case .packed:
             let state = freshDeviceState(queue)
-            return .packed(try PackedRing.snapshot(memory: target.memory, location: queue.location,
-                                                   usedIndex: state.map { PackedRing.Hint(index: $0.usedIndex) },
-                                                   lastAvailIndex: state.map { PackedRing.Hint(index: $0.lastAvailIndex) }))
+            // QMP's answer is up to a second old: the ring read now wins where they disagree.
+            return .packed(try PackedRing.snapshot(memory: target.memory, location: queue.location, deviceState: state))
         }
     }
 

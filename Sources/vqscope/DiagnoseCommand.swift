@@ -163,9 +163,7 @@ struct DiagnosedQueue {
         case .split:
             return .split(try SplitRing.snapshot(memory: memory, location: queue.location))
         case .packed:
-            return .packed(try PackedRing.snapshot(memory: memory, location: queue.location,
-                                                   usedIndex: hints.map { PackedRing.Hint(index: $0.usedIndex) },
-                                                   lastAvailIndex: hints.map { PackedRing.Hint(index: $0.lastAvailIndex) }))
+            return .packed(try PackedRing.snapshot(memory: memory, location: queue.location, deviceState: hints))
         }
     }
 }

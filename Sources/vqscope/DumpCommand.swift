@@ -204,9 +204,7 @@ struct RingDump {
             for f in s.inFlight { if let c = f.chain { payloads[f.head] = decode(c) } }
         case .packed:
             let hints = queue.deviceState
-            let p = try PackedRing.snapshot(memory: memory, location: queue.location,
-                                            usedIndex: hints.map { PackedRing.Hint(index: $0.usedIndex) },
-                                            lastAvailIndex: hints.map { PackedRing.Hint(index: $0.lastAvailIndex) })
+            let p = try PackedRing.snapshot(memory: memory, location: queue.location, deviceState: hints)
             packed = p
             for a in p.available { payloads[a.slot] = decode(a.chain) }
         }

@@ -38,6 +38,8 @@ final class FakeSource: InspectorSource {
     /// `pause` and `resume`, in the order called.
     var calls: [String] = []
     var snapshots = 0
+    /// QEMU's indexes for the packed queue, as a cached QMP answer (taken before each read).
+    var packedDeviceState: DeviceQueueState?
     var reads = 0
 
     init() {
@@ -124,7 +126,7 @@ final class FakeSource: InspectorSource {
         if let snapshotError { throw snapshotError }
         switch queue.location.layout {
         case .split: return .split(try SplitRing.snapshot(memory: memory, location: queue.location))
-        case .packed: return .packed(try PackedRing.snapshot(memory: memory, location: queue.location))
+        case .packed: return .packed(try PackedRing.snapshot(memory: memory, location: queue.location, deviceState: packedDeviceState))
         }
     }
 
