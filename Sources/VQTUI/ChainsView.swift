@@ -87,7 +87,8 @@ enum ChainsView {
         if isNew, !line.spans.isEmpty { line.spans[0] = Span(" ● ", .changed) }
         line.spans.append(badge)
         let count = chain.elements.count
-        line.append(" " + TextFormat.pad("\(count) buf\(count == 1 ? "" : "s")", 7))
+        let buffers = "\(count) buf\(count == 1 ? "" : "s")"
+        line.append(" " + TextFormat.pad(buffers, max(6, TextFormat.width(buffers))) + " ")
         line.append("R ", .good)
         line.append(Hex.humanSize(chain.readableBytes) + " ")
         line.append("W ", .warning)
