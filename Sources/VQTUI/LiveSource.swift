@@ -51,11 +51,15 @@ public final class LiveSource: InspectorSource {
         guard let watcher else { return PollResult(indexes: indexes, events: []) }
         let events = try watcher.poll()
         for (k, i) in watched.enumerated() where k < watcher.current.count { indexes[i] = watcher.current[k] }
+        var packed = [PackedPositions?](repeating: nil, count: queues.count)
+        for (k, p) in watcher.packedPositions.enumerated() where k < watched.count {
+            packed[watched[k]] = p.map { PackedPositions(driver: $0.driver, deviceUsed: $0.deviceUsed) }
+        }
         return PollResult(indexes: indexes, events: events.map { event in
             var event = event
             event.queue = watched[event.queue]
             return event
-        })
+        }, packed: packed)
     }
 
     public func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot {

@@ -46,8 +46,11 @@ enum QueueListPane {
         line.append(row.label, width: 18, CellStyle(.normal, bold: selected))
         line.append(row.layout.rawValue, width: 7, row.layout == .packed ? .accent : .normal)
         line.appendRight(String(row.size), width: 5)
-        line.appendRight(row.avail.map { String($0) } ?? "-", width: 7, row.availChanged ? .changed : (row.avail == nil ? .dim : .normal))
-        line.appendRight(row.used.map { String($0) } ?? "-", width: 7, row.usedChanged ? .changed : (row.used == nil ? .dim : .normal))
+        // Packed rings: the driver's next avail slot and the device's next used slot, `12w1`.
+        let avail = row.avail.map { String($0) } ?? row.packed.map { PackedPositions.text($0.driver) }
+        let used = row.used.map { String($0) } ?? row.packed.map { PackedPositions.text($0.deviceUsed) }
+        line.appendRight(avail ?? "-", width: 7, row.availChanged ? .changed : (avail == nil ? .dim : .normal))
+        line.appendRight(used ?? "-", width: 7, row.usedChanged ? .changed : (used == nil ? .dim : .normal))
         line.appendRight(row.inFlight.map { String($0) } ?? "-", width: 6, (row.inFlight ?? 0) > 0 ? .good : .dim)
         line.appendRight(TextFormat.rate(row.rate), width: 8, row.rate > 0 ? .accent : .dim)
         line.append("  ")

@@ -112,7 +112,18 @@ final class FakeSource: InspectorSource {
     func poll() throws(MemoryError) -> PollResult {
         if let pollError { throw pollError }
         if !scriptedPolls.isEmpty { return scriptedPolls.removeFirst() }
-        return PollResult(indexes: try currentIndexes(), events: [])
+        return PollResult(indexes: try currentIndexes(), events: [], packed: try currentPackedPositions())
+    }
+
+    /// Each packed queue's positions as its ring reads now (what a follower would have).
+    func currentPackedPositions() throws(MemoryError) -> [PackedPositions?] {
+        var result: [PackedPositions?] = []
+        for q in queues {
+            guard q.location.layout == .packed else { result.append(nil); continue }
+            let p = try PackedRing.snapshot(memory: memory, location: q.location)
+            result.append(PackedPositions(driver: p.driver, deviceUsed: p.deviceUsed))
+        }
+        return result
     }
 
     func currentIndexes() throws(MemoryError) -> [RingIndexes] {

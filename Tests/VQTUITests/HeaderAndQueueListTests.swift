@@ -32,8 +32,23 @@ final class HeaderAndQueueListTests: InspectorTestCase {
         // marker+label, layout, size, avail, used, in flight, rate
         XCTAssertEqual(Array(blk.prefix(7)), ["│▶virtio-blk:0", "split", "16", "3", "1", "2", "0"], grid.line(y))
         let net = grid.line(z).split(separator: " ").map(String.init)
-        XCTAssertEqual(Array(net.prefix(6)), ["│", "virtio-net:0", "packed", "8", "-", "-"], grid.line(z))
+        // Packed: the driver's next avail slot and the device's next used slot with their wrap counters.
+        XCTAssertEqual(Array(net.prefix(7)), ["│", "virtio-net:0", "packed", "8", "3w1", "1w1", "2"], grid.line(z))
         XCTAssertTrue(grid.contains("activity (30 s)"))
+    }
+
+    func testPackedRowsShowPositionsInFlightAndHealthFromThePolls() {
+        var grid = frame()
+        guard let z = row(containing: "virtio-net:0", in: grid) else { return XCTFail(grid.text) }
+        // Not selected, not yet read for its health: the polled positions say 2 receive buffers wait.
+        XCTAssertTrue(grid.line(z).contains("wait"), grid.line(z))
+        // The device fills slot 1 and the driver refills slot 3: both positions move on.
+        source.putPacked(Descriptor(address: GuestPhysicalAddress(0x37000), length: 60, flags: [.avail, .used], id: 1), slot: 1)
+        source.putPacked(Descriptor(address: GuestPhysicalAddress(0x39000), length: 1514, flags: [.avail, .write], id: 3), slot: 3)
+        grid = frame()
+        let net = grid.line(z).split(separator: " ").map(String.init)
+        XCTAssertEqual(Array(net.prefix(7)), ["│", "virtio-net:0", "packed", "8", "4w1", "2w1", "2"], grid.line(z))
+        XCTAssertFalse(grid.line(z).contains(" - "), grid.line(z))
     }
 
     func testRateAndSparklineComeFromUsedEvents() {

@@ -133,7 +133,7 @@ final class PackedViewTests: InspectorTestCase {
     func testQueueListTakesInFlightFromTheSnapshot() {
         let grid = frame()
         guard let y = row(containing: "virtio-net:0", in: grid) else { return XCTFail(grid.text) }
-        XCTAssertEqual(Array(grid.line(y).split(separator: " ").prefix(6)), ["│▶virtio-net:0", "packed", "8", "-", "-", "2"], grid.line(y))
+        XCTAssertEqual(Array(grid.line(y).split(separator: " ").prefix(6)), ["│▶virtio-net:0", "packed", "8", "3w1", "1w1", "2"], grid.line(y))
     }
 
     func testDescriptorRingShowsFlagsStatesAndPositions() {
