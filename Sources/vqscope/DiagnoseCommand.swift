@@ -178,8 +178,8 @@ extension DiagnosedQueue {
     /// The queue's entry of `diagnose --json`.
     func json(_ result: QueueResult) -> JSON {
         var fields: [(String, JSON)] = [
-            ("device", .string(queue.device)), ("path", .string(queue.path)), ("index", .int(Int64(queue.index))),
-            ("layout", .string(queue.location.layout.rawValue)), ("role", .string(role.name)), ("flow", .string(role.flow.rawValue)),
+            ("device", .string(queue.device)), ("label", .string(queue.label)), ("path", .string(queue.path)),
+            ("index", .int(Int64(queue.index))), ("layout", .string(queue.location.layout.rawValue)), ("role", .string(role.name)), ("flow", .string(role.flow.rawValue)),
             ("backend", queue.path.isEmpty ? .null : .string(queue.backend.rawValue)),
         ]
         guard let d = result.diagnosis else {

@@ -146,6 +146,8 @@ struct DumpedQueue {
     var location: VirtqueueLocation
     /// Device name (QMP's, or a scan's guess), `nil` for a bare location.
     var device: String?
+    /// The device as shown when another device has its name (``Virtqueue/deviceLabel``).
+    var deviceLabel: String?
     /// QOM path (QMP only).
     var path: String?
     var index: Int?
@@ -169,6 +171,7 @@ struct DumpedQueue {
     init(queue q: Virtqueue, list: QueueList) {
         location = q.location
         device = q.device
+        deviceLabel = list.queues.first { $0.path == q.path && $0.device == q.device && $0.index == q.index }?.deviceLabel ?? q.deviceLabel
         path = list.path(of: q)
         index = q.index
         scanned = list.source == .scan
@@ -179,7 +182,7 @@ struct DumpedQueue {
     /// `virtio-blk:0`, or `queue at 0x1000` for a bare location.
     var label: String {
         guard let device else { return "queue at \(location.descriptors)" }
-        return "\(device):\(index ?? 0)"
+        return "\(deviceLabel ?? device):\(index ?? 0)"
     }
 }
 
@@ -229,7 +232,8 @@ struct RingDump {
     var json: JSON {
         let loc = queue.location
         let packedAreas = loc.layout == .packed
-        var fields: [(String, JSON)] = [("device", .string(queue.device)), ("path", .string(queue.path)),
+        var fields: [(String, JSON)] = [("device", .string(queue.device)), ("label", .string(queue.device == nil ? nil : queue.label)),
+                                        ("path", .string(queue.path)),
                                         ("index", queue.index.map { .int(Int64($0)) } ?? .null),
                                         ("source", .string(queue.located ? "location" : queue.scanned ? "scan" : "qmp")),
                                         ("layout", .string(loc.layout.rawValue)), ("num", .uint(UInt64(loc.size))),

@@ -41,7 +41,7 @@ struct QueuesCommand: ParsableCommand {
             printJSON(.object([("source", .string(list.source.rawValue)), ("queues", .array(zip(queues, zip(indexes, errors)).map { q, read in
                 let (i, error) = read
                 var fields: [(String, JSON)] = [
-                    ("device", .string(q.device)), ("path", .string(list.path(of: q))), ("pci", .string(list.device(of: q)?.pciAddress)),
+                    ("device", .string(q.device)), ("label", .string(q.label)), ("path", .string(list.path(of: q))), ("pci", .string(list.device(of: q)?.pciAddress)),
                     ("index", .int(Int64(q.index))), ("layout", .string(q.location.layout.rawValue)),
                     ("backend", list.source == .scan ? .null : .string(q.backend.rawValue)),
                     ("num", .uint(UInt64(q.location.size))),
@@ -79,7 +79,7 @@ struct QueuesCommand: ParsableCommand {
             if t.backend != nil { header.append("DESC@HVA") }
             printTable(header, zip(queues, indexes).map { q, i in
                 let second = scan ? list.scanned[q.location.descriptors].map { String($0.score) } : list.device(of: q)?.pciAddress
-                var row: [String] = [q.device, second ?? "-", String(q.index), q.location.layout.rawValue, scan ? "?" : q.backend.rawValue,
+                var row: [String] = [q.shownDevice, second ?? "-", String(q.index), q.location.layout.rawValue, scan ? "?" : q.backend.rawValue,
                                      String(q.location.size)]
                 row += [Hex.string(q.location.descriptors.rawValue), Hex.string(q.location.driverArea.rawValue),
                         Hex.string(q.location.deviceArea.rawValue)]

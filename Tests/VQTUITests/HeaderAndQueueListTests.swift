@@ -51,6 +51,31 @@ final class HeaderAndQueueListTests: InspectorTestCase {
         XCTAssertFalse(grid.line(z).contains(" - "), grid.line(z))
     }
 
+    func testDevicesOfTheSameNameAreToldApartInTheQueueList() {
+        func input(_ path: String, id: String?, pci: String, at base: UInt64) -> VirtioDevice {
+            let location = VirtqueueLocation(layout: .split, size: 16, descriptors: GuestPhysicalAddress(base),
+                                             driverArea: GuestPhysicalAddress(base + 0x1000), deviceArea: GuestPhysicalAddress(base + 0x1100),
+                                             features: [.version1])
+            return VirtioDevice(name: "virtio-input", path: path, id: id, pciAddress: pci, deviceID: 18, features: [.version1],
+                                queues: [Virtqueue(device: "virtio-input", path: path, index: 0, location: location)])
+        }
+        source = FakeSource()
+        source.queues = QueueList(source: .qmp, devices: [
+            input("/machine/peripheral/kbd0/virtio-backend", id: "kbd0", pci: "00:05.0", at: 0x20000),
+            input("/machine/peripheral-anon/device[4]/virtio-backend", id: nil, pci: "00:06.0", at: 0x24000),
+        ]).queues
+        inspector = Inspector(source: source)
+        inspector.start(now: now)
+        inspector.poll(now: now)
+        let grid = frame()
+        guard let y = row(containing: "virtio-input[kbd0]:0", in: grid), let z = row(containing: "virtio-input@00:06.0:0", in: grid) else {
+            return XCTFail(grid.text)
+        }
+        XCTAssertEqual(Array(grid.line(y).split(separator: " ").prefix(4)), ["│▶virtio-input[kbd0]:0", "split", "16", "0"], grid.line(y))
+        XCTAssertEqual(Array(grid.line(z).split(separator: " ").prefix(5)), ["│", "virtio-input@00:06.0:0", "split", "16", "0"], grid.line(z))
+        XCTAssertNil(row(containing: "virtio-input:0", in: grid))
+    }
+
     func testRateAndSparklineComeFromUsedEvents() {
         // Ten completions a second for three seconds, then nothing for two.
         for second in 0..<5 {
