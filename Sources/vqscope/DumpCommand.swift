@@ -276,6 +276,7 @@ struct RingDump {
                 ("driver_position", .object([("index", .uint(UInt64(p.driver.index))), ("wrap", .bool(p.driver.wrap))])),
                 ("device_used_position", .object([("index", .uint(UInt64(p.deviceUsed.index))), ("wrap", .bool(p.deviceUsed.wrap)),
                                                   ("source", .string(p.deviceUsedSource.rawValue))])),
+                ("stale_hints", .int(Int64(p.staleHints))),
                 ("inflight", .array(p.available.map { a in
                     .object([("head", .uint(UInt64(a.slot))), ("id", .uint(UInt64(a.bufferID))), ("chain", chainJSON(a.chain)),
                              ("payload", .string(payloads[a.slot]?.summary)), ("problems", problemsJSON(a.chain.problems))])
@@ -314,7 +315,8 @@ struct RingDump {
         }
         if let p = packed {
             out += "  snapshot: \(p.consistent ? "consistent" : "TORN") after \(p.attempts) read\(p.attempts == 1 ? "" : "s")\n"
-            out += "  driver at \(p.driver), device used at \(p.deviceUsed) (\(p.deviceUsedSource.rawValue))\n"
+            out += "  driver at \(p.driver), device used at \(p.deviceUsed) (\(p.deviceUsedSource.rawValue))"
+                + (p.staleHints > 0 ? "; QEMU's older \(p.staleHints == 1 ? "index" : "indexes") ignored: the ring is newer" : "") + "\n"
             let driverEvent = queue.hasDriverArea ? "\(p.driverEvent.mode.rawValue) \(p.driverEvent.offset)" : "not read"
             let deviceEvent = queue.hasDeviceArea ? "\(p.deviceEvent.mode.rawValue) \(p.deviceEvent.offset)" : "not read"
             out += "  driver event: \(driverEvent)  device event: \(deviceEvent)\n"
