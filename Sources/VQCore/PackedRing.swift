@@ -29,6 +29,16 @@
 /// behind the driver: an index below the driver's is in its lap, above it in the previous lap; an
 /// index equal to the driver's means caught up (a used hint means a full lap behind instead when no
 /// slot of the ring is used).
+///
+/// **The ring wins over an older hint.** A hint taken before the ring was read (``Hint/predatesRead``:
+/// every QMP answer, cached or not) can only lag the device. A used hint that puts the device's used
+/// position before a used descriptor the ring shows, or, when every buffer takes one slot (source
+/// ``PositionSource/derived``, exact), anywhere other than where the ring puts it, and a read hint
+/// behind the used position or more than a lap behind the driver, or given with a used hint that
+/// lags, are that lag: such a hint is
+/// ignored and counted in ``Snapshot/staleHints``, never reported as a problem. A hint without
+/// ``Hint/predatesRead`` is taken as the device's word as of the read, and a ring that disagrees
+/// with it has a problem (`unexpected_used`, `bad_hint`).
 public enum PackedRing {
     /// A position in the ring: a slot and the wrap counter of the lap it belongs to.
     public struct Position: Sendable, Hashable, CustomStringConvertible {
@@ -56,16 +66,20 @@ public enum PackedRing {
         public var index: UInt16
         /// The wrap counter, when known.
         public var wrap: Bool?
+        /// Whether the hint was taken before the ring was read (a QMP answer), so that the ring may
+        /// show the device further on: then the ring wins where they disagree (see ``PackedRing``).
+        public var predatesRead: Bool
 
         /// A hint of a bare index (QMP's `used-idx`, `last-avail-idx`), with the wrap counter if known.
-        public init(index: UInt16, wrap: Bool? = nil) {
+        public init(index: UInt16, wrap: Bool? = nil, predatesRead: Bool = false) {
             self.index = index
             self.wrap = wrap
+            self.predatesRead = predatesRead
         }
 
         /// A hint in the `index | wrap << 15` form.
-        public init(encoded: UInt16) {
-            self.init(index: encoded & 0x7fff, wrap: encoded & 0x8000 != 0)
+        public init(encoded: UInt16, predatesRead: Bool = false) {
+            self.init(index: encoded & 0x7fff, wrap: encoded & 0x8000 != 0, predatesRead: predatesRead)
         }
     }
 
@@ -198,12 +212,16 @@ public enum PackedRing {
         public var consistent: Bool
         /// How many re-reads were compared with the read before them (1 when the first pair agreed).
         public var attempts: Int
+        /// How many hints taken before the read (``Hint/predatesRead``) the ring showed to be older
+        /// than itself, and were ignored (0, 1 or 2).
+        public var staleHints: Int
 
         /// A snapshot from its parts.
         public init(location: VirtqueueLocation, descriptors: [Descriptor], states: [SlotState],
                     driverEvent: EventSuppression, deviceEvent: EventSuppression, driver: Position,
                     deviceUsed: Position, deviceUsedSource: PositionSource, deviceAvail: Position?,
-                    available: [AvailableChain], problems: [RingProblem], consistent: Bool, attempts: Int) {
+                    available: [AvailableChain], problems: [RingProblem], consistent: Bool, attempts: Int,
+                    staleHints: Int = 0) {
             self.location = location
             self.descriptors = descriptors
             self.states = states
@@ -217,6 +235,7 @@ public enum PackedRing {
             self.problems = problems
             self.consistent = consistent
             self.attempts = attempts
+            self.staleHints = staleHints
         }
 
         /// The ring problems followed by every available chain's problems.
@@ -227,7 +246,8 @@ public enum PackedRing {
     ///
     /// `usedIndex` and `lastAvailIndex` are the device's positions when the caller knows them (QEMU's
     /// `used-idx` and `last-avail-idx`); a hint that cannot be right is ignored with a `bad_hint`
-    /// problem. Reads: the descriptor ring (16 × size bytes) and both event areas in one batched
+    /// problem, one the ring shows to be older than the read (``Hint/predatesRead``) is ignored and
+    /// counted in ``Snapshot/staleHints``. Reads: the descriptor ring (16 × size bytes) and both event areas in one batched
     /// read; then, per attempt, one batched read of the available chains' indirect tables followed by
     /// the ring again, compared with the read before it; up to `maxAttempts` attempts (at least one).
     /// Throws only when the ring or event areas cannot be read. A queue size of 0 reads nothing.
@@ -332,6 +352,7 @@ public enum PackedRing {
                             available: [], problems: [], consistent: true, attempts: 0)
         }
         var problems: [RingProblem] = []
+        var staleHints = 0
         let states = d.map { $0.looksAvailable ? SlotState.available(wrap: $0.availBit) : .used(wrap: $0.availBit) }
 
         // The driver: where the AVAIL bits change.
@@ -366,7 +387,11 @@ public enum PackedRing {
                 return pd - p
             }
             guard p >= pd else {
-                problems.append(.badHint(name: name, index: hint.index, reason: "more than a lap behind the driver's position \(driver)"))
+                if hint.predatesRead {
+                    staleHints += 1
+                } else {
+                    problems.append(.badHint(name: name, index: hint.index, reason: "more than a lap behind the driver's position \(driver)"))
+                }
                 return nil
             }
             return n - p + pd
@@ -379,16 +404,29 @@ public enum PackedRing {
             break
         }
         var usedBehind = derivedBehind
+        var usedHintStale = false
         var source: PositionSource =
             location.features.contains(.inOrder) || d.contains(where: { $0.looksAvailable && $0.hasNext }) ? .estimated : .derived
         if let usedIndex, let b = behind(usedIndex, name: "used index", fullWhenEqual: !d.contains { !$0.looksAvailable }) {
-            usedBehind = b
-            source = .hint
+            // An older hint lags the device: behind the ring's newest used descriptor, or anywhere
+            // but the ring's position when that one is exact.
+            if usedIndex.predatesRead && (b > derivedBehind || (b != derivedBehind && source == .derived)) {
+                staleHints += 1
+                usedHintStale = true
+            } else {
+                usedBehind = b
+                source = .hint
+            }
         }
         var availBehind: Int? = nil
-        if let lastAvailIndex, let b = behind(lastAvailIndex, name: "last avail index", fullWhenEqual: false) {
+        if let lastAvailIndex, lastAvailIndex.predatesRead, usedHintStale {
+            // Taken with a used hint the ring shows to be older: as old.
+            staleHints += 1
+        } else if let lastAvailIndex, let b = behind(lastAvailIndex, name: "last avail index", fullWhenEqual: false) {
             if b <= usedBehind {
                 availBehind = b
+            } else if lastAvailIndex.predatesRead {
+                staleHints += 1
             } else {
                 problems.append(.badHint(name: "last avail index", index: lastAvailIndex.index,
                                          reason: "behind the device's used position \(position(behind: usedBehind))"))
@@ -438,6 +476,20 @@ public enum PackedRing {
         return Snapshot(location: location, descriptors: d, states: states, driverEvent: noEvent, deviceEvent: noEvent,
                         driver: driver, deviceUsed: deviceUsed, deviceUsedSource: source,
                         deviceAvail: availBehind.map(position(behind:)), available: available, problems: problems,
-                        consistent: true, attempts: 0)
+                        consistent: true, attempts: 0, staleHints: staleHints)
+    }
+}
+
+extension PackedRing {
+    /// Reads and decodes the packed ring at `location` with QEMU's view of the device
+    /// (`x-query-virtio-queue-status`'s `used-idx` and `last-avail-idx`) as hints taken before the
+    /// read: where the ring shows the device further on than QEMU's answer, the ring wins and the
+    /// answer counts in ``Snapshot/staleHints``. Without a state, the positions come from the ring.
+    public static func snapshot(memory: GuestMemory, location: VirtqueueLocation, deviceState: DeviceQueueState?,
+                                maxAttempts: Int = 8, limits: ChainLimits = ChainLimits()) throws(MemoryError) -> Snapshot {
+        try snapshot(memory: memory, location: location,
+                     usedIndex: deviceState.map { Hint(index: $0.usedIndex, predatesRead: true) },
+                     lastAvailIndex: deviceState.map { Hint(index: $0.lastAvailIndex, predatesRead: true) },
+                     maxAttempts: maxAttempts, limits: limits)
     }
 }

@@ -243,8 +243,13 @@ public enum QMPVirtioSource {
     }
 
     /// The device-type feature bits vqscope reads by name (their names carry the device type).
+    /// Balloon bits as in Linux's and QEMU's `include/standard-headers/linux/virtio_balloon.h`
+    /// (they decide which of its optional queues exist, so how its queues are numbered); SCSI's
+    /// T10_PI as in `virtio_scsi.h` (it lengthens every request header).
     static let deviceBits: [String: UInt64] = [
         "VIRTIO_NET_F_MRG_RXBUF": 15, "VIRTIO_NET_F_CTRL_VQ": 17, "VIRTIO_NET_F_HASH_REPORT": 57,
+        "VIRTIO_BALLOON_F_STATS_VQ": 1, "VIRTIO_BALLOON_F_FREE_PAGE_HINT": 3, "VIRTIO_BALLOON_F_REPORTING": 5,
+        "VIRTIO_SCSI_F_T10_PI": 3,
     ]
 
     static let transportBits: [String: UInt64] = [

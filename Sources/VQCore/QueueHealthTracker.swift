@@ -123,6 +123,12 @@ public struct QueueHealthTracker: Sendable {
                              brokenCodes: codes, now: 0, instant: true)
     }
 
+    /// Whether a chain only carries data for the device to read (no room for it to write).
+    static func isDeviceReadableOnly(_ chain: RingSnapshot.InFlightChain) -> Bool {
+        guard let c = chain.chain else { return false }
+        return c.readableBytes > 0 && c.writableBytes == 0
+    }
+
     /// Whether a problem says the ring is wrong (a torn read, an ignored hint or an indirect table
     /// left unread say nothing about the ring).
     static func makesBroken(_ problem: RingProblem) -> Bool {
@@ -236,11 +242,22 @@ public struct QueueHealthTracker: Sendable {
             }
         } else if receiveCount > 0 {
             health = .waiting
-            var text = "\(Self.count(receiveCount, "buffer")) posted for the device to fill when data comes"
+            // Device-readable buffers on a receive queue (balloon statistics) hold the driver's data
+            // until the device asks for it: the device reads them, it does not fill them.
+            let readable = min(receiveCount, chains.filter { !isRequest($0) && Self.isDeviceReadableOnly($0) }.count)
+            let toFill = receiveCount - readable
+            var parts: [String] = []
+            if toFill > 0 { parts.append("\(Self.count(toFill, "buffer")) posted for the device to fill when data comes") }
+            if readable > 0 {
+                parts.append("\(toFill > 0 ? "\(readable)" : Self.count(readable, "buffer")) of the driver's data "
+                             + "held for the device to read when it asks (device-readable)")
+            }
+            var text = parts.joined(separator: ", ")
+            let verb = toFill > 0 ? "filled" : "taken"
             if recentlyUsed > 0 {
-                text += "; \(recentlyUsed) filled in the last \(window)"
+                text += "; \(recentlyUsed) \(verb) in the last \(window)"
             } else if let usedUnmoved, usedUnmoved >= 0.05 {
-                text += "; none filled for \(Self.seconds(usedUnmoved))"
+                text += "; none \(verb) for \(Self.seconds(usedUnmoved))"
             }
             reasons.append(text)
         } else if role.flow == .receive && (role.keptFilled || !neverUsed) && (instant || (emptyFor ?? 0) >= threshold) {

@@ -45,7 +45,7 @@ public struct QueueList: Sendable {
     /// A list from its parts.
     public init(source: Source, devices: [VirtioDevice], scanned: [GuestPhysicalAddress: ScannedRing] = [:], note: String? = nil) {
         self.source = source
-        self.devices = devices
+        self.devices = VirtioDevice.labellingRepeatedNames(devices)
         self.scanned = scanned
         self.note = note
     }

@@ -39,6 +39,9 @@ public struct RingEvent: Sendable, Hashable {
 /// - **Split rings**: nothing is missed unless a ring moves by more than its size between two
 ///   polls, and that is reported (`.lapped`) rather than hidden: entries are re-checked against the
 ///   index read after them, since the driver may reuse a slot once it has moved a full ring further.
+///   A poll reports a split ring's new avail entries, then its new used entries (what
+///   ``QueueTap`` expects); ``inRingOrder(_:queues:)`` merges them in the order they can have
+///   happened, for people (`watch`).
 /// - **Packed rings** keep no indexes in memory: a ``PackedRingFollower`` per queue keeps the
 ///   driver's and the device's positions and wrap counters and each buffer's slot count (see it for
 ///   what can and cannot be seen). It starts from the ring as the first poll reads it (the device's
@@ -268,5 +271,49 @@ public final class RingWatcher {
             }
         }
         return perQueue.flatMap { $0 }
+    }
+
+    /// One poll's events (as ``poll()`` returns them) with each split queue's in ring order
+    /// (``inRingOrder(_:)``); packed queues' events are in ring order already.
+    public static func inRingOrder(_ events: [RingEvent], queues: [VirtqueueLocation]) -> [RingEvent] {
+        var result: [RingEvent] = []
+        var start = 0
+        while start < events.count {
+            let q = events[start].queue
+            var end = start
+            while end < events.count && events[end].queue == q { end += 1 }
+            let run = Array(events[start..<end])
+            result += queues.indices.contains(q) && queues[q].layout == .split ? inRingOrder(run) : run
+            start = end
+        }
+        return result
+    }
+
+    /// One poll's events of a split ring in the order they can have happened: `lapped` first, then
+    /// the available and used entries merged by ring position. The device's used entry `u` (its
+    /// u-th completion) needs the driver's avail entry `u` to exist, so it follows the available
+    /// events up to that position; it precedes the later ones, since the poll cannot tell when
+    /// between the two reads it happened and a completion of a chain made available earlier comes
+    /// before the same head is made available again (a head is never in flight twice).
+    public static func inRingOrder(_ events: [RingEvent]) -> [RingEvent] {
+        var lapped: [RingEvent] = [], available: [RingEvent] = [], used: [RingEvent] = []
+        for e in events {
+            switch e.kind {
+            case .lapped: lapped.append(e)
+            case .available: available.append(e)
+            case .used: used.append(e)
+            }
+        }
+        var ordered = lapped
+        var a = 0
+        for u in used {
+            // Avail entries at positions up to u's (free-running, compared within half the index space).
+            while a < available.count, Int16(bitPattern: available[a].index &- u.index) <= 0 {
+                ordered.append(available[a])
+                a += 1
+            }
+            ordered.append(u)
+        }
+        return ordered + available[a...]
     }
 }

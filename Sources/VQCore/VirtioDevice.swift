@@ -35,6 +35,29 @@ public struct VirtioDevice: Sendable, Hashable {
         self.vhostStarted = vhostStarted
         self.queues = queues
     }
+
+    /// The device named apart from others of the same name: `virtio-input[kbd0]` by its `id=`,
+    /// else `virtio-input@00:05.0` by its PCI address, else `virtio-input[QOM path]`. `--queue`
+    /// accepts it (``QueueSelector``).
+    public var qualifiedName: String {
+        if let id { return "\(name)[\(id)]" }
+        if let pciAddress { return "\(name)@\(pciAddress)" }
+        return "\(name)[\(path)]"
+    }
+
+    /// `devices` with each queue of a device whose name another device shares labelled by the
+    /// device's ``qualifiedName`` (``Virtqueue/deviceLabel``); queues of uniquely named devices keep
+    /// the bare name.
+    public static func labellingRepeatedNames(_ devices: [VirtioDevice]) -> [VirtioDevice] {
+        var counts: [String: Int] = [:]
+        for d in devices { counts[d.name, default: 0] += 1 }
+        return devices.map { d in
+            var d = d
+            let label = (counts[d.name] ?? 0) > 1 ? d.qualifiedName : nil
+            for k in d.queues.indices { d.queues[k].deviceLabel = label }
+            return d
+        }
+    }
 }
 
 /// Who processes a virtio device's queues.
@@ -79,6 +102,9 @@ public struct Virtqueue: Sendable, Hashable {
     public var backend: VirtioBackend
     /// For a queue a vhost back-end serves: where QEMU maps its rings.
     public var vhostMapping: VhostRingMapping?
+    /// The device as shown when another device has the same name (`virtio-input[kbd0]`,
+    /// ``VirtioDevice/qualifiedName``); `nil` when ``device`` alone names it.
+    public var deviceLabel: String?
 
     public init(device: String, path: String, index: Int, location: VirtqueueLocation, deviceState: DeviceQueueState? = nil,
                 backend: VirtioBackend = .qemu, vhostMapping: VhostRingMapping? = nil) {
@@ -91,8 +117,11 @@ public struct Virtqueue: Sendable, Hashable {
         self.vhostMapping = vhostMapping
     }
 
-    /// `virtio-blk:0`.
-    public var label: String { "\(device):\(index)" }
+    /// The device as shown: ``deviceLabel``, else the device name.
+    public var shownDevice: String { deviceLabel ?? device }
+
+    /// `virtio-blk:0`; `virtio-input[kbd0]:0` when another device is called `virtio-input` too.
+    public var label: String { "\(shownDevice):\(index)" }
 }
 
 /// QEMU's device-side indexes of a queue (x-query-virtio-queue-status).
@@ -120,7 +149,8 @@ public struct QueueSelector: Sendable, Hashable, CustomStringConvertible {
     public var device: String
     public var index: Int
 
-    /// Parses `virtio-blk:0`, `/machine/peripheral/vser0/virtio-backend:3`, `00:04.0:1`.
+    /// Parses `virtio-blk:0`, `/machine/peripheral/vser0/virtio-backend:3`, `00:04.0:1`,
+    /// `virtio-input[kbd0]:0`, `virtio-input@00:05.0:0`.
     public init?(_ text: String) {
         guard let colon = text.lastIndex(of: ":"), let index = Int(text[text.index(after: colon)...]), index >= 0,
               colon != text.startIndex else { return nil }
@@ -139,14 +169,15 @@ public struct QueueSelector: Sendable, Hashable, CustomStringConvertible {
     public func select(from devices: [VirtioDevice]) throws(TargetError) -> Virtqueue {
         let matches = devices.filter { d in
             d.name == device || d.path == device || d.id == device || d.pciAddress == device
-                || d.pciAddress.map { "0000:" + $0 } == device
+                || d.pciAddress.map { "0000:" + $0 } == device || d.qualifiedName == device
+                || d.id.map { "\(d.name)[\($0)]" } == device || d.pciAddress.map { "\(d.name)@\($0)" } == device
         }
         guard !matches.isEmpty else {
             let names = devices.map(\.name).joined(separator: ", ")
             throw .usage("no virtio device '\(device)' (devices: \(names.isEmpty ? "none" : names))")
         }
         guard matches.count == 1 else {
-            let which = matches.map { $0.id ?? $0.pciAddress ?? $0.path }.joined(separator: ", ")
+            let which = matches.map(\.qualifiedName).joined(separator: ", ")
             throw .usage("\(matches.count) devices are called '\(device)': name one by id, PCI address or QOM path (\(which))")
         }
         guard let queue = matches[0].queues.first(where: { $0.index == index }) else {

@@ -54,7 +54,7 @@ enum ChainsView {
             header.append(StyledLine([
                 Span("Chains ", .title), Span("\(p.available.count) available", .good),
                 Span(" (device used \(p.deviceUsed) → driver \(p.driver))"),
-            ]))
+            ] + (p.staleHints > 0 ? [Span(" · QEMU's older \(p.staleHints == 1 ? "hint" : "hints") ignored: the ring is newer", .dim)] : [])))
             rows += p.problems.map { ViewRow(indent(ProblemLines.line($0))) }
             rows.append(section("LIVE · available: made available by the driver, not yet used by the device", .good))
             if p.available.isEmpty { rows.append(ViewRow(StyledLine("   none: the device has used every chain", .dim))) }
@@ -87,7 +87,8 @@ enum ChainsView {
         if isNew, !line.spans.isEmpty { line.spans[0] = Span(" ● ", .changed) }
         line.spans.append(badge)
         let count = chain.elements.count
-        line.append(" " + TextFormat.pad("\(count) buf\(count == 1 ? "" : "s")", 7))
+        let buffers = "\(count) buf\(count == 1 ? "" : "s")"
+        line.append(" " + TextFormat.pad(buffers, max(6, TextFormat.width(buffers))) + " ")
         line.append("R ", .good)
         line.append(Hex.humanSize(chain.readableBytes) + " ")
         line.append("W ", .warning)

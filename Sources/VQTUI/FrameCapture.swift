@@ -59,16 +59,22 @@ extension Inspector {
         queues.indices.map { i in
             let q = queues[i], a = activity[i]
             var inFlight = a.inFlight
+            var packed = a.packed
             if inFlight == nil, let ring = frame.ring, ring.queue == i, case .packed(let p)? = ring.snapshot {
+                // The selected ring, read now: its chains and positions, not the last poll's.
                 inFlight = p.available.count
+                packed = PackedPositions(driver: p.driver, deviceUsed: p.deviceUsed)
+            } else if inFlight == nil, let positions = packed {
+                inFlight = positions.inFlightSlots(size: q.location.size)
             }
             var row = QueueRow(label: q.label, layout: q.location.layout, backend: q.backendName, size: q.location.size, avail: a.availIndex,
                                used: a.usedIndex, inFlight: inFlight, rate: a.rate(at: t),
                                activity: a.perSecond(last: QueueListPane.sparklineSeconds, at: t),
                                health: i < health.count ? health[i].badge(at: t) : nil)
+            row.packed = packed
             if previous.count == queues.count, previous[i].label == row.label {
-                row.availChanged = previous[i].avail != row.avail
-                row.usedChanged = previous[i].used != row.used
+                row.availChanged = previous[i].avail != row.avail || previous[i].packed?.driver != row.packed?.driver
+                row.usedChanged = previous[i].used != row.used || previous[i].packed?.deviceUsed != row.packed?.deviceUsed
             }
             return row
         }

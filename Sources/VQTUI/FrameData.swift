@@ -11,6 +11,8 @@ struct QueueRow: Hashable, Sendable {
     var avail: UInt16?
     /// `used.idx` (split rings).
     var used: UInt16?
+    /// The driver's next avail slot and the device's next used slot (packed rings).
+    var packed: PackedPositions? = nil
     /// Chains in flight, from the indexes (split) or the last snapshot (packed, selected queue).
     var inFlight: Int?
     /// Completions per second.

@@ -150,6 +150,11 @@ public final class Inspector {
             activity[i].update(indexes, at: t)
             if i < health.count { health[i].update(indexes, at: t) }
         }
+        for (i, positions) in result.packed.enumerated() where i < activity.count && queues.indices.contains(i) {
+            guard let positions else { continue }
+            activity[i].packed = positions
+            if i < health.count { health[i].updatePacked(inFlight: positions.inFlightSlots(size: queues[i].location.size)) }
+        }
         adaptPollInterval(to: result.events)
         for event in result.events {
             log.append(event, at: t)

@@ -42,11 +42,41 @@ public enum VMRunState: Hashable, Sendable {
 public struct PollResult: Hashable, Sendable {
     public var indexes: [RingIndexes]
     public var events: [RingEvent]
+    /// Each packed queue's positions as the poll followed them (`nil` for split queues and packed
+    /// ones not followed yet; may be empty when the source follows none).
+    public var packed: [PackedPositions?]
 
-    public init(indexes: [RingIndexes], events: [RingEvent]) {
+    public init(indexes: [RingIndexes], events: [RingEvent], packed: [PackedPositions?] = []) {
         self.indexes = indexes
         self.events = events
+        self.packed = packed
     }
+}
+
+/// Where the driver and the device are in a packed ring: the driver's next avail slot and the
+/// device's next used slot, each with its wrap counter.
+public struct PackedPositions: Hashable, Sendable {
+    /// The slot the driver makes available next.
+    public var driver: PackedRing.Position
+    /// The slot the device writes its next used descriptor to.
+    public var deviceUsed: PackedRing.Position
+
+    /// Positions from their parts.
+    public init(driver: PackedRing.Position, deviceUsed: PackedRing.Position) {
+        self.driver = driver
+        self.deviceUsed = deviceUsed
+    }
+
+    /// Slots from the device's used position to the driver's, `size` when a whole lap apart.
+    public func inFlightSlots(size: UInt16) -> Int {
+        let n = Int(size), d = Int(driver.index), u = Int(deviceUsed.index)
+        guard n > 0 else { return 0 }
+        if d == u { return driver.wrap == deviceUsed.wrap ? 0 : n }
+        return (d - u + n) % n
+    }
+
+    /// `12w1`: a position as the queue list shows it.
+    public static func text(_ p: PackedRing.Position) -> String { "\(p.index)w\(p.wrap ? 1 : 0)" }
 }
 
 /// Everything the inspector reads, behind one small protocol: a live QEMU process (or the demo's

@@ -72,11 +72,15 @@ public final class LiveSource: InspectorSource {
         // The devices' IOMMU mappings are walked again for the snapshots after this poll.
         target.refreshRings()
         for (k, i) in watched.enumerated() where k < watcher.current.count { indexes[i] = watcher.current[k] }
+        var packed = [PackedPositions?](repeating: nil, count: queues.count)
+        for (k, p) in watcher.packedPositions.enumerated() where k < watched.count {
+            packed[watched[k]] = p.map { PackedPositions(driver: $0.driver, deviceUsed: $0.deviceUsed) }
+        }
         return PollResult(indexes: indexes, events: events.map { event in
             var event = event
             event.queue = watched[event.queue]
             return event
-        })
+        }, packed: packed)
     }
 
     public func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot {
@@ -86,9 +90,8 @@ public final class LiveSource: InspectorSource {
             case .split:
                 return .split(try SplitRing.snapshot(memory: ring.memory, location: queue.location))
             case .packed:
-                return .packed(try PackedRing.snapshot(memory: ring.memory, location: queue.location,
-                                                       usedIndex: state.map { PackedRing.Hint(index: $0.usedIndex) },
-                                                       lastAvailIndex: state.map { PackedRing.Hint(index: $0.lastAvailIndex) }))
+                // QMP's answer is up to a second old: the ring read now wins where they disagree.
+                return .packed(try PackedRing.snapshot(memory: ring.memory, location: queue.location, deviceState: state))
             }
         }
     }

@@ -14,6 +14,8 @@ struct QueueActivity: Hashable, Sendable {
     private(set) var availIndex: UInt16?
     /// `used.idx` at the last poll.
     private(set) var usedIndex: UInt16?
+    /// A packed ring's positions at the last poll that followed them.
+    var packed: PackedPositions?
     /// Completions counted since the inspector started.
     private(set) var completions = 0
     /// Buffers made available counted since the inspector started.

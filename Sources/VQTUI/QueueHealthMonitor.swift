@@ -55,10 +55,19 @@ public struct QueueHealthMonitor: Sendable {
     /// The stall threshold, in seconds.
     public var threshold: Double { tracker.threshold }
 
-    /// Chains in flight by the polled indexes (split rings).
+    /// Slots in flight by a packed ring's followed positions.
+    public private(set) var packedInFlight: Int?
+
+    /// Chains in flight by the polled indexes (split rings), or slots by the followed positions (packed).
     public var inFlight: Int? {
-        guard let availIndex, let usedIndex else { return nil }
+        guard let availIndex, let usedIndex else { return packedInFlight }
         return Int(availIndex &- usedIndex)
+    }
+
+    /// Records the slots in flight between a packed ring's followed positions (its movements come
+    /// as events, ``record(_:at:)``).
+    public mutating func updatePacked(inFlight: Int) {
+        packedInFlight = inFlight
     }
 
     /// Whether judgements are still provisional: the queue has been watched less than the threshold

@@ -189,9 +189,7 @@ struct DiagnosedQueue {
         case .split:
             return .split(try SplitRing.snapshot(memory: memory, location: queue.location))
         case .packed:
-            return .packed(try PackedRing.snapshot(memory: memory, location: queue.location,
-                                                   usedIndex: hints.map { PackedRing.Hint(index: $0.usedIndex) },
-                                                   lastAvailIndex: hints.map { PackedRing.Hint(index: $0.lastAvailIndex) }))
+            return .packed(try PackedRing.snapshot(memory: memory, location: queue.location, deviceState: hints))
         }
     }
 }
@@ -208,8 +206,8 @@ extension DiagnosedQueue {
     /// The queue's entry of `diagnose --json`.
     func json(_ result: QueueResult) -> JSON {
         var fields: [(String, JSON)] = [
-            ("device", .string(queue.device)), ("path", .string(queue.path)), ("index", .int(Int64(queue.index))),
-            ("layout", .string(queue.location.layout.rawValue)), ("role", .string(role.name)), ("flow", .string(role.flow.rawValue)),
+            ("device", .string(queue.device)), ("label", .string(queue.label)), ("path", .string(queue.path)),
+            ("index", .int(Int64(queue.index))), ("layout", .string(queue.location.layout.rawValue)), ("role", .string(role.name)), ("flow", .string(role.flow.rawValue)),
             ("backend", queue.path.isEmpty ? .null : .string(queue.backend.rawValue)),
             ("addressing", .string(result.addressing)),
         ]

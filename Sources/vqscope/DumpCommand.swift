@@ -163,6 +163,8 @@ struct DumpedQueue {
     var location: VirtqueueLocation
     /// Device name (QMP's, or a scan's guess), `nil` for a bare location.
     var device: String?
+    /// The device as shown when another device has its name (``Virtqueue/deviceLabel``).
+    var deviceLabel: String?
     /// QOM path (QMP only).
     var path: String?
     var index: Int?
@@ -189,6 +191,7 @@ struct DumpedQueue {
     init(queue q: Virtqueue, list: QueueList) {
         location = q.location
         device = q.device
+        deviceLabel = list.queues.first { $0.path == q.path && $0.device == q.device && $0.index == q.index }?.deviceLabel ?? q.deviceLabel
         path = list.path(of: q)
         index = q.index
         scanned = list.source == .scan
@@ -201,7 +204,7 @@ struct DumpedQueue {
     /// `virtio-blk:0`, or `queue at 0x1000` for a bare location.
     var label: String {
         guard let device else { return "queue at \(location.descriptors)" }
-        return "\(device):\(index ?? 0)"
+        return "\(deviceLabel ?? device):\(index ?? 0)"
     }
 }
 
@@ -231,9 +234,7 @@ struct RingDump {
             for f in s.inFlight { if let c = f.chain { payloads[f.head] = decode(c) } }
         case .packed:
             let hints = queue.deviceState
-            let p = try PackedRing.snapshot(memory: memory, location: queue.location,
-                                            usedIndex: hints.map { PackedRing.Hint(index: $0.usedIndex) },
-                                            lastAvailIndex: hints.map { PackedRing.Hint(index: $0.lastAvailIndex) })
+            let p = try PackedRing.snapshot(memory: memory, location: queue.location, deviceState: hints)
             packed = p
             for a in p.available { payloads[a.slot] = decode(a.chain) }
         }
@@ -264,7 +265,8 @@ struct RingDump {
     var json: JSON {
         let loc = queue.location
         let packedAreas = loc.layout == .packed
-        var fields: [(String, JSON)] = [("device", .string(queue.device)), ("path", .string(queue.path)),
+        var fields: [(String, JSON)] = [("device", .string(queue.device)), ("label", .string(queue.device == nil ? nil : queue.label)),
+                                        ("path", .string(queue.path)),
                                         ("index", queue.index.map { .int(Int64($0)) } ?? .null),
                                         ("source", .string(queue.located ? "location" : queue.scanned ? "scan" : "qmp")),
                                         ("layout", .string(loc.layout.rawValue)), ("num", .uint(UInt64(loc.size))),
@@ -317,6 +319,7 @@ struct RingDump {
                 ("driver_position", .object([("index", .uint(UInt64(p.driver.index))), ("wrap", .bool(p.driver.wrap))])),
                 ("device_used_position", .object([("index", .uint(UInt64(p.deviceUsed.index))), ("wrap", .bool(p.deviceUsed.wrap)),
                                                   ("source", .string(p.deviceUsedSource.rawValue))])),
+                ("stale_hints", .int(Int64(p.staleHints))),
                 ("inflight", .array(p.available.map { a in
                     .object([("head", .uint(UInt64(a.slot))), ("id", .uint(UInt64(a.bufferID))), ("chain", chainJSON(a.chain)),
                              ("payload", .string(payloads[a.slot]?.summary)), ("problems", problemsJSON(a.chain.problems))])
@@ -365,7 +368,8 @@ struct RingDump {
         }
         if let p = packed {
             out += "  snapshot: \(p.consistent ? "consistent" : "TORN") after \(p.attempts) read\(p.attempts == 1 ? "" : "s")\n"
-            out += "  driver at \(p.driver), device used at \(p.deviceUsed) (\(p.deviceUsedSource.rawValue))\n"
+            out += "  driver at \(p.driver), device used at \(p.deviceUsed) (\(p.deviceUsedSource.rawValue))"
+                + (p.staleHints > 0 ? "; QEMU's older \(p.staleHints == 1 ? "index" : "indexes") ignored: the ring is newer" : "") + "\n"
             let driverEvent = queue.hasDriverArea ? "\(p.driverEvent.mode.rawValue) \(p.driverEvent.offset)" : "not read"
             let deviceEvent = queue.hasDeviceArea ? "\(p.deviceEvent.mode.rawValue) \(p.deviceEvent.offset)" : "not read"
             out += "  driver event: \(driverEvent)  device event: \(deviceEvent)\n"

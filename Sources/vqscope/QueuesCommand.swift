@@ -62,7 +62,7 @@ struct QueuesCommand: ParsableCommand {
                 let q = queues[n], i = indexes[n], error = errors[n], ring = rings[n]
                 let hostMap = (ring?.memory ?? t.memory).map
                 var fields: [(String, JSON)] = [
-                    ("device", .string(q.device)), ("path", .string(list.path(of: q))), ("pci", .string(list.device(of: q)?.pciAddress)),
+                    ("device", .string(q.device)), ("label", .string(q.label)), ("path", .string(list.path(of: q))), ("pci", .string(list.device(of: q)?.pciAddress)),
                     ("index", .int(Int64(q.index))), ("layout", .string(q.location.layout.rawValue)),
                     ("backend", list.source == .scan ? .null : .string(q.backend.rawValue)),
                     ("num", .uint(UInt64(q.location.size))),
@@ -111,7 +111,7 @@ struct QueuesCommand: ParsableCommand {
             printTable(header, queues.indices.map { n in
                 let q = queues[n], i = indexes[n]
                 let second = scan ? list.scanned[q.location.descriptors].map { String($0.score) } : list.device(of: q)?.pciAddress
-                var row: [String] = [q.device, second ?? "-", String(q.index), q.location.layout.rawValue, scan ? "?" : q.backend.rawValue,
+                var row: [String] = [q.shownDevice, second ?? "-", String(q.index), q.location.layout.rawValue, scan ? "?" : q.backend.rawValue,
                                      String(q.location.size)]
                 if iommu != nil { row.append(addressing(n)) }
                 row += [Hex.string(q.location.descriptors.rawValue), Hex.string(q.location.driverArea.rawValue),

@@ -13,14 +13,16 @@ struct WatchCommand: ParsableCommand {
             rings' whole descriptor rings (a packed ring keeps no indexes; vqscope follows both sides' \
             positions and wrap counters). No entry is missed unless a ring moves by more than its size \
             between two polls, which is reported as a "lapped" event with the number of entries (packed: \
-            slots) missed. A queue whose requests wait longer than --threshold with its used index unmoved \
+            slots) missed. A poll's events come in ring order as far as it can tell: a used entry after \
+            the avail entry at its position when both are new, before it otherwise (a head completed and \
+            made available again in one poll prints used, then avail). A queue whose requests wait longer than --threshold with its used index unmoved \
             gets a "stall" event (with the oldest request and why, as `diagnose` says it), and a "recover" \
             event when it moves again; a ring is read whole for this only while something is pending \
             and its used index has not moved for half the threshold. \
             Stops after --count events, --seconds, Ctrl-C, or when the target exits. \
             Without QMP the queues are the split rings a RAM scan finds (see `vqscope queues`). An image \
-            does not change: watch prints the chains in flight when it was written ("inflight" events), \
-            once, and ends.
+            does not change: watch prints the chains in flight when it was written ("inflight" events, \
+            with the payload summary dump shows), once, and ends.
             """)
 
     @OptionGroup var target: TargetOptions
@@ -108,7 +110,8 @@ struct WatchCommand: ParsableCommand {
         }
         loop: while !Self.stopRequested.load(ordering: .relaxed) {
             let events: [RingEvent]
-            do { events = try watcher.poll() } catch {
+            // In the order they can have happened within the poll, queue by queue.
+            do { events = RingWatcher.inRingOrder(try watcher.poll(), queues: watcher.queues) } catch {
                 out.flush()
                 Failure.printError("\(error)")
                 throw ExitCode(Failure.partial)
@@ -243,11 +246,13 @@ struct WatchCommand: ParsableCommand {
         var emitted = 0
         var failed = false
         for q in queues {
-            var entries: [(index: UInt16, head: UInt16, wrap: Bool?)] = []
+            var entries: [(index: UInt16, head: UInt16, wrap: Bool?, chain: Chain?)] = []
             do {
                 switch q.location.layout {
-                case .split: entries = try SplitRing.snapshot(memory: memory, location: q.location).inFlight.map { ($0.position, $0.head, nil) }
-                case .packed: entries = try PackedRing.snapshot(memory: memory, location: q.location).available.map { ($0.slot, $0.bufferID, $0.wrap) }
+                case .split:
+                    entries = try SplitRing.snapshot(memory: memory, location: q.location).inFlight.map { ($0.position, $0.head, nil, $0.chain) }
+                case .packed:
+                    entries = try PackedRing.snapshot(memory: memory, location: q.location).available.map { ($0.slot, $0.bufferID, $0.wrap, $0.chain) }
                 }
             } catch {
                 out.flush()
@@ -255,18 +260,22 @@ struct WatchCommand: ParsableCommand {
                 failed = true
                 continue
             }
+            let role = list.payloadRole(of: q)
             for e in entries {
                 if let count, emitted >= count { break }
+                // The payload summary `dump` shows for the chain.
+                let payload = e.chain.flatMap { role?.decode($0, memory: memory) }?.summary
                 if json {
                     var fields: [(String, JSON)] = [("time", .null), ("queue", .string(q.label)), ("device", .string(q.device)),
                                                     ("index", .int(Int64(q.index))), ("event", .string("inflight")),
                                                     ("idx", .uint(UInt64(e.index))), ("head", .uint(UInt64(e.head)))]
                     if let wrap = e.wrap { fields.append(("wrap", .bool(wrap))) }
+                    fields.append(("payload", .string(payload)))
                     out.write(JSON.object(fields).text + "\n")
                 } else if let wrap = e.wrap {
-                    out.write("\(q.label) in flight slot \(e.index) (wrap \(wrap ? 1 : 0)) id \(e.head)\n")
+                    out.write("\(q.label) in flight slot \(e.index) (wrap \(wrap ? 1 : 0)) id \(e.head)\(payload.map { "  " + $0 } ?? "")\n")
                 } else {
-                    out.write("\(q.label) in flight #\(e.index) head \(e.head)\n")
+                    out.write("\(q.label) in flight #\(e.index) head \(e.head)\(payload.map { "  " + $0 } ?? "")\n")
                 }
                 emitted += 1
             }

@@ -149,6 +149,58 @@ final class PackedRingTests: XCTestCase {
         XCTAssertEqual(behind.problems, [.badHint(name: "last avail index", index: 1, reason: "behind the device's used position 2 (wrap 1)")])
     }
 
+    /// A receive queue the driver keeps refilled: slots 0-2 refilled in lap 0, slots 3 and 4 used in
+    /// lap 1, slots 5-7 available in lap 1. The device's used position is 5 (wrap 1).
+    private func putRefilledRxRing() {
+        for slot in 0...2 { put(avail(0x40000 + UInt64(slot) * 0x1000, 1514, id: UInt16(slot), wrap: false, [.write]), slot: slot) }
+        put(used(0x43000, 60, id: 3, wrap: true), slot: 3)
+        put(used(0x44000, 60, id: 4, wrap: true), slot: 4)
+        for slot in 5...7 { put(avail(0x40000 + UInt64(slot) * 0x1000, 1514, id: UInt16(slot), wrap: true, [.write]), slot: slot) }
+    }
+
+    func testAnOlderQEMUHintNeverWinsOverTheRing() throws {
+        putRefilledRxRing()
+        // QEMU said used-idx 4 a moment before the read; the device has since used slot 4.
+        let old = DeviceQueueState(lastAvailIndex: 4, shadowAvailIndex: 4, usedIndex: 4, inUse: 0)
+        let s = try PackedRing.snapshot(memory: try memory(), location: q, deviceState: old)
+        XCTAssertEqual(s.problems, [], "an older hint is not a problem of the ring")
+        XCTAssertEqual(s.staleHints, 2)
+        XCTAssertEqual(s.driver, PackedRing.Position(index: 3, wrap: false))
+        XCTAssertEqual(s.deviceUsed, PackedRing.Position(index: 5, wrap: true))
+        XCTAssertEqual(s.deviceUsedSource, .derived)
+        XCTAssertNil(s.deviceAvail)
+        XCTAssertEqual(s.available.map(\.slot), [5, 6, 7, 0, 1, 2])
+        // The same index taken as the device's word as of the read: slot 4 contradicts it.
+        let fresh = try snapshot(usedIndex: PackedRing.Hint(index: 4))
+        XCTAssertEqual(fresh.problems, [.unexpectedUsed(slot: 4)])
+        XCTAssertEqual(fresh.staleHints, 0)
+        // A hint that agrees with the ring is taken.
+        let current = DeviceQueueState(lastAvailIndex: 6, shadowAvailIndex: 6, usedIndex: 5, inUse: 1)
+        let agreed = try PackedRing.snapshot(memory: try memory(), location: q, deviceState: current)
+        XCTAssertEqual(agreed.staleHints, 0)
+        XCTAssertEqual(agreed.problems, [])
+        XCTAssertEqual(agreed.deviceUsedSource, .hint)
+        XCTAssertEqual(agreed.deviceAvail, PackedRing.Position(index: 6, wrap: true))
+        XCTAssertEqual(agreed.available.map(\.consumed), [true, false, false, false, false, false])
+    }
+
+    func testInFlightCountsTheRingNotAnOlderHintAtTheDriversIndex() throws {
+        // A full ring (8 available, lap 1): QEMU's used-idx 0 is the driver's index, a lap behind.
+        for slot in 0...7 { put(avail(0x40000 + UInt64(slot) * 0x1000, 1514, id: UInt16(slot), wrap: true, [.write]), slot: slot) }
+        let state = DeviceQueueState(lastAvailIndex: 0, shadowAvailIndex: 0, usedIndex: 0, inUse: 0)
+        let full = try PackedRing.snapshot(memory: try memory(), location: q, deviceState: state)
+        XCTAssertEqual(full.available.count, 8)
+        XCTAssertEqual(full.staleHints, 0)
+        // The device uses slot 0 before the next read, QEMU's answer is kept: still 7 in flight, not 0.
+        put(used(0x40000, 60, id: 0, wrap: true), slot: 0)
+        let s = try PackedRing.snapshot(memory: try memory(), location: q, deviceState: state)
+        XCTAssertEqual(s.available.count, 7)
+        XCTAssertEqual(s.deviceUsed, PackedRing.Position(index: 1, wrap: true))
+        XCTAssertEqual(s.staleHints, 2, "the used index, and the read index of the same answer")
+        XCTAssertNil(s.deviceAvail)
+        XCTAssertEqual(s.problems, [])
+    }
+
     func testMultiSlotChainAcrossTheRingEndIsAnEstimate() throws {
         for slot in 1...5 { put(used(0x30000, 1, id: 0, wrap: true), slot: slot) }
         put(avail(0x36000, 16, id: 4, wrap: true, [.next]), slot: 6)

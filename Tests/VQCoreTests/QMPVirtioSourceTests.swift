@@ -54,6 +54,24 @@ final class QMPVirtioSourceTests: XCTestCase {
         return .object(fields)
     }
 
+    func testBalloonAndSCSIFeatureNamesGiveTheirBits() {
+        let balloon = JSON.object([("dev-features", .array([
+            .string("VIRTIO_BALLOON_F_STATS_VQ: Guest reporting of memory stats"),
+            .string("VIRTIO_BALLOON_F_FREE_PAGE_HINT: VQ to report free pages to host"),
+            .string("VIRTIO_BALLOON_F_REPORTING: Page reporting VQ enabled"),
+            .string("VIRTIO_BALLOON_F_DEFLATE_ON_OOM: Deflate balloon on guest OOM"),
+        ])), ("transports", .array([.string("VIRTIO_F_VERSION_1: Device compliant for v1 spec (legacy)")]))])
+        let features = QMPVirtioSource.parseFeatures(balloon)
+        XCTAssertEqual(features, [.version1, .balloonStatistics, .balloonFreePageHint, .balloonReporting])
+        // With them, the balloon's queues are numbered inflate, deflate, stats, free page hints, reporting.
+        XCTAssertEqual((0..<5).map { VirtioBalloonMessage.Queue(index: $0, features: features) },
+                       [.inflate, .deflate, .statistics, .freePageHints, .reporting])
+        // Statistics alone: stats is queue 2; reporting alone: queue 2 is reporting.
+        XCTAssertEqual(VirtioBalloonMessage.Queue(index: 2, features: [.version1, .balloonReporting]), .reporting)
+        let scsi = JSON.object([("dev-features", .array([.string("VIRTIO_SCSI_F_T10_PI: T10 PI (protection information)")]))])
+        XCTAssertEqual(QMPVirtioSource.parseFeatures(scsi), .scsiProtectionInformation)
+    }
+
     func testHonestAnswersGiveEveryActiveQueueAndNoNote() throws {
         let client = try self.client(blkQueues: [Self.queue(desc: 0x10_0000, num: 256), Self.queue(desc: 0, num: 256)])
         let inventory = try QMPVirtioSource.inventory(client: client)

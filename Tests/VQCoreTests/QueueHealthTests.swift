@@ -203,6 +203,19 @@ final class QueueHealthTests: XCTestCase {
         XCTAssertEqual(unknown.observe(try r.ring(), at: 60).health, .stalled)
     }
 
+    func testBalloonStatisticsAreDescribedAsDataForTheDeviceToRead() throws {
+        var r = TestSplitRing()
+        r.readableBuffer(head: 0)
+        r.makeAvailable([0], from: 3)
+        r.setUsedIndex(3)
+        var stats = QueueHealthTracker(queue: r.queue("virtio-balloon", index: 2))
+        _ = stats.observe(try r.ring(), at: 0)
+        let d = stats.observe(try r.ring(), at: 60)
+        XCTAssertEqual(d.health, .waiting)
+        XCTAssertEqual(d.reasons, ["1 buffer of the driver's data held for the device to read when it asks (device-readable); none taken for 60 s"])
+        XCTAssertFalse(d.summary.contains("to fill"), d.summary)
+    }
+
     func testStarvedReceiveQueue() throws {
         var r = TestSplitRing()
         r.receiveBuffer(head: 0)

@@ -48,6 +48,43 @@ final class RingWatcherTests: XCTestCase {
         put(position &+ 1, split.deviceArea.rawValue + 2)
     }
 
+    func testOnePollsSplitEventsComeInRingOrder() throws {
+        let watcher = try RingWatcher(memory: try memory(), queues: [split])
+        splitAvail(0, head: 5)
+        XCTAssertEqual(try watcher.poll(), [])
+        XCTAssertEqual(watcher.current, [RingIndexes(available: 1, used: 0)])
+        // Between two polls: head 5 completes, is made available again, 2 is made available and completes.
+        splitUsed(0, id: 5, length: 64)
+        splitAvail(1, head: 5)
+        splitAvail(2, head: 2)
+        splitUsed(1, id: 5, length: 64)
+        splitUsed(2, id: 2, length: 16)
+        splitAvail(3, head: 7)
+        let events = try watcher.poll()
+        // The poll itself: avail entries, then used ones (as the tap expects them).
+        XCTAssertEqual(events.map(\.index), [1, 2, 3, 0, 1, 2])
+        XCTAssertEqual(RingWatcher.inRingOrder(events, queues: [split]), [
+            RingEvent(queue: 0, kind: .used(id: 5, length: 64), index: 0),  // the head from before: not in flight twice
+            RingEvent(queue: 0, kind: .available(head: 5), index: 1),
+            RingEvent(queue: 0, kind: .used(id: 5, length: 64), index: 1),
+            RingEvent(queue: 0, kind: .available(head: 2), index: 2),
+            RingEvent(queue: 0, kind: .used(id: 2, length: 16), index: 2),
+            RingEvent(queue: 0, kind: .available(head: 7), index: 3),
+        ])
+    }
+
+    func testRingOrderAcrossTheIndexWrap() {
+        let events = [RingEvent(queue: 0, kind: .lapped(ring: "avail", missed: 2), index: 65530),
+                      RingEvent(queue: 0, kind: .available(head: 1), index: 65535),
+                      RingEvent(queue: 0, kind: .available(head: 2), index: 0),
+                      RingEvent(queue: 0, kind: .used(id: 9, length: 1), index: 65534),
+                      RingEvent(queue: 0, kind: .used(id: 1, length: 1), index: 65535),
+                      RingEvent(queue: 0, kind: .used(id: 2, length: 1), index: 0)]
+        XCTAssertEqual(RingWatcher.inRingOrder(events).map(\.index), [65530, 65534, 65535, 65535, 0, 0])
+        XCTAssertEqual(RingWatcher.inRingOrder(events).map(\.kind).prefix(3),
+                       [.lapped(ring: "avail", missed: 2), .used(id: 9, length: 1), .available(head: 1)])
+    }
+
     func testSplitAndPackedQueuesTogether() throws {
         var sim = PackedRingSimulator(size: 8)
         sim.post(id: 3)

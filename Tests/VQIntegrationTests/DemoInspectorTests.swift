@@ -10,9 +10,17 @@ final class DemoInspectorTests: XCTestCase {
     static func queueRow(_ screen: String, _ label: String, layout: String = "split") -> [String]? {
         for line in screen.split(separator: "\n") {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "│" || $0 == "▶" }).map(String.init)
-            if words.count >= 6, words[0] == label, words[1] == layout { return words }
+            if words.count >= 6, words[0] == label || bare(words[0]) == label, words[1] == layout { return words }
         }
         return nil
+    }
+
+    /// A label without the device's `[id]` or `@PCI` that tells devices of the same name apart:
+    /// `virtio-net[net1]:0` → `virtio-net:0` (the demo has two virtio-net devices, told apart by layout here).
+    static func bare(_ label: String) -> String {
+        guard let colon = label.lastIndex(of: ":"),
+              let cut = label[..<colon].firstIndex(where: { $0 == "[" || $0 == "@" }) else { return label }
+        return String(label[..<cut] + label[colon...])
     }
 
     /// The simulated guest's PID, from the header (`demo: simulated guest, pid N, ...`).

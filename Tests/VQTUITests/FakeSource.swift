@@ -38,6 +38,8 @@ final class FakeSource: InspectorSource {
     /// `pause` and `resume`, in the order called.
     var calls: [String] = []
     var snapshots = 0
+    /// QEMU's indexes for the packed queue, as a cached QMP answer (taken before each read).
+    var packedDeviceState: DeviceQueueState?
     var reads = 0
 
     init() {
@@ -110,7 +112,18 @@ final class FakeSource: InspectorSource {
     func poll() throws(MemoryError) -> PollResult {
         if let pollError { throw pollError }
         if !scriptedPolls.isEmpty { return scriptedPolls.removeFirst() }
-        return PollResult(indexes: try currentIndexes(), events: [])
+        return PollResult(indexes: try currentIndexes(), events: [], packed: try currentPackedPositions())
+    }
+
+    /// Each packed queue's positions as its ring reads now (what a follower would have).
+    func currentPackedPositions() throws(MemoryError) -> [PackedPositions?] {
+        var result: [PackedPositions?] = []
+        for q in queues {
+            guard q.location.layout == .packed else { result.append(nil); continue }
+            let p = try PackedRing.snapshot(memory: memory, location: q.location)
+            result.append(PackedPositions(driver: p.driver, deviceUsed: p.deviceUsed))
+        }
+        return result
     }
 
     func currentIndexes() throws(MemoryError) -> [RingIndexes] {
@@ -124,7 +137,7 @@ final class FakeSource: InspectorSource {
         if let snapshotError { throw snapshotError }
         switch queue.location.layout {
         case .split: return .split(try SplitRing.snapshot(memory: memory, location: queue.location))
-        case .packed: return .packed(try PackedRing.snapshot(memory: memory, location: queue.location))
+        case .packed: return .packed(try PackedRing.snapshot(memory: memory, location: queue.location, deviceState: packedDeviceState))
         }
     }
 

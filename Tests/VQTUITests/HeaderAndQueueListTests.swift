@@ -32,8 +32,48 @@ final class HeaderAndQueueListTests: InspectorTestCase {
         // marker+label, layout, size, avail, used, in flight, rate
         XCTAssertEqual(Array(blk.prefix(7)), ["│▶virtio-blk:0", "split", "16", "3", "1", "2", "0"], grid.line(y))
         let net = grid.line(z).split(separator: " ").map(String.init)
-        XCTAssertEqual(Array(net.prefix(6)), ["│", "virtio-net:0", "packed", "8", "-", "-"], grid.line(z))
+        // Packed: the driver's next avail slot and the device's next used slot with their wrap counters.
+        XCTAssertEqual(Array(net.prefix(7)), ["│", "virtio-net:0", "packed", "8", "3w1", "1w1", "2"], grid.line(z))
         XCTAssertTrue(grid.contains("activity (30 s)"))
+    }
+
+    func testPackedRowsShowPositionsInFlightAndHealthFromThePolls() {
+        var grid = frame()
+        guard let z = row(containing: "virtio-net:0", in: grid) else { return XCTFail(grid.text) }
+        // Not selected, not yet read for its health: the polled positions say 2 receive buffers wait.
+        XCTAssertTrue(grid.line(z).contains("wait"), grid.line(z))
+        // The device fills slot 1 and the driver refills slot 3: both positions move on.
+        source.putPacked(Descriptor(address: GuestPhysicalAddress(0x37000), length: 60, flags: [.avail, .used], id: 1), slot: 1)
+        source.putPacked(Descriptor(address: GuestPhysicalAddress(0x39000), length: 1514, flags: [.avail, .write], id: 3), slot: 3)
+        grid = frame()
+        let net = grid.line(z).split(separator: " ").map(String.init)
+        XCTAssertEqual(Array(net.prefix(7)), ["│", "virtio-net:0", "packed", "8", "4w1", "2w1", "2"], grid.line(z))
+        XCTAssertFalse(grid.line(z).contains(" - "), grid.line(z))
+    }
+
+    func testDevicesOfTheSameNameAreToldApartInTheQueueList() {
+        func input(_ path: String, id: String?, pci: String, at base: UInt64) -> VirtioDevice {
+            let location = VirtqueueLocation(layout: .split, size: 16, descriptors: GuestPhysicalAddress(base),
+                                             driverArea: GuestPhysicalAddress(base + 0x1000), deviceArea: GuestPhysicalAddress(base + 0x1100),
+                                             features: [.version1])
+            return VirtioDevice(name: "virtio-input", path: path, id: id, pciAddress: pci, deviceID: 18, features: [.version1],
+                                queues: [Virtqueue(device: "virtio-input", path: path, index: 0, location: location)])
+        }
+        source = FakeSource()
+        source.queues = QueueList(source: .qmp, devices: [
+            input("/machine/peripheral/kbd0/virtio-backend", id: "kbd0", pci: "00:05.0", at: 0x20000),
+            input("/machine/peripheral-anon/device[4]/virtio-backend", id: nil, pci: "00:06.0", at: 0x24000),
+        ]).queues
+        inspector = Inspector(source: source)
+        inspector.start(now: now)
+        inspector.poll(now: now)
+        let grid = frame()
+        guard let y = row(containing: "virtio-input[kbd0]:0", in: grid), let z = row(containing: "virtio-input@00:06.0:0", in: grid) else {
+            return XCTFail(grid.text)
+        }
+        XCTAssertEqual(Array(grid.line(y).split(separator: " ").prefix(4)), ["│▶virtio-input[kbd0]:0", "split", "16", "0"], grid.line(y))
+        XCTAssertEqual(Array(grid.line(z).split(separator: " ").prefix(5)), ["│", "virtio-input@00:06.0:0", "split", "16", "0"], grid.line(z))
+        XCTAssertNil(row(containing: "virtio-input:0", in: grid))
     }
 
     func testRateAndSparklineComeFromUsedEvents() {

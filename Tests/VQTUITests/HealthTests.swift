@@ -99,6 +99,20 @@ final class HealthTests: InspectorTestCase {
         XCTAssertFalse(inspector.log.entries.contains { if case .health = $0.kind { $0.queue == 1 } else { false } })
     }
 
+    func testAnOlderQEMUHintNeverMakesAHealthyPackedRingBroken() {
+        // QEMU's cached answer says the device is at slot 0, but the ring shows slot 0 used since.
+        source.packedDeviceState = DeviceQueueState(lastAvailIndex: 0, shadowAvailIndex: 0, usedIndex: 0, inUse: 0)
+        press(.down)
+        var grid = frames(until: 3)
+        XCTAssertFalse(line(of: "virtio-net:0", grid).contains("BROKEN"), line(of: "virtio-net:0", grid))
+        XCTAssertTrue(line(of: "virtio-net:0", grid).contains("wait"), line(of: "virtio-net:0", grid))
+        XCTAssertFalse(inspector.log.entries.contains { if case .health = $0.kind { $0.queue == 1 } else { false } })
+        grid = open(.chains)
+        assertShows("Chains 2 available", in: grid)
+        assertShows("QEMU's older hint", in: grid)
+        XCTAssertNil(row(containing: "slot 0 is used", in: grid))
+    }
+
     func testHelpNamesTheHealthBadges() {
         press(.character("?"))
         let grid = frame(height: 60)

@@ -4,6 +4,21 @@ import XCTest
 
 /// Every view of the split virtio-blk queue (selected at start).
 final class SplitViewTests: InspectorTestCase {
+    func testAChainOfTenBuffersKeepsASpaceBeforeItsSizes() {
+        // Head 6: ten device-writable buffers through an indirect table at 0x3a000 (position 3).
+        for k in 0..<10 {
+            source.putSplit(Descriptor(address: GuestPhysicalAddress(0x3b000 + UInt64(k) * 0x100), length: 16,
+                                       flags: k < 9 ? [.next, .write] : [.write], next: UInt16(k + 1)), table: 0x3a000, k)
+        }
+        source.putSplit(Descriptor(address: GuestPhysicalAddress(0x3a000), length: 160, flags: [.indirect]), 6)
+        source.setAvailEntry(3, head: 6)
+        source.setIndexes(avail: 4, used: 1)
+        press(.enter)
+        let grid = frame()
+        guard let head6 = row(containing: "head 6", in: grid) else { return XCTFail(grid.text) }
+        XCTAssertTrue(grid.line(head6).contains("LIVE  10 bufs R 0 B W 160 B"), grid.line(head6))
+    }
+
     func testChainsViewShowsLiveChainsWithElementsPayloadsAndHistory() {
         press(.enter)  // queue → its chains
         let grid = frame()
@@ -118,7 +133,7 @@ final class PackedViewTests: InspectorTestCase {
     func testQueueListTakesInFlightFromTheSnapshot() {
         let grid = frame()
         guard let y = row(containing: "virtio-net:0", in: grid) else { return XCTFail(grid.text) }
-        XCTAssertEqual(Array(grid.line(y).split(separator: " ").prefix(6)), ["│▶virtio-net:0", "packed", "8", "-", "-", "2"], grid.line(y))
+        XCTAssertEqual(Array(grid.line(y).split(separator: " ").prefix(6)), ["│▶virtio-net:0", "packed", "8", "3w1", "1w1", "2"], grid.line(y))
     }
 
     func testDescriptorRingShowsFlagsStatesAndPositions() {
