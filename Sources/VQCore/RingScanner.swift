@@ -17,20 +17,36 @@ public struct ScannedRing: Sendable, Hashable {
     public var score: Int
     /// The evidence behind ``score`` and ``deviceGuess``, one short phrase each.
     public var reasons: [String]
+    /// Whether the ring is left behind rather than in use (``RingLiveness``): nil when not judged
+    /// (an image, one instant).
+    public var stale: Bool?
+    /// Why ``stale`` is what it is, one short phrase; nil when not judged.
+    public var liveness: String?
 
-    public init(location: VirtqueueLocation, availIndex: UInt16, usedIndex: UInt16, deviceGuess: String?, score: Int, reasons: [String]) {
+    public init(location: VirtqueueLocation, availIndex: UInt16, usedIndex: UInt16, deviceGuess: String?, score: Int, reasons: [String],
+                stale: Bool? = nil, liveness: String? = nil) {
         self.location = location
         self.availIndex = availIndex
         self.usedIndex = usedIndex
         self.deviceGuess = deviceGuess
         self.score = score
         self.reasons = reasons
+        self.stale = stale
+        self.liveness = liveness
+    }
+
+    /// The name a queue list gives the ring's pseudo-device: the guess (``QueueList/unknownDevice``
+    /// when none), prefixed `stale-` for a stale ring, so that no stale ring takes a live device's name.
+    public var deviceName: String {
+        let name = deviceGuess ?? QueueList.unknownDevice
+        return stale == true ? QueueList.stalePrefix + name : name
     }
 }
 
 /// What a RAM scan found and what it cost.
 public struct RingScanResult: Sendable {
-    /// The rings found, in guest-physical order of their descriptor tables.
+    /// The rings found: those not judged stale first, then the stale ones, each part in
+    /// guest-physical order of the descriptor tables.
     public var rings: [ScannedRing]
     /// Bytes of guest RAM the prefilter examined (resident pages only, each byte once).
     public var bytesScanned: UInt64
@@ -50,6 +66,10 @@ public struct RingScanResult: Sendable {
     public var candidatesPassed: Int
     /// Ranges that could not be read (the process changed its memory map), one line each.
     public var notes: [String]
+    /// Seconds between the scan's reading of the found rings' indexes and the second reading that
+    /// judges them live or stale (``RingScanLimits/livenessWindow``), not part of ``seconds``; 0
+    /// when they were not judged (an image).
+    public var livenessWindow: Double = 0
 
     public init(rings: [ScannedRing], bytesScanned: UInt64, seconds: Double, pagesSkipped: UInt64, bytesRead: UInt64 = 0,
                 anchors: UInt64 = 0, candidatesVerified: UInt64 = 0, candidatesDropped: UInt64 = 0, candidatesPassed: Int = 0,
@@ -81,6 +101,9 @@ public struct RingScanLimits: Sendable, Hashable {
     public var maximumUsedPositions: Int = 256
     /// Rings reported at most (best scores first).
     public var maximumRings: Int = 4096
+    /// On a live target, seconds after the scan at which the found rings' indexes are read again to
+    /// judge them live or stale (``RingLiveness``), clamped to 0.3; 0 leaves them unjudged.
+    public var livenessWindow: Double = 0.15
 
     public init() {}
 }
@@ -116,6 +139,9 @@ public struct RingScanLimits: Sendable, Hashable {
 ///    ring falls back to its used ring at a known placement), and keep those scoring at least
 ///    `minimumScore`.
 /// 5. Guess the device from the buffers (``ScannedRing/deviceGuess``).
+/// 6. On a live target, read the found rings' indexes again ``RingScanLimits/livenessWindow``
+///    seconds later and judge each live or stale (``RingLiveness``); stale rings are listed last.
+///    An image's rings are not judged (``ScannedRing/stale`` nil).
 ///
 /// ## Score
 /// | evidence | points |
@@ -196,10 +222,22 @@ public enum RingScanner {
         }
         rings.sort { $0.location.descriptors < $1.location.descriptors }
         let stats = shared.stats.withLock { $0 }
-        return RingScanResult(rings: rings, bytesScanned: stats.bytesScanned, seconds: MonotonicClock.now() - start,
-                              pagesSkipped: stats.pagesSkipped, bytesRead: stats.bytesRead, anchors: stats.anchors,
-                              candidatesVerified: UInt64(min(shared.verified.load(ordering: .relaxed), max(0, limits.maximumCandidates))),
-                              candidatesDropped: stats.dropped, candidatesPassed: all.count, notes: stats.notes)
+        let seconds = MonotonicClock.now() - start
+        // A live target: read the rings' indexes again after a short window, and judge.
+        let window = min(0.3, limits.livenessWindow)
+        if residentPages != nil && window > 0 && !rings.isEmpty {
+            MonotonicClock.sleep(seconds: window)
+            let later = rings.map { try? RingIndexes.read($0.location, from: memory) }
+            rings = RingLiveness.rankLiveFirst(RingLiveness.judge(rings, later: later, window: window, map: memory.map))
+        } else {
+            for i in rings.indices { rings[i].liveness = RingLiveness.unjudged.reason }
+        }
+        var result = RingScanResult(rings: rings, bytesScanned: stats.bytesScanned, seconds: seconds,
+                                    pagesSkipped: stats.pagesSkipped, bytesRead: stats.bytesRead, anchors: stats.anchors,
+                                    candidatesVerified: UInt64(min(shared.verified.load(ordering: .relaxed), max(0, limits.maximumCandidates))),
+                                    candidatesDropped: stats.dropped, candidatesPassed: all.count, notes: stats.notes)
+        result.livenessWindow = residentPages != nil && !rings.isEmpty ? max(0, window) : 0
+        return result
     }
 
     /// Scans an opened target: a live process's resident pages (through its page map), or a whole

@@ -53,7 +53,10 @@ struct QueuesCommand: ParsableCommand {
                     ("avail_idx", .uint(i.available.map(UInt64.init))), ("used_idx", .uint(i.used.map(UInt64.init))),
                     ("features", .array(q.location.features.names.map { .string($0) })),
                 ]
-                if let ring = list.scanned[q.location.descriptors] { fields.append(("score", .int(Int64(ring.score)))) }
+                if let ring = list.scanned[q.location.descriptors] {
+                    fields.append(("score", .int(Int64(ring.score))))
+                    fields.append(("stale", ring.stale.map { .bool($0) } ?? .null))
+                }
                 if let error { fields.append(("error", .string(error))) }
                 return .object(fields)
             })), ("left_out", .array(loaded.notes.map(\.json)))]))
@@ -65,7 +68,9 @@ struct QueuesCommand: ParsableCommand {
         }
         if list.source == .scan {
             out.write("found by a RAM scan of \(t.title) (\(list.note ?? "no QMP")): devices are guesses from the ring contents, "
-                      + "indexes count each guess's rings in address order; split rings only\n")
+                      + "indexes count each guess's rings in address order; split rings only"
+                      + (list.scanned.values.contains { $0.stale == true } ? "; rings nothing shows in use come last, named stale-GUESS" : "")
+                      + "\n")
         }
         if queues.isEmpty {
             out.write(list.source == .scan ? "no split ring found\n"
@@ -77,6 +82,7 @@ struct QueuesCommand: ParsableCommand {
             var header = ["DEVICE", scan ? "SCORE" : "PCI", "Q", "LAYOUT", "BACKEND", "NUM", "DESC", "AVAIL/DRIVER", "USED/DEVICE",
                           "AVAIL-IDX", "USED-IDX", "FEATURES"]
             if t.backend != nil { header.append("DESC@HVA") }
+            if scan { header.append("STALE") }
             printTable(header, zip(queues, indexes).map { q, i in
                 let second = scan ? list.scanned[q.location.descriptors].map { String($0.score) } : list.device(of: q)?.pciAddress
                 var row: [String] = [q.device, second ?? "-", String(q.index), q.location.layout.rawValue, scan ? "?" : q.backend.rawValue,
@@ -86,6 +92,7 @@ struct QueuesCommand: ParsableCommand {
                 row += [i.available.map(String.init) ?? "-", i.used.map(String.init) ?? "-",
                         scan ? "?" : q.location.features.names.joined(separator: ",")]
                 if t.backend != nil { row.append(t.memory.map.hostAddress(of: q.location.descriptors).map { Hex.string($0) } ?? "-") }
+                if scan { row.append(list.scanned[q.location.descriptors]?.staleWord ?? "unknown") }
                 return row
             })
         }

@@ -408,3 +408,64 @@ final class RingScannerTests: XCTestCase {
         XCTAssertEqual(try g.scan(limits: limits).rings.map(\.location), [l.location])
     }
 }
+
+// MARK: - Live or stale
+
+final class RingLivenessScanTests: XCTestCase {
+    /// A live target whose every page is resident.
+    private let allResident: @Sendable (UInt64, Int) -> [Bool] = { _, count in [Bool](repeating: true, count: count) }
+
+    /// SeaBIOS's virtio-blk ring in the reserved top of RAM (used ring at +0x2000) beside the live
+    /// ring Linux laid out for the same disk: on a live target the first is stale, listed last and
+    /// named apart, so `virtio-blk:0` is Linux's; an image's rings are not judged.
+    func testFirmwareRingInTheReservedTopOfRAMIsStaleAndNamedApart() throws {
+        var g = HandGuest(size: 4 << 20)
+        let bios = Layout.legacy(256, at: (4 << 20) - 0x23000)
+        XCTAssertEqual(bios.used - bios.desc, 0x2000)
+        g.drive(bios, .blk, requests: 40, completed: 40, data: 0x200000)
+        let linux = Layout.linux(256, at: 0x100000)
+        g.drive(linux, .blk, requests: 300, completed: 298, data: 0x300000)
+
+        let live = try g.scan(resident: allResident)
+        XCTAssertEqual(live.rings.map(\.location.descriptors.rawValue), [linux.desc, bios.desc], "\(live.rings)")
+        XCTAssertEqual(live.rings.map(\.stale), [false, true])
+        XCTAssertTrue(live.rings[1].liveness?.contains("firmware") == true, "\(live.rings[1].liveness ?? "-")")
+        XCTAssertGreaterThan(live.livenessWindow, 0.09)
+        let list = QueueList.scanned(live.rings, note: nil)
+        XCTAssertEqual(list.devices.map(\.name), ["virtio-blk", "stale-virtio-blk"])
+        XCTAssertEqual(list.queues.first { $0.device == "virtio-blk" && $0.index == 0 }?.location.descriptors.rawValue, linux.desc)
+        XCTAssertEqual(list.queues.last?.label, "stale-virtio-blk:0")
+        XCTAssertEqual(list.payloadRole(of: list.queues[1])?.device, "virtio-blk")
+
+        let image = try g.scan()
+        XCTAssertEqual(image.rings.map(\.location.descriptors.rawValue), [linux.desc, bios.desc])
+        XCTAssertEqual(image.rings.map(\.stale), [nil, nil])
+        XCTAssertEqual(image.livenessWindow, 0)
+        XCTAssertEqual(QueueList.scanned(image.rings, note: nil).devices.map(\.name), ["virtio-blk"])
+    }
+
+    /// A ring in another layout that a ring of the same size and kind in Linux's layout replaced
+    /// is stale, wherever it lies; an idle ring in Linux's layout is live.
+    func testReplacedRingIsStaleAndIdleLinuxRingIsLive() throws {
+        var g = HandGuest(size: 4 << 20)
+        let old = Layout.legacy(256, at: 0x80000)
+        g.drive(old, .blk, requests: 12, completed: 12, data: 0x200000)
+        let linux = Layout.linux(256, at: 0x100000)
+        g.drive(linux, .blk, requests: 300, completed: 300, data: 0x300000)
+        let result = try g.scan(resident: allResident)
+        XCTAssertEqual(result.rings.map(\.location.descriptors.rawValue), [linux.desc, old.desc], "\(result.rings)")
+        XCTAssertEqual(result.rings.map(\.stale), [false, true])
+        XCTAssertTrue(result.rings[0].liveness?.contains("idle, laid out as the running Linux driver") == true, "\(result.rings[0].liveness ?? "-")")
+        XCTAssertTrue(result.rings[1].liveness?.contains("replaced") == true, "\(result.rings[1].liveness ?? "-")")
+    }
+
+    /// A window of 0 leaves a live target's rings unjudged.
+    func testNoWindowLeavesRingsUnjudged() throws {
+        var g = HandGuest(size: 1 << 20)
+        g.drive(Layout.linux(256, at: 0x10000), .blk, requests: 300, completed: 298, data: 0x40000)
+        var limits = RingScanLimits()
+        limits.livenessWindow = 0
+        let result = try g.scan(limits: limits, resident: allResident)
+        XCTAssertEqual(result.rings.map(\.stale), [nil])
+    }
+}
