@@ -1,5 +1,5 @@
 /// The virtqueues of a target and where the list came from: QEMU's own (QMP), or, without QMP, the
-/// split rings a RAM scan finds, grouped into one pseudo-device per guess (`virtio-blk`,
+/// rings a RAM scan finds, grouped into one pseudo-device per guess (`virtio-blk`,
 /// `virtio-net-rx`..., `unknown` when the contents say nothing clear) with queues numbered in
 /// guest-physical order, so that `virtio-blk:0` names the first ring guessed virtio-blk. Rings a
 /// live target's scan judges stale (``RingLiveness``) come last, under `stale-` names
@@ -12,7 +12,7 @@ public struct QueueList: Sendable {
     public enum Source: String, Sendable {
         /// QEMU's device models, over QMP.
         case qmp
-        /// A RAM scan (``RingScanner``): split rings only, devices guessed.
+        /// A RAM scan (``RingScanner``): split and page-aligned packed rings, devices guessed.
         case scan
     }
 

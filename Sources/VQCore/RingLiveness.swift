@@ -37,7 +37,9 @@ public struct RingLiveness: Sendable, Hashable {
 
     /// Whether `location`'s used ring sits where Linux puts it: right after `used_event`, rounded
     /// up to 64 bytes, with the avail ring right after the descriptor table.
+    /// A packed ring is found only page-aligned, as Linux allocates it: always in its layout.
     static func linuxLayout(_ location: VirtqueueLocation) -> Bool {
+        if location.layout == .packed { return true }
         let n = UInt64(location.size)
         let avail = location.driverArea.rawValue
         return avail == location.descriptors.rawValue &+ 16 &* n && location.deviceArea.rawValue == (avail &+ 6 &+ 2 &* n &+ 63) & ~63

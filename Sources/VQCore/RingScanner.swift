@@ -2,13 +2,17 @@ import Dispatch
 import Glibc
 import Synchronization
 
-/// A split virtqueue found by scanning guest RAM (``RingScanner``), with the evidence for it.
+/// A virtqueue found by scanning guest RAM (``RingScanner``), split or packed, with the evidence for it.
 public struct ScannedRing: Sendable, Hashable {
-    /// Where the rings are (layout `.split`; features are unknown to a scan and left empty).
+    /// Where the rings are (features are unknown to a scan and left empty). A packed ring's
+    /// driver and device areas are its event suppression structures.
     public var location: VirtqueueLocation
-    /// `avail.idx` when the ring was read: the driver's count of buffers made available.
+    /// `avail.idx` when the ring was read: the driver's count of buffers made available. A packed
+    /// ring has no such word: the driver's next slot and wrap counter as the AVAIL bits show them,
+    /// `slot | wrap << 15` (``PackedRing/Position/encoded``).
     public var availIndex: UInt16
-    /// `used.idx` when the ring was read: the device's count of buffers returned.
+    /// `used.idx` when the ring was read: the device's count of buffers returned. A packed ring:
+    /// the device's next used slot and wrap counter as derived from the ring, `slot | wrap << 15`.
     public var usedIndex: UInt16
     /// What the ring's buffers look like: `virtio-blk`, `virtio-net-rx`, `virtio-net-tx`,
     /// `virtio-net-ctrl`, `virtio-rng`, `virtio-console`; nil when the contents say nothing clear.
@@ -108,7 +112,7 @@ public struct RingScanLimits: Sendable, Hashable {
     public init() {}
 }
 
-/// Finds split virtqueues in guest RAM without help from QEMU (no QMP): `vqscope scan --no-qmp`.
+/// Finds split and packed virtqueues in guest RAM without help from QEMU (no QMP): `vqscope scan --no-qmp`.
 ///
 /// ## What is assumed
 /// A split ring is three areas the driver allocates (virtio 1.2, 2.7): a descriptor table of
@@ -161,6 +165,24 @@ public struct RingScanLimits: Sendable, Hashable {
 /// never used: 14); chance structures elsewhere in RAM scored at most 8 (``defaultMinimumScore``
 /// is 10). A ring that has seen a single request and is not page-aligned can fall below it.
 ///
+/// ## Packed rings
+/// A packed ring (virtio 1.2, 2.8) is one ring of `N` 16-byte descriptors `{addr, len, id, flags}`.
+/// The scan assumes it **starts on a page**, as Linux allocates it (whole pages, zeroed), and tests
+/// each page start in the same pass as the split prefilter: two loads per 4 KiB. A page passes when
+/// its first slot could be a written descriptor (flags only NEXT, WRITE, INDIRECT, AVAIL, USED;
+/// buffer id below 0x8000; an address below 2^52). Then, for each `N`: every slot is zero or valid
+/// (an available one, AVAIL ≠ USED, holds a non-empty buffer in RAM; a used one keeps the driver's
+/// address, in RAM; an indirect table is whole descriptors; every buffer id below `N`); the AVAIL
+/// bits read `x…x ¬x…¬x` (the driver writes in ring order, so they change at most once); zeroed
+/// slots only as the tail of a first lap, every written slot before them with AVAIL set; at least
+/// one AVAIL or USED bit set. A first lap's zeroed tail does not show `N`: the largest that fits,
+/// up to one page (or twice the written slots), is reported and the reasons say so. The score counts
+/// page alignment, distinct ids in flight, written slots, and Linux's event suppression pages
+/// (driver's one page below the ring, device's two below: 4 bytes with flags ≤ 2, the rest of the
+/// page zero), reported as the driver and device areas (Linux's places, unconfirmed, when not
+/// seen). Packed finds overlapping a split ring or a better packed find are dropped. The driver's and
+/// the device's positions come from ``PackedRing/snapshot(memory:location:usedIndex:lastAvailIndex:maxAttempts:limits:)``.
+///
 /// RAM is read in large chunks with the batched reader, two threads by default; pages a live
 /// process has never touched are skipped (reading them would make the kernel map zero pages into
 /// QEMU) when `residentPages` says which are resident.
@@ -175,7 +197,7 @@ public enum RingScanner {
     /// last with `done == total`.
     public typealias Progress = @Sendable (_ done: UInt64, _ total: UInt64) -> Void
 
-    /// Scans every RAM slot of `memory` for split virtqueues.
+    /// Scans every RAM slot of `memory` for split and packed virtqueues.
     /// - Parameters:
     ///   - residentPages: for a live process, which pages are resident: called with the host
     ///     address of a page and a page count, returns one flag per page. Pages reported false are
@@ -220,6 +242,17 @@ public enum RingScanner {
             ring.reasons.append(contentsOf: guess.reasons)
             rings.append(ring)
         }
+        // Packed rings: best first, none overlapping a split ring or a better packed ring.
+        var taken = rings.map { r in (r.location.descriptors.rawValue, r.location.descriptors.rawValue &+ 16 &* UInt64(r.location.size)) }
+        let packed = shared.packedCandidates.withLock { $0 }.sorted { $0.score != $1.score ? $0.score > $1.score : $0.descriptors < $1.descriptors }
+        for candidate in packed where rings.count < limits.maximumRings {
+            guard !taken.contains(where: { $0.0 < candidate.end && candidate.descriptors < $0.1 }) else { continue }
+            taken.append((candidate.descriptors, candidate.end))
+            let location = candidate.scannedRing(driver: PackedRing.Position(index: 0, wrap: true),
+                                                 deviceUsed: PackedRing.Position(index: 0, wrap: true)).location
+            guard let snapshot = try? PackedRing.snapshot(memory: memory, location: location) else { continue }
+            rings.append(candidate.scannedRing(driver: snapshot.driver, deviceUsed: snapshot.deviceUsed))
+        }
         rings.sort { $0.location.descriptors < $1.location.descriptors }
         let stats = shared.stats.withLock { $0 }
         let seconds = MonotonicClock.now() - start
@@ -227,7 +260,12 @@ public enum RingScanner {
         let window = min(0.3, limits.livenessWindow)
         if residentPages != nil && window > 0 && !rings.isEmpty {
             MonotonicClock.sleep(seconds: window)
-            let later = rings.map { try? RingIndexes.read($0.location, from: memory) }
+            let later = rings.map { ring -> RingIndexes? in
+                guard ring.location.layout == .packed else { return try? RingIndexes.read(ring.location, from: memory) }
+                return (try? PackedRing.snapshot(memory: memory, location: ring.location)).map {
+                    RingIndexes(available: $0.driver.encoded, used: $0.deviceUsed.encoded)
+                }
+            }
             rings = RingLiveness.rankLiveFirst(RingLiveness.judge(rings, later: later, window: window, map: memory.map))
         } else {
             for i in rings.indices { rings[i].liveness = RingLiveness.unjudged.reason }
@@ -429,6 +467,7 @@ final class ScanShared: Sendable {
     let verified = Atomic<Int>(0)
     let maximumCandidates: Int
     let candidates = Mutex<[RingCandidate]>([])
+    let packedCandidates = Mutex<[PackedCandidate]>([])
     let stats = Mutex(ScanStats())
     let error = Mutex<MemoryError?>(nil)
     let progress: RingScanner.Progress?
@@ -489,10 +528,13 @@ extension RingScanner {
         var dirty = [Bool](repeating: false, count: (capacity + 4095) / 4096 + 1)
         var stats = ScanStats()
         var found: [RingCandidate] = []
+        var packedFound: [PackedCandidate] = []
         var anchors: [Int] = []
+        var packedAnchors: [Int] = []
         defer {
             shared.stats.withLock { $0.add(stats) }
             shared.candidates.withLock { $0.append(contentsOf: found) }
+            shared.packedCandidates.withLock { $0.append(contentsOf: packedFound) }
         }
         while true {
             if shared.error.withLock({ $0 != nil }) { return }
@@ -504,8 +546,10 @@ extension RingScanner {
             let count = Int(chunk.readEnd - chunk.readStart)
             let view = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
             anchors.removeAll(keepingCapacity: true)
+            packedAnchors.removeAll(keepingCapacity: true)
             do throws(MemoryError) {
-                try readAndFilter(chunk, slot: slot, into: view, dirty: &dirty, context: context, stats: &stats, anchors: &anchors)
+                try readAndFilter(chunk, slot: slot, into: view, dirty: &dirty, context: context, stats: &stats, anchors: &anchors,
+                                  packedAnchors: &packedAnchors)
             } catch {
                 switch error {
                 case .processGone, .permissionDenied:
@@ -516,8 +560,16 @@ extension RingScanner {
                     continue
                 }
             }
-            guard !anchors.isEmpty else { continue }
+            guard !anchors.isEmpty || !packedAnchors.isEmpty else { continue }
             let bytes = ScanBytes(base: UnsafeRawPointer(view.baseAddress!), gpa: chunk.readStart, count: count)
+            let packedProbe = PackedProbe(bytes: bytes, slotStart: slot.guest.rawValue, slotEnd: slot.guestEnd, ram: context.ram,
+                                          maxN: context.maxN)
+            for offset in packedAnchors {
+                guard shared.takeVerification() else { stats.dropped &+= 1; continue }
+                if let candidate = packedProbe.best(at: chunk.readStart &+ UInt64(offset)), candidate.score >= PackedProbe.minimumScore {
+                    packedFound.append(candidate)
+                }
+            }
             let probe = RingProbe(bytes: bytes, slotStart: slot.guest.rawValue, slotEnd: slot.guestEnd, ram: context.ram,
                                   maxN: context.maxN, limits: context.limits)
             for offset in anchors {
@@ -533,7 +585,7 @@ extension RingScanner {
     /// read, the prefilter runs over its resident pages inside `[start, end)` and appends the
     /// offsets (in `view`) of the positions that pass to `anchors`.
     static func readAndFilter(_ chunk: ScanChunk, slot: MemorySlot, into view: UnsafeMutableRawBufferPointer, dirty: inout [Bool],
-                              context: ScanContext, stats: inout ScanStats, anchors: inout [Int]) throws(MemoryError) {
+                              context: ScanContext, stats: inout ScanStats, anchors: inout [Int], packedAnchors: inout [Int]) throws(MemoryError) {
         let hostStart = slot.host &+ (chunk.readStart - slot.guest.rawValue)
         let firstPage = hostStart / pageSize
         let pageCount = Int((hostStart &+ UInt64(view.count) &- 1) / pageSize - firstPage + 1)
@@ -590,9 +642,10 @@ extension RingScanner {
                 guard a < b else { continue }
                 stats.bytesScanned += UInt64(b - a)
                 prefilter(view, from: a, to: b, gpa: chunk.readStart, anchors: &anchors)
+                packedPrefilter(view, from: a, to: b, gpa: chunk.readStart, anchors: &packedAnchors)
             }
         }
-        stats.anchors += UInt64(anchors.count)
+        stats.anchors += UInt64(anchors.count + packedAnchors.count)
     }
 
     /// The prefilter: one 8-byte load per 16-byte-aligned guest position in `[from, to)` of `view`

@@ -6,9 +6,9 @@ struct QueuesCommand: ParsableCommand {
         commandName: "queues", abstract: "List the virtqueues of a guest: device, layout, size, ring addresses and indexes.",
         discussion: """
             Through QMP when the target has it. Without QMP (an image, --no-qmp, or no QMP socket), \
-            the split rings a RAM scan finds are listed instead: the device is the scan's guess from \
-            the ring contents, the index counts that guess's rings in address order, and packed rings \
-            are not found.
+            the rings a RAM scan finds are listed instead: the device is the scan's guess from \
+            the ring contents, the index counts that guess's rings in address order; rings nothing \
+            shows in use come last as stale-GUESS.
             """)
 
     @OptionGroup var target: TargetOptions
@@ -68,12 +68,12 @@ struct QueuesCommand: ParsableCommand {
         }
         if list.source == .scan {
             out.write("found by a RAM scan of \(t.title) (\(list.note ?? "no QMP")): devices are guesses from the ring contents, "
-                      + "indexes count each guess's rings in address order; split rings only"
+                      + "indexes count each guess's rings in address order"
                       + (list.scanned.values.contains { $0.stale == true } ? "; rings nothing shows in use come last, named stale-GUESS" : "")
                       + "\n")
         }
         if queues.isEmpty {
-            out.write(list.source == .scan ? "no split ring found\n"
+            out.write(list.source == .scan ? "no ring found\n"
                       : "no active virtqueues in \(t.title)\(loaded.notes.isEmpty ? "" : ": every queue QEMU named was left out")\n")
         }
         out.flush()

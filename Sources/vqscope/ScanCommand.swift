@@ -4,7 +4,7 @@ import VQCore
 struct ScanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan",
-        abstract: "Find split virtqueues by scanning guest RAM (no QMP needed).",
+        abstract: "Find split and packed virtqueues by scanning guest RAM (no QMP needed).",
         discussion: "Skips pages that are not resident in a live process; uses both cores.")
 
     @OptionGroup var target: TargetOptions

@@ -469,3 +469,99 @@ final class RingLivenessScanTests: XCTestCase {
         XCTAssertEqual(result.rings.map(\.stale), [nil])
     }
 }
+
+// MARK: - Packed rings
+
+final class PackedRingScanTests: XCTestCase {
+    private let allResident: @Sendable (UInt64, Int) -> [Bool] = { _, count in [Bool](repeating: true, count: count) }
+
+    /// Writes `sim`'s ring at `desc` and, as Linux does, its driver event page one page below and
+    /// its device event page two below.
+    private func place(_ sim: PackedRingSimulator, at desc: UInt64, in g: inout HandGuest, driverEvent: UInt32 = 0x0002_8000) {
+        for (i, d) in sim.ring.enumerated() { g.put(d.packedBytes, desc + 16 * UInt64(i)) }
+        g.put(driverEvent, desc - 0x1000)
+    }
+
+    private func assertPacked(_ result: RingScanResult, at desc: UInt64, _ sim: PackedRingSimulator, size: Int? = nil,
+                              file: StaticString = #filePath, line: UInt = #line) {
+        guard let ring = result.rings.first(where: { $0.location.descriptors.rawValue == desc }) else {
+            return XCTFail("no packed ring at \(Hex.string(desc)): \(result.rings.map { "\($0.location)" })", file: file, line: line)
+        }
+        XCTAssertEqual(ring.location.layout, .packed, file: file, line: line)
+        XCTAssertEqual(Int(ring.location.size), size ?? sim.n, "\(ring.reasons)", file: file, line: line)
+        XCTAssertEqual(ring.location.driverArea.rawValue, desc - 0x1000, file: file, line: line)
+        XCTAssertEqual(ring.location.deviceArea.rawValue, desc - 0x2000, file: file, line: line)
+        let driver = PackedRing.Position(index: UInt16(sim.slot(sim.driver)), wrap: sim.wrap(sim.driver))
+        XCTAssertEqual(ring.availIndex, driver.encoded, "driver position \(ring.reasons)", file: file, line: line)
+        XCTAssertEqual(ring.usedIndex, PackedRing.Position(index: UInt16(sim.slot(sim.used)), wrap: sim.wrap(sim.used)).encoded,
+                       "device used position \(ring.reasons)", file: file, line: line)
+    }
+
+    func testPackedRingsInEveryLapAreFoundWithTheirWrapState() throws {
+        var g = HandGuest(size: 8 << 20)
+        // A receive ring: the whole first lap posted, 10 returned.
+        var rx = PackedRingSimulator(size: 256)
+        for id in 0..<256 { rx.post(id: UInt16(id)) }
+        for _ in 0..<10 { rx.completeOldest() }
+        place(rx, at: 0x600000, in: &g)
+        // A small ring many laps on, one buffer at a time, one in flight.
+        var rng = PackedRingSimulator(size: 8)
+        for _ in 0..<21 { rng.post(id: 0); rng.completeOldest() }
+        rng.post(id: 0)
+        place(rng, at: 0x640000, in: &g)
+        // A ring in its second lap with chains of two and three slots, completed out of order.
+        var tx = PackedRingSimulator(size: 64)
+        var random = TestRandom(seed: 7)
+        while tx.driver < 100 {
+            if tx.freeSlots >= 3, let free = tx.randomFreeID(&random) { tx.post(id: free, slots: 2 + random.below(2)) }
+            if tx.inFlight.count > 4 { tx.complete(id: tx.inFlight[random.below(tx.inFlight.count)].id) }
+        }
+        place(tx, at: 0x680000, in: &g)
+
+        for result in [try g.scan(), try g.scan(resident: allResident)] {
+            XCTAssertEqual(result.rings.filter { $0.location.layout == .packed }.count, 3, "\(result.rings.map(\.location))")
+            assertPacked(result, at: 0x600000, rx)
+            assertPacked(result, at: 0x640000, rng)
+            let txRing = result.rings.first { $0.location.descriptors.rawValue == 0x680000 }
+            XCTAssertEqual(txRing?.location.size, 64)
+            XCTAssertEqual(txRing?.availIndex, PackedRing.Position(index: UInt16(tx.slot(tx.driver)), wrap: tx.wrap(tx.driver)).encoded)
+        }
+        let live = try g.scan(resident: allResident)
+        XCTAssertTrue(live.rings.allSatisfy { $0.stale == false }, "\(live.rings.map { $0.liveness ?? "-" })")
+    }
+
+    /// A first lap with a zeroed tail does not show its size: the scan says so and keeps the
+    /// written slots and the driver's position.
+    func testFirstLapWithAZeroedTailIsFoundWithItsSizeGuessed() throws {
+        var g = HandGuest(size: 4 << 20)
+        var ctrl = PackedRingSimulator(size: 64)
+        for _ in 0..<3 { ctrl.post(id: 0); ctrl.completeOldest() }
+        place(ctrl, at: 0x200000, in: &g, driverEvent: 0x0001_0000)
+        let result = try g.scan()
+        let ring = try XCTUnwrap(result.rings.first { $0.location.descriptors.rawValue == 0x200000 }, "\(result.rings.map(\.location))")
+        XCTAssertEqual(ring.location.layout, .packed)
+        XCTAssertGreaterThanOrEqual(ring.location.size, 4)
+        XCTAssertEqual(ring.availIndex, PackedRing.Position(index: 3, wrap: true).encoded)
+        XCTAssertTrue(ring.reasons.contains { $0.contains("size is the largest that fits") }, "\(ring.reasons)")
+    }
+
+    /// Zeroed pages, random bytes and split rings are no packed rings.
+    func testNonRingsAreNotFoundAsPackedRings() throws {
+        var g = HandGuest(size: 8 << 20)
+        var random = SplitMix(state: 42)
+        for at in stride(from: UInt64(0x100000), to: 0x300000, by: 8) { g.put(random.next(), at) }
+        // Random bytes with a plausible first slot on every page.
+        for page in stride(from: UInt64(0x300000), to: 0x400000, by: 0x1000) {
+            for at in stride(from: page, to: page + 0x1000, by: 8) { g.put(random.next(), at) }
+            g.put(UInt64(0x10000 + page % 0x10000), page)
+            g.put(UInt64(0x0080_0001_0000_0200), page + 8)
+        }
+        let blk = Layout.linux(256, at: 0x500000)
+        g.drive(blk, .blk, requests: 300, completed: 298, data: 0x600000)
+        let rx = Layout.linux(256, at: 0x520000)
+        g.drive(rx, .netRx, requests: 700, completed: 650, data: 0x640000)
+        let result = try g.scan()
+        XCTAssertEqual(result.rings.filter { $0.location.layout == .packed }.map(\.location), [])
+        XCTAssertEqual(Set(result.rings.map(\.location.descriptors.rawValue)), [blk.desc, rx.desc])
+    }
+}
