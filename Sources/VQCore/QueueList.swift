@@ -123,6 +123,18 @@ public struct QueueList: Sendable {
         case "virtio-console":
             // A scan numbers its rings, not the device's queues: decode them all as port data.
             return PayloadRole(device: guess, queueIndex: 0, queueCount: 1, features: [.version1])
+        case "virtio-console-control":
+            // Control messages, whichever way: read as the driver's (queue 3) until used.
+            return PayloadRole(device: "virtio-console", queueIndex: 3, queueCount: 4, features: [.version1])
+        case "virtio-scsi":
+            // A request queue (queues 2 on; 0 and 1 are control and events).
+            return PayloadRole(device: guess, queueIndex: 2, queueCount: 3, features: [.version1])
+        case "virtio-9p", "virtio-input":
+            return PayloadRole(device: guess, queueIndex: 0, queueCount: 1, features: [.version1])
+        case "virtio-balloon-stats":
+            return PayloadRole(device: "virtio-balloon", queueIndex: 2, queueCount: 3, features: [.version1, .balloonStatistics])
+        case "virtio-balloon":
+            return PayloadRole(device: guess, queueIndex: 0, queueCount: 2, features: [.version1])
         default: return nil
         }
     }

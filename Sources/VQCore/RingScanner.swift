@@ -21,6 +21,9 @@ public struct ScannedRing: Sendable, Hashable {
     public var score: Int
     /// The evidence behind ``score`` and ``deviceGuess``, one short phrase each.
     public var reasons: [String]
+    /// How sure ``deviceGuess`` is: the chains that voted for it (each of the latest up to 16
+    /// available and 16 used chains votes once); 0 when there is no guess.
+    public var guessScore: Int = 0
     /// Whether the ring is left behind rather than in use (``RingLiveness``): nil when not judged
     /// (an image, one instant).
     public var stale: Bool?
@@ -239,6 +242,7 @@ public enum RingScanner {
             var ring = candidate.scannedRing()
             let guess = DeviceGuesser(memory: memory, resident: residentPages, ram: ram).guess(ring)
             ring.deviceGuess = guess.name
+            ring.guessScore = guess.score
             ring.reasons.append(contentsOf: guess.reasons)
             rings.append(ring)
         }

@@ -25,7 +25,7 @@ struct ScanCommand: ParsableCommand {
                              ("desc", .uint(r.location.descriptors.rawValue)), ("avail", .uint(r.location.driverArea.rawValue)),
                              ("used", .uint(r.location.deviceArea.rawValue)), ("avail_idx", .uint(UInt64(r.availIndex))),
                              ("used_idx", .uint(UInt64(r.usedIndex))), ("device_guess", .string(r.deviceGuess)),
-                             ("score", .int(Int64(r.score))), ("stale", r.stale.map { .bool($0) } ?? .null),
+                             ("score", .int(Int64(r.score))), ("guess_score", .int(Int64(r.guessScore))), ("stale", r.stale.map { .bool($0) } ?? .null),
                              ("liveness", .string(r.liveness))])
                 })),
                 ("bytes_scanned", .uint(result.bytesScanned)), ("seconds", .double(result.seconds)),

@@ -565,3 +565,79 @@ final class PackedRingScanTests: XCTestCase {
         XCTAssertEqual(Set(result.rings.map(\.location.descriptors.rawValue)), [blk.desc, rx.desc])
     }
 }
+
+// MARK: - Device guesses from buffer contents
+
+extension HandGuest {
+    /// A driver that made `requests` chains available, the device used `completed`; chain `r` is
+    /// `parts` (length, writable, bytes written at its start), each part in its own 4 KiB from `data`.
+    mutating func driveChains(_ l: Layout, requests: Int, completed: Int, data: UInt64,
+                              parts: (Int) -> [(length: UInt32, writable: Bool, bytes: [UInt8])], usedLength: UInt32) {
+        var slot = 0
+        for r in 0..<requests {
+            let chain = parts(r)
+            let head = slot % l.n
+            for (k, part) in chain.enumerated() {
+                let i = (slot + k) % l.n
+                let buffer = data + UInt64(i) * 0x1000
+                put(part.bytes, buffer)
+                descriptor(l, i, addr: buffer, len: part.length, flags: (part.writable ? 2 : 0) | (k < chain.count - 1 ? 1 : 0),
+                           next: UInt16((i + 1) % l.n))
+            }
+            slot += chain.count
+            if r < completed { used(l, r, id: head, len: usedLength) }
+            put(UInt16(head), l.avail + 4 + 2 * UInt64(r % l.n))
+        }
+        put(UInt16(truncatingIfNeeded: requests), l.avail + 2)
+        put(UInt16(truncatingIfNeeded: completed), l.used + 2)
+    }
+}
+
+final class RingScannerGuessTests: XCTestCase {
+    private func le(_ v: UInt64, _ bytes: Int) -> [UInt8] { (0..<bytes).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+
+    private func guessed(_ parts: @escaping (Int) -> [(length: UInt32, writable: Bool, bytes: [UInt8])], n: Int = 64, requests: Int = 20,
+                         completed: Int = 18, usedLength: UInt32 = 0) throws -> ScannedRing {
+        var g = HandGuest(size: 2 << 20)
+        let l = Layout.linux(n, at: 0x10000)
+        g.driveChains(l, requests: requests, completed: completed, data: 0x100000, parts: parts, usedLength: usedLength)
+        let result = try g.scan()
+        return try XCTUnwrap(result.rings.first { $0.location.descriptors.rawValue == l.desc }, "\(result.rings)")
+    }
+
+    func testVirtioInputEventBuffers() throws {
+        let ring = try guessed({ _ in [(8, true, [1, 0, 0x1e, 0, 1, 0, 0, 0])] }, usedLength: 8)
+        XCTAssertEqual(ring.deviceGuess, "virtio-input", "\(ring.reasons)")
+        XCTAssertGreaterThanOrEqual(ring.guessScore, 8)
+    }
+
+    func testBalloonStatisticsAndPageArrays() throws {
+        var statBytes: [UInt8] = []
+        for tag in 0..<10 { statBytes += le(UInt64(tag), 2); statBytes += le(UInt64(1000 * tag + 7), 8) }
+        let statBuffer = statBytes
+        let stats = try guessed({ _ in [(100, false, statBuffer)] }, requests: 5, completed: 4)
+        XCTAssertEqual(stats.deviceGuess, "virtio-balloon-stats", "\(stats.reasons)")
+        let pages = try guessed({ _ in [(1024, false, (0..<256).flatMap { self.le(UInt64(0x100 + $0), 4) })] }, requests: 3, completed: 3)
+        XCTAssertEqual(pages.deviceGuess, "virtio-balloon", "\(pages.reasons)")
+    }
+
+    func testSCSIRequestsAnd9PMessagesAndConsoleControl() throws {
+        let lun: [UInt8] = [1, 0, 0x40, 0, 0, 0, 0, 0]
+        let scsi = try guessed({ r in
+            let header: [UInt8] = lun + self.le(UInt64(r), 8) + [0, 0, 0, 0x28]
+            return [(51, false, header), (108, true, []), (4096, true, [])]
+        }, n: 128, usedLength: 4096 + 108)
+        XCTAssertEqual(scsi.deviceGuess, "virtio-scsi", "\(scsi.reasons)")
+        var walk: [UInt8] = le(19, 4)
+        walk += [110]
+        walk += le(1, 2)
+        walk += le(0, 4)
+        walk += le(1, 4)
+        walk += le(1, 2)
+        walk += [0x61, 0x62]
+        let nineP = try guessed({ _ in [(UInt32(walk.count), false, walk), (8192, true, [])] }, n: 128, usedLength: 22)
+        XCTAssertEqual(nineP.deviceGuess, "virtio-9p", "\(nineP.reasons)")
+        let control = try guessed({ r in [(8, false, self.le(UInt64(r % 2), 4) + [3, 0, 1, 0])] }, requests: 6, completed: 6)
+        XCTAssertEqual(control.deviceGuess, "virtio-console-control", "\(control.reasons)")
+    }
+}
