@@ -641,3 +641,20 @@ final class RingScannerGuessTests: XCTestCase {
         XCTAssertEqual(control.deviceGuess, "virtio-console-control", "\(control.reasons)")
     }
 }
+
+extension RingScannerGuessTests {
+    /// Each new guess decodes as its device's queue.
+    func testNewGuessesDecodeAsTheirDevicesQueues() throws {
+        let location = VirtqueueLocation(layout: .split, size: 64, descriptors: gpa(0x10000), driverArea: gpa(0x10400), deviceArea: gpa(0x104c0))
+        let expected: [(String, String, Int)] = [("virtio-scsi", "virtio-scsi", 2), ("virtio-9p", "virtio-9p", 0), ("virtio-input", "virtio-input", 0),
+                                                 ("virtio-balloon", "virtio-balloon", 0), ("virtio-balloon-stats", "virtio-balloon", 2),
+                                                 ("virtio-console-control", "virtio-console", 3)]
+        for (guess, device, index) in expected {
+            let ring = ScannedRing(location: location, availIndex: 1, usedIndex: 1, deviceGuess: guess, score: 15, reasons: [])
+            let list = QueueList.scanned([ring], note: nil)
+            let role = try XCTUnwrap(list.payloadRole(of: list.queues[0]), guess)
+            XCTAssertEqual(role.device, device, guess)
+            XCTAssertEqual(role.queueIndex, index, guess)
+        }
+    }
+}
