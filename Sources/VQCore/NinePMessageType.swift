@@ -25,6 +25,9 @@ public struct NinePMessageType: RawRepresentable, Sendable, Hashable, CustomStri
     public static let rwrite = NinePMessageType(rawValue: 119)
     public static let tclunk = NinePMessageType(rawValue: 120)
 
+    /// Whether 9P2000.L uses this number (as a request or its reply).
+    public var isKnown: Bool { Self.bases[rawValue & 0xfe] != nil }
+
     /// Whether this is a request (T, even) rather than a reply (R, odd).
     public var isRequest: Bool { rawValue & 1 == 0 }
 

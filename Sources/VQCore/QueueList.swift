@@ -1,7 +1,9 @@
 /// The virtqueues of a target and where the list came from: QEMU's own (QMP), or, without QMP, the
-/// split rings a RAM scan finds, grouped into one pseudo-device per guess (`virtio-blk`,
+/// rings a RAM scan finds, grouped into one pseudo-device per guess (`virtio-blk`,
 /// `virtio-net-rx`..., `unknown` when the contents say nothing clear) with queues numbered in
-/// guest-physical order, so that `virtio-blk:0` names the first ring guessed virtio-blk.
+/// guest-physical order, so that `virtio-blk:0` names the first ring guessed virtio-blk. Rings a
+/// live target's scan judges stale (``RingLiveness``) come last, under `stale-` names
+/// (`stale-virtio-blk:0`).
 ///
 /// Every command that lists or picks queues and the inspector take their queues from here, so a
 /// queue has the same name, and its payloads the same decoding, everywhere.
@@ -10,7 +12,7 @@ public struct QueueList: Sendable {
     public enum Source: String, Sendable {
         /// QEMU's device models, over QMP.
         case qmp
-        /// A RAM scan (``RingScanner``): split rings only, devices guessed.
+        /// A RAM scan (``RingScanner``): split and page-aligned packed rings, devices guessed.
         case scan
     }
 
@@ -31,6 +33,10 @@ public struct QueueList: Sendable {
 
     /// The pseudo-device of scanned rings whose contents say nothing clear.
     public static let unknownDevice = "unknown"
+
+    /// What starts the name of a stale scanned ring's pseudo-device (``ScannedRing/deviceName``):
+    /// `stale-virtio-blk`, `stale-unknown`.
+    public static let stalePrefix = "stale-"
 
     /// Where the list came from.
     public var source: Source
@@ -68,12 +74,14 @@ public struct QueueList: Sendable {
         return scanned(result.rings, note: target.imagePath != nil ? "an image has no QMP" : target.notes.first ?? "--no-qmp")
     }
 
-    /// The list for scanned rings: one pseudo-device per guess, in order of first appearance.
+    /// The list for scanned rings: one pseudo-device per guess, in order of first appearance; a
+    /// stale ring's is its own (``ScannedRing/deviceName``: `stale-virtio-blk`), so that a live
+    /// ring keeps its device's name and index whatever stale rings lie before it.
     public static func scanned(_ rings: [ScannedRing], note: String?) -> QueueList {
         var devices: [VirtioDevice] = []
         var byDescriptor: [GuestPhysicalAddress: ScannedRing] = [:]
-        for ring in rings {
-            let name = ring.deviceGuess ?? unknownDevice
+        for ring in RingLiveness.rankLiveFirst(rings) {
+            let name = ring.deviceName
             let d: Int
             if let found = devices.firstIndex(where: { $0.name == name }) {
                 d = found
@@ -103,15 +111,30 @@ public struct QueueList: Sendable {
                                features: q.location.features)
         }
         // A scan does not see the negotiated features: VIRTIO_F_VERSION_1 is assumed (12-byte
-        // virtio-net headers), what a current driver negotiates with QEMU's modern devices.
-        switch q.device {
+        // virtio-net headers), what a current driver negotiates with QEMU's modern devices. A
+        // stale ring's buffers are decoded as its guess says.
+        let stale = q.device.hasPrefix(Self.stalePrefix)
+        let guess = stale ? String(q.device.dropFirst(Self.stalePrefix.count)) : q.device
+        switch guess {
         case "virtio-net-rx": return PayloadRole(device: "virtio-net", queueIndex: 0, queueCount: 2, features: [.version1])
         case "virtio-net-tx": return PayloadRole(device: "virtio-net", queueIndex: 1, queueCount: 2, features: [.version1])
         case "virtio-blk", "virtio-rng":
-            return PayloadRole(device: q.device, queueIndex: q.index, queueCount: device(of: q)?.queues.count ?? 1, features: [.version1])
+            return PayloadRole(device: guess, queueIndex: q.index, queueCount: device(of: q)?.queues.count ?? 1, features: [.version1])
         case "virtio-console":
             // A scan numbers its rings, not the device's queues: decode them all as port data.
-            return PayloadRole(device: q.device, queueIndex: 0, queueCount: 1, features: [.version1])
+            return PayloadRole(device: guess, queueIndex: 0, queueCount: 1, features: [.version1])
+        case "virtio-console-control":
+            // Control messages, whichever way: read as the driver's (queue 3) until used.
+            return PayloadRole(device: "virtio-console", queueIndex: 3, queueCount: 4, features: [.version1])
+        case "virtio-scsi":
+            // A request queue (queues 2 on; 0 and 1 are control and events).
+            return PayloadRole(device: guess, queueIndex: 2, queueCount: 3, features: [.version1])
+        case "virtio-9p", "virtio-input":
+            return PayloadRole(device: guess, queueIndex: 0, queueCount: 1, features: [.version1])
+        case "virtio-balloon-stats":
+            return PayloadRole(device: "virtio-balloon", queueIndex: 2, queueCount: 3, features: [.version1, .balloonStatistics])
+        case "virtio-balloon":
+            return PayloadRole(device: guess, queueIndex: 0, queueCount: 2, features: [.version1])
         default: return nil
         }
     }

@@ -2,13 +2,17 @@ import Dispatch
 import Glibc
 import Synchronization
 
-/// A split virtqueue found by scanning guest RAM (``RingScanner``), with the evidence for it.
+/// A virtqueue found by scanning guest RAM (``RingScanner``), split or packed, with the evidence for it.
 public struct ScannedRing: Sendable, Hashable {
-    /// Where the rings are (layout `.split`; features are unknown to a scan and left empty).
+    /// Where the rings are (features are unknown to a scan and left empty). A packed ring's
+    /// driver and device areas are its event suppression structures.
     public var location: VirtqueueLocation
-    /// `avail.idx` when the ring was read: the driver's count of buffers made available.
+    /// `avail.idx` when the ring was read: the driver's count of buffers made available. A packed
+    /// ring has no such word: the driver's next slot and wrap counter as the AVAIL bits show them,
+    /// `slot | wrap << 15` (``PackedRing/Position/encoded``).
     public var availIndex: UInt16
-    /// `used.idx` when the ring was read: the device's count of buffers returned.
+    /// `used.idx` when the ring was read: the device's count of buffers returned. A packed ring:
+    /// the device's next used slot and wrap counter as derived from the ring, `slot | wrap << 15`.
     public var usedIndex: UInt16
     /// What the ring's buffers look like: `virtio-blk`, `virtio-net-rx`, `virtio-net-tx`,
     /// `virtio-net-ctrl`, `virtio-rng`, `virtio-console`; nil when the contents say nothing clear.
@@ -17,20 +21,39 @@ public struct ScannedRing: Sendable, Hashable {
     public var score: Int
     /// The evidence behind ``score`` and ``deviceGuess``, one short phrase each.
     public var reasons: [String]
+    /// How sure ``deviceGuess`` is: the chains that voted for it (each of the latest up to 16
+    /// available and 16 used chains votes once); 0 when there is no guess.
+    public var guessScore: Int = 0
+    /// Whether the ring is left behind rather than in use (``RingLiveness``): nil when not judged
+    /// (an image, one instant).
+    public var stale: Bool?
+    /// Why ``stale`` is what it is, one short phrase; nil when not judged.
+    public var liveness: String?
 
-    public init(location: VirtqueueLocation, availIndex: UInt16, usedIndex: UInt16, deviceGuess: String?, score: Int, reasons: [String]) {
+    public init(location: VirtqueueLocation, availIndex: UInt16, usedIndex: UInt16, deviceGuess: String?, score: Int, reasons: [String],
+                stale: Bool? = nil, liveness: String? = nil) {
         self.location = location
         self.availIndex = availIndex
         self.usedIndex = usedIndex
         self.deviceGuess = deviceGuess
         self.score = score
         self.reasons = reasons
+        self.stale = stale
+        self.liveness = liveness
+    }
+
+    /// The name a queue list gives the ring's pseudo-device: the guess (``QueueList/unknownDevice``
+    /// when none), prefixed `stale-` for a stale ring, so that no stale ring takes a live device's name.
+    public var deviceName: String {
+        let name = deviceGuess ?? QueueList.unknownDevice
+        return stale == true ? QueueList.stalePrefix + name : name
     }
 }
 
 /// What a RAM scan found and what it cost.
 public struct RingScanResult: Sendable {
-    /// The rings found, in guest-physical order of their descriptor tables.
+    /// The rings found: those not judged stale first, then the stale ones, each part in
+    /// guest-physical order of the descriptor tables.
     public var rings: [ScannedRing]
     /// Bytes of guest RAM the prefilter examined (resident pages only, each byte once).
     public var bytesScanned: UInt64
@@ -50,6 +73,10 @@ public struct RingScanResult: Sendable {
     public var candidatesPassed: Int
     /// Ranges that could not be read (the process changed its memory map), one line each.
     public var notes: [String]
+    /// Seconds between the scan's reading of the found rings' indexes and the second reading that
+    /// judges them live or stale (``RingScanLimits/livenessWindow``), not part of ``seconds``; 0
+    /// when they were not judged (an image).
+    public var livenessWindow: Double = 0
 
     public init(rings: [ScannedRing], bytesScanned: UInt64, seconds: Double, pagesSkipped: UInt64, bytesRead: UInt64 = 0,
                 anchors: UInt64 = 0, candidatesVerified: UInt64 = 0, candidatesDropped: UInt64 = 0, candidatesPassed: Int = 0,
@@ -81,11 +108,14 @@ public struct RingScanLimits: Sendable, Hashable {
     public var maximumUsedPositions: Int = 256
     /// Rings reported at most (best scores first).
     public var maximumRings: Int = 4096
+    /// On a live target, seconds after the scan at which the found rings' indexes are read again to
+    /// judge them live or stale (``RingLiveness``), clamped to 0.3; 0 leaves them unjudged.
+    public var livenessWindow: Double = 0.15
 
     public init() {}
 }
 
-/// Finds split virtqueues in guest RAM without help from QEMU (no QMP): `vqscope scan --no-qmp`.
+/// Finds split and packed virtqueues in guest RAM without help from QEMU (no QMP): `vqscope scan --no-qmp`.
 ///
 /// ## What is assumed
 /// A split ring is three areas the driver allocates (virtio 1.2, 2.7): a descriptor table of
@@ -116,6 +146,9 @@ public struct RingScanLimits: Sendable, Hashable {
 ///    ring falls back to its used ring at a known placement), and keep those scoring at least
 ///    `minimumScore`.
 /// 5. Guess the device from the buffers (``ScannedRing/deviceGuess``).
+/// 6. On a live target, read the found rings' indexes again ``RingScanLimits/livenessWindow``
+///    seconds later and judge each live or stale (``RingLiveness``); stale rings are listed last.
+///    An image's rings are not judged (``ScannedRing/stale`` nil).
 ///
 /// ## Score
 /// | evidence | points |
@@ -135,6 +168,24 @@ public struct RingScanLimits: Sendable, Hashable {
 /// never used: 14); chance structures elsewhere in RAM scored at most 8 (``defaultMinimumScore``
 /// is 10). A ring that has seen a single request and is not page-aligned can fall below it.
 ///
+/// ## Packed rings
+/// A packed ring (virtio 1.2, 2.8) is one ring of `N` 16-byte descriptors `{addr, len, id, flags}`.
+/// The scan assumes it **starts on a page**, as Linux allocates it (whole pages, zeroed), and tests
+/// each page start in the same pass as the split prefilter: two loads per 4 KiB. A page passes when
+/// its first slot could be a written descriptor (flags only NEXT, WRITE, INDIRECT, AVAIL, USED;
+/// buffer id below 0x8000; an address below 2^52). Then, for each `N`: every slot is zero or valid
+/// (an available one, AVAIL ≠ USED, holds a non-empty buffer in RAM; a used one keeps the driver's
+/// address, in RAM; an indirect table is whole descriptors; every buffer id below `N`); the AVAIL
+/// bits read `x…x ¬x…¬x` (the driver writes in ring order, so they change at most once); zeroed
+/// slots only as the tail of a first lap, every written slot before them with AVAIL set; at least
+/// one AVAIL or USED bit set. A first lap's zeroed tail does not show `N`: the largest that fits,
+/// up to one page (or twice the written slots), is reported and the reasons say so. The score counts
+/// page alignment, distinct ids in flight, written slots, and Linux's event suppression pages
+/// (driver's one page below the ring, device's two below: 4 bytes with flags ≤ 2, the rest of the
+/// page zero), reported as the driver and device areas (Linux's places, unconfirmed, when not
+/// seen). Packed finds overlapping a split ring or a better packed find are dropped. The driver's and
+/// the device's positions come from ``PackedRing/snapshot(memory:location:usedIndex:lastAvailIndex:maxAttempts:limits:)``.
+///
 /// RAM is read in large chunks with the batched reader, two threads by default; pages a live
 /// process has never touched are skipped (reading them would make the kernel map zero pages into
 /// QEMU) when `residentPages` says which are resident.
@@ -149,7 +200,7 @@ public enum RingScanner {
     /// last with `done == total`.
     public typealias Progress = @Sendable (_ done: UInt64, _ total: UInt64) -> Void
 
-    /// Scans every RAM slot of `memory` for split virtqueues.
+    /// Scans every RAM slot of `memory` for split and packed virtqueues.
     /// - Parameters:
     ///   - residentPages: for a live process, which pages are resident: called with the host
     ///     address of a page and a page count, returns one flag per page. Pages reported false are
@@ -191,15 +242,44 @@ public enum RingScanner {
             var ring = candidate.scannedRing()
             let guess = DeviceGuesser(memory: memory, resident: residentPages, ram: ram).guess(ring)
             ring.deviceGuess = guess.name
+            ring.guessScore = guess.score
             ring.reasons.append(contentsOf: guess.reasons)
             rings.append(ring)
         }
+        // Packed rings: best first, none overlapping a split ring or a better packed ring.
+        var taken = rings.map { r in (r.location.descriptors.rawValue, r.location.descriptors.rawValue &+ 16 &* UInt64(r.location.size)) }
+        let packed = shared.packedCandidates.withLock { $0 }.sorted { $0.score != $1.score ? $0.score > $1.score : $0.descriptors < $1.descriptors }
+        for candidate in packed where rings.count < limits.maximumRings {
+            guard !taken.contains(where: { $0.0 < candidate.end && candidate.descriptors < $0.1 }) else { continue }
+            taken.append((candidate.descriptors, candidate.end))
+            let location = candidate.scannedRing(driver: PackedRing.Position(index: 0, wrap: true),
+                                                 deviceUsed: PackedRing.Position(index: 0, wrap: true)).location
+            guard let snapshot = try? PackedRing.snapshot(memory: memory, location: location) else { continue }
+            rings.append(candidate.scannedRing(driver: snapshot.driver, deviceUsed: snapshot.deviceUsed))
+        }
         rings.sort { $0.location.descriptors < $1.location.descriptors }
         let stats = shared.stats.withLock { $0 }
-        return RingScanResult(rings: rings, bytesScanned: stats.bytesScanned, seconds: MonotonicClock.now() - start,
-                              pagesSkipped: stats.pagesSkipped, bytesRead: stats.bytesRead, anchors: stats.anchors,
-                              candidatesVerified: UInt64(min(shared.verified.load(ordering: .relaxed), max(0, limits.maximumCandidates))),
-                              candidatesDropped: stats.dropped, candidatesPassed: all.count, notes: stats.notes)
+        let seconds = MonotonicClock.now() - start
+        // A live target: read the rings' indexes again after a short window, and judge.
+        let window = min(0.3, limits.livenessWindow)
+        if residentPages != nil && window > 0 && !rings.isEmpty {
+            MonotonicClock.sleep(seconds: window)
+            let later = rings.map { ring -> RingIndexes? in
+                guard ring.location.layout == .packed else { return try? RingIndexes.read(ring.location, from: memory) }
+                return (try? PackedRing.snapshot(memory: memory, location: ring.location)).map {
+                    RingIndexes(available: $0.driver.encoded, used: $0.deviceUsed.encoded)
+                }
+            }
+            rings = RingLiveness.rankLiveFirst(RingLiveness.judge(rings, later: later, window: window, map: memory.map))
+        } else {
+            for i in rings.indices { rings[i].liveness = RingLiveness.unjudged.reason }
+        }
+        var result = RingScanResult(rings: rings, bytesScanned: stats.bytesScanned, seconds: seconds,
+                                    pagesSkipped: stats.pagesSkipped, bytesRead: stats.bytesRead, anchors: stats.anchors,
+                                    candidatesVerified: UInt64(min(shared.verified.load(ordering: .relaxed), max(0, limits.maximumCandidates))),
+                                    candidatesDropped: stats.dropped, candidatesPassed: all.count, notes: stats.notes)
+        result.livenessWindow = residentPages != nil && !rings.isEmpty ? max(0, window) : 0
+        return result
     }
 
     /// Scans an opened target: a live process's resident pages (through its page map), or a whole
@@ -391,6 +471,7 @@ final class ScanShared: Sendable {
     let verified = Atomic<Int>(0)
     let maximumCandidates: Int
     let candidates = Mutex<[RingCandidate]>([])
+    let packedCandidates = Mutex<[PackedCandidate]>([])
     let stats = Mutex(ScanStats())
     let error = Mutex<MemoryError?>(nil)
     let progress: RingScanner.Progress?
@@ -451,10 +532,13 @@ extension RingScanner {
         var dirty = [Bool](repeating: false, count: (capacity + 4095) / 4096 + 1)
         var stats = ScanStats()
         var found: [RingCandidate] = []
+        var packedFound: [PackedCandidate] = []
         var anchors: [Int] = []
+        var packedAnchors: [Int] = []
         defer {
             shared.stats.withLock { $0.add(stats) }
             shared.candidates.withLock { $0.append(contentsOf: found) }
+            shared.packedCandidates.withLock { $0.append(contentsOf: packedFound) }
         }
         while true {
             if shared.error.withLock({ $0 != nil }) { return }
@@ -466,8 +550,10 @@ extension RingScanner {
             let count = Int(chunk.readEnd - chunk.readStart)
             let view = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
             anchors.removeAll(keepingCapacity: true)
+            packedAnchors.removeAll(keepingCapacity: true)
             do throws(MemoryError) {
-                try readAndFilter(chunk, slot: slot, into: view, dirty: &dirty, context: context, stats: &stats, anchors: &anchors)
+                try readAndFilter(chunk, slot: slot, into: view, dirty: &dirty, context: context, stats: &stats, anchors: &anchors,
+                                  packedAnchors: &packedAnchors)
             } catch {
                 switch error {
                 case .processGone, .permissionDenied:
@@ -478,8 +564,16 @@ extension RingScanner {
                     continue
                 }
             }
-            guard !anchors.isEmpty else { continue }
+            guard !anchors.isEmpty || !packedAnchors.isEmpty else { continue }
             let bytes = ScanBytes(base: UnsafeRawPointer(view.baseAddress!), gpa: chunk.readStart, count: count)
+            let packedProbe = PackedProbe(bytes: bytes, slotStart: slot.guest.rawValue, slotEnd: slot.guestEnd, ram: context.ram,
+                                          maxN: context.maxN)
+            for offset in packedAnchors {
+                guard shared.takeVerification() else { stats.dropped &+= 1; continue }
+                if let candidate = packedProbe.best(at: chunk.readStart &+ UInt64(offset)), candidate.score >= PackedProbe.minimumScore {
+                    packedFound.append(candidate)
+                }
+            }
             let probe = RingProbe(bytes: bytes, slotStart: slot.guest.rawValue, slotEnd: slot.guestEnd, ram: context.ram,
                                   maxN: context.maxN, limits: context.limits)
             for offset in anchors {
@@ -495,7 +589,7 @@ extension RingScanner {
     /// read, the prefilter runs over its resident pages inside `[start, end)` and appends the
     /// offsets (in `view`) of the positions that pass to `anchors`.
     static func readAndFilter(_ chunk: ScanChunk, slot: MemorySlot, into view: UnsafeMutableRawBufferPointer, dirty: inout [Bool],
-                              context: ScanContext, stats: inout ScanStats, anchors: inout [Int]) throws(MemoryError) {
+                              context: ScanContext, stats: inout ScanStats, anchors: inout [Int], packedAnchors: inout [Int]) throws(MemoryError) {
         let hostStart = slot.host &+ (chunk.readStart - slot.guest.rawValue)
         let firstPage = hostStart / pageSize
         let pageCount = Int((hostStart &+ UInt64(view.count) &- 1) / pageSize - firstPage + 1)
@@ -552,9 +646,10 @@ extension RingScanner {
                 guard a < b else { continue }
                 stats.bytesScanned += UInt64(b - a)
                 prefilter(view, from: a, to: b, gpa: chunk.readStart, anchors: &anchors)
+                packedPrefilter(view, from: a, to: b, gpa: chunk.readStart, anchors: &packedAnchors)
             }
         }
-        stats.anchors += UInt64(anchors.count)
+        stats.anchors += UInt64(anchors.count + packedAnchors.count)
     }
 
     /// The prefilter: one 8-byte load per 16-byte-aligned guest position in `[from, to)` of `view`

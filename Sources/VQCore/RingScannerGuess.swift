@@ -11,6 +11,19 @@
 /// - virtio-console: single readable buffers (port output, control messages) or single writable
 ///   page-sized buffers (port input, control input).
 /// - virtio-rng: single small device-writable buffers.
+/// - virtio-scsi: a readable request header whose LUN starts with byte 1 (then the target, then a
+///   flat-space LUN, `0x40 | lun >> 8`), and a writable response.
+/// - virtio-9p: a readable 9P message (size[4] type[1] tag[2]) whose size fits the buffer and whose
+///   type is a request 9P2000.L knows, and a writable reply buffer.
+/// - virtio-input: single 8-byte writable buffers (one `virtio_input_event` each); used ones hold
+///   an event type Linux knows (EV_SYN, EV_KEY, EV_REL, EV_ABS, EV_MSC, EV_SW, EV_LED, EV_SND, EV_REP).
+/// - virtio-balloon-stats: a single readable buffer of 10-byte tag/value pairs, every tag 0–10.
+/// - virtio-balloon: single readable arrays of 4-byte page frame numbers (inflate, deflate), each
+///   page in RAM.
+/// - virtio-console-control: single 8-byte control messages (id, event 0–7, value).
+///
+/// ``ScannedRing/guessScore`` says how sure: the chains that voted for the guess, out of those
+/// looked at (``recentEntries`` of each side at most).
 ///
 /// Only pages that are resident are read; an unreadable buffer casts no vote.
 struct DeviceGuesser {
@@ -42,12 +55,12 @@ struct DeviceGuesser {
         return try? memory.bytes(at: GuestPhysicalAddress(gpa), count: count)
     }
 
-    func guess(_ ring: ScannedRing) -> (name: String?, reasons: [String]) {
+    func guess(_ ring: ScannedRing) -> (name: String?, reasons: [String], score: Int) {
         let loc = ring.location
         let n = Int(loc.size)
         guard let table = read(loc.descriptors.rawValue, 16 * n),
               let avail = read(loc.driverArea.rawValue, 4 + 2 * n),
-              let used = read(loc.deviceArea.rawValue, 4 + 8 * n) else { return (nil, []) }
+              let used = read(loc.deviceArea.rawValue, 4 + 8 * n) else { return (nil, [], 0) }
         let mask = n - 1
         func u16(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) | UInt16(b[at + 1]) << 8 }
         func u32(_ b: [UInt8], _ at: Int) -> UInt32 { UInt32(u16(b, at)) | UInt32(u16(b, at + 2)) << 16 }
@@ -126,7 +139,9 @@ struct DeviceGuesser {
             guard let segments = chain(head), let first = segments.first, let last = segments.last else { continue }
             let readable = segments.allSatisfy { !$0.writable }
             let writable = segments.allSatisfy { $0.writable }
-            if segments.count >= 2 && !first.writable && last.writable && last.length == 1 {
+            if let (name, reason) = otherDevice(segments, usedLength: usedLength) {
+                vote(name, reason)
+            } else if segments.count >= 2 && !first.writable && last.writable && last.length == 1 {
                 if first.length == 16 {
                     let type = read(first.address, 4).map { u32($0, 0) }
                     vote("virtio-blk", type.map { blkTypes.contains($0) ? "a blk request (type \($0)): 16-byte header, data, 1-byte status" : "a 16-byte header, data and a 1-byte status" }
@@ -161,12 +176,64 @@ struct DeviceGuesser {
         if votes.isEmpty && usedLengths > 0 && blkLikeUsedLengths == usedLengths && heads.contains(where: { ($0.usedLength ?? 0) > 1 }) {
             // The chains are gone (freed indirect tables) but the device wrote N*512 + 1 bytes:
             // sectors and a status byte.
-            return ("virtio-blk", ["device wrote 512*k + 1 bytes per request (sectors and a status byte)"])
+            return ("virtio-blk", ["device wrote 512*k + 1 bytes per request (sectors and a status byte)"], usedLengths)
         }
         let total = votes.values.reduce(0, +)
         guard let top = votes.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }), top.value * 2 > total else {
-            return (nil, votes.isEmpty ? [] : ["buffers of mixed kinds: " + votes.keys.sorted().joined(separator: ", ")])
+            return (nil, votes.isEmpty ? [] : ["buffers of mixed kinds: " + votes.keys.sorted().joined(separator: ", ")], 0)
         }
-        return (top.key, ["looks like \(top.key): \(why[top.key] ?? "")"])
+        return (top.key, ["looks like \(top.key): \(why[top.key] ?? "") (\(top.value) of \(heads.count) chains looked at)"], top.value)
+    }
+
+    /// Event types of `virtio_input_event` Linux sends or receives.
+    static let inputEventTypes: Set<UInt16> = [0, 1, 2, 3, 4, 5, 0x11, 0x12, 0x14]
+
+    /// The devices told apart by their buffers' contents: virtio-scsi, virtio-9p, virtio-input,
+    /// the balloon's statistics and page arrays, virtio-serial's control messages; nil for others.
+    func otherDevice(_ segments: [Segment], usedLength: UInt32?) -> (String, String)? {
+        guard let first = segments.first else { return nil }
+        let readable = segments.filter { !$0.writable }, writable = segments.filter(\.writable)
+        let physicalPages = ram.ends.last.map { $0 >> 12 } ?? 0
+        if !first.writable && !writable.isEmpty && first.length >= 19 && first.length != 16, let b = read(first.address, 8) {
+            // virtio-scsi: lun[0] = 1, lun[1] = target, lun[2..3] = 0x40 | lun (flat space).
+            if b[0] == 1 && b[2] & 0xC0 == 0x40 { return ("virtio-scsi", "a request header with LUN byte 0 = 1 and a flat-space LUN, then a response") }
+            // 9P: size[4] type[1] tag[2], size = the readable bytes (or fits them).
+            let size = UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
+            let type = NinePMessageType(rawValue: b[4])
+            let readableBytes = readable.reduce(UInt64(0)) { $0 + UInt64($1.length) }
+            if size >= 7 && UInt64(size) <= readableBytes && type.isRequest && type.isKnown {
+                return ("virtio-9p", "a 9P message (size \(size), \(type)) and a reply buffer")
+            }
+        }
+        guard segments.count == 1 else { return nil }
+        if first.writable && first.length == 8 {
+            if let usedLength, usedLength == 8, let b = read(first.address, 2) {
+                let type = UInt16(b[0]) | UInt16(b[1]) << 8
+                return Self.inputEventTypes.contains(type) ? ("virtio-input", "single 8-byte writable buffers holding input events (type \(type))") : nil
+            }
+            return ("virtio-input", "single 8-byte writable buffers (one input event each)")
+        }
+        guard !first.writable else { return nil }
+        if first.length == 8, let b = read(first.address, 8) {
+            let event = UInt16(b[4]) | UInt16(b[5]) << 8
+            let id = UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
+            if event <= 7 && id < 0x8000 { return ("virtio-console-control", "8-byte control messages (event \(event))") }
+        }
+        if first.length % 10 == 0 && first.length >= 10 && first.length <= 160, let b = read(first.address, Int(first.length)) {
+            let tags = stride(from: 0, to: b.count, by: 10).map { UInt16(b[$0]) | UInt16(b[$0 + 1]) << 8 }
+            if tags.allSatisfy({ $0 <= 10 }) && Set(tags).count == tags.count && tags.count >= 2 {
+                return ("virtio-balloon-stats", "\(tags.count) statistics of 10 bytes, tags 0-10")
+            }
+        }
+        if first.length % 4 == 0 && first.length >= 4 && first.length <= 4096 && first.length != 16,
+           let b = read(first.address, Int(min(first.length, 64))) {
+            let pfns = stride(from: 0, to: b.count, by: 4).map { UInt32(b[$0]) | UInt32(b[$0 + 1]) << 8 | UInt32(b[$0 + 2]) << 16 | UInt32(b[$0 + 3]) << 24 }
+            // Page frame numbers of RAM pages, distinct and not small text or counters.
+            if pfns.count >= 4 && pfns.allSatisfy({ $0 >= 0x100 && UInt64($0) < physicalPages && ram.contains(UInt64($0) << 12, 4096) })
+                && Set(pfns).count == pfns.count {
+                return ("virtio-balloon", "arrays of \(first.length / 4) page frame numbers, every page in RAM (inflate or deflate)")
+            }
+        }
+        return nil
     }
 }

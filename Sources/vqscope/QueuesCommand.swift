@@ -6,9 +6,9 @@ struct QueuesCommand: ParsableCommand {
         commandName: "queues", abstract: "List the virtqueues of a guest: device, layout, size, ring addresses and indexes.",
         discussion: """
             Through QMP when the target has it. Without QMP (an image, --no-qmp, or no QMP socket), \
-            the split rings a RAM scan finds are listed instead: the device is the scan's guess from \
-            the ring contents, the index counts that guess's rings in address order, and packed rings \
-            are not found.
+            the rings a RAM scan finds are listed instead: the device is the scan's guess from \
+            the ring contents, the index counts that guess's rings in address order; rings nothing \
+            shows in use come last as stale-GUESS.
             """)
 
     @OptionGroup var target: TargetOptions
@@ -78,7 +78,10 @@ struct QueuesCommand: ParsableCommand {
                     ("avail_idx", .uint(i.available.map(UInt64.init))), ("used_idx", .uint(i.used.map(UInt64.init))),
                     ("features", .array(q.location.features.names.map { .string($0) })),
                 ]
-                if let ring = list.scanned[q.location.descriptors] { fields.append(("score", .int(Int64(ring.score)))) }
+                if let ring = list.scanned[q.location.descriptors] {
+                    fields.append(("score", .int(Int64(ring.score))))
+                    fields.append(("stale", ring.stale.map { .bool($0) } ?? .null))
+                }
                 if let error { fields.append(("error", .string(error))) }
                 return .object(fields)
             })), ("left_out", .array(loaded.notes.map(\.json)))]))
@@ -94,10 +97,12 @@ struct QueuesCommand: ParsableCommand {
         }
         if list.source == .scan {
             out.write("found by a RAM scan of \(t.title) (\(list.note ?? "no QMP")): devices are guesses from the ring contents, "
-                      + "indexes count each guess's rings in address order; split rings only\n")
+                      + "indexes count each guess's rings in address order"
+                      + (list.scanned.values.contains { $0.stale == true } ? "; rings nothing shows in use come last, named stale-GUESS" : "")
+                      + "\n")
         }
         if queues.isEmpty {
-            out.write(list.source == .scan ? "no split ring found\n"
+            out.write(list.source == .scan ? "no ring found\n"
                       : "no active virtqueues in \(t.title)\(loaded.notes.isEmpty ? "" : ": every queue QEMU named was left out")\n")
         }
         out.flush()
@@ -108,6 +113,7 @@ struct QueuesCommand: ParsableCommand {
             if t.backend != nil { header.append("DESC@HVA") }
             // Only on a machine with an IOMMU: elsewhere every address is guest-physical.
             if iommu != nil { header.insert("ADDRESSES", at: 6) }
+            if scan { header.append("STALE") }
             printTable(header, queues.indices.map { n in
                 let q = queues[n], i = indexes[n]
                 let second = scan ? list.scanned[q.location.descriptors].map { String($0.score) } : list.device(of: q)?.pciAddress
@@ -119,6 +125,7 @@ struct QueuesCommand: ParsableCommand {
                 row += [i.available.map(String.init) ?? "-", i.used.map(String.init) ?? "-",
                         scan ? "?" : q.location.features.names.joined(separator: ",")]
                 if t.backend != nil { row.append(t.memory.map.hostAddress(of: q.location.descriptors).map { Hex.string($0) } ?? "-") }
+                if scan { row.append(list.scanned[q.location.descriptors]?.staleWord ?? "unknown") }
                 return row
             })
         }

@@ -4,7 +4,7 @@ import VQCore
 struct ScanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan",
-        abstract: "Find split virtqueues by scanning guest RAM (no QMP needed).",
+        abstract: "Find split and packed virtqueues by scanning guest RAM (no QMP needed).",
         discussion: "Skips pages that are not resident in a live process; uses both cores.")
 
     @OptionGroup var target: TargetOptions
@@ -25,16 +25,28 @@ struct ScanCommand: ParsableCommand {
                              ("desc", .uint(r.location.descriptors.rawValue)), ("avail", .uint(r.location.driverArea.rawValue)),
                              ("used", .uint(r.location.deviceArea.rawValue)), ("avail_idx", .uint(UInt64(r.availIndex))),
                              ("used_idx", .uint(UInt64(r.usedIndex))), ("device_guess", .string(r.deviceGuess)),
-                             ("score", .int(Int64(r.score)))])
+                             ("score", .int(Int64(r.score))), ("guess_score", .int(Int64(r.guessScore))), ("stale", r.stale.map { .bool($0) } ?? .null),
+                             ("liveness", .string(r.liveness))])
                 })),
                 ("bytes_scanned", .uint(result.bytesScanned)), ("seconds", .double(result.seconds)),
+                ("liveness_window", .double(result.livenessWindow)),
             ]))
             return
         }
         Output.standardOutput.write("scanned \(Hex.humanSize(result.bytesScanned)) of \(t.title) in \(String(format6: result.seconds)) s\n")
-        printTable(["DESC", "AVAIL", "USED", "NUM", "AVAIL-IDX", "USED-IDX", "GUESS", "SCORE"], result.rings.map { r in
+        printTable(["DESC", "AVAIL", "USED", "NUM", "AVAIL-IDX", "USED-IDX", "GUESS", "SCORE", "STALE"], result.rings.map { r in
             [Hex.string(r.location.descriptors.rawValue), Hex.string(r.location.driverArea.rawValue), Hex.string(r.location.deviceArea.rawValue),
-             String(r.location.size), String(r.availIndex), String(r.usedIndex), r.deviceGuess ?? "?", String(r.score)]
+             String(r.location.size), String(r.availIndex), String(r.usedIndex), r.deviceGuess ?? "?", String(r.score), r.staleWord]
         })
+        let stale = result.rings.filter { $0.stale == true }
+        if !stale.isEmpty {
+            Output.standardOutput.write("stale (nothing shows them in use): "
+                                        + stale.map { "\(Hex.string($0.location.descriptors.rawValue)): \($0.liveness ?? "")" }.joined(separator: "; ") + "\n")
+        }
     }
+}
+
+extension ScannedRing {
+    /// The STALE column: `yes`, `no`, or `unknown` when not judged (an image).
+    var staleWord: String { stale.map { $0 ? "yes" : "no" } ?? "unknown" }
 }

@@ -408,3 +408,253 @@ final class RingScannerTests: XCTestCase {
         XCTAssertEqual(try g.scan(limits: limits).rings.map(\.location), [l.location])
     }
 }
+
+// MARK: - Live or stale
+
+final class RingLivenessScanTests: XCTestCase {
+    /// A live target whose every page is resident.
+    private let allResident: @Sendable (UInt64, Int) -> [Bool] = { _, count in [Bool](repeating: true, count: count) }
+
+    /// SeaBIOS's virtio-blk ring in the reserved top of RAM (used ring at +0x2000) beside the live
+    /// ring Linux laid out for the same disk: on a live target the first is stale, listed last and
+    /// named apart, so `virtio-blk:0` is Linux's; an image's rings are not judged.
+    func testFirmwareRingInTheReservedTopOfRAMIsStaleAndNamedApart() throws {
+        var g = HandGuest(size: 4 << 20)
+        let bios = Layout.legacy(256, at: (4 << 20) - 0x23000)
+        XCTAssertEqual(bios.used - bios.desc, 0x2000)
+        g.drive(bios, .blk, requests: 40, completed: 40, data: 0x200000)
+        let linux = Layout.linux(256, at: 0x100000)
+        g.drive(linux, .blk, requests: 300, completed: 298, data: 0x300000)
+
+        let live = try g.scan(resident: allResident)
+        XCTAssertEqual(live.rings.map(\.location.descriptors.rawValue), [linux.desc, bios.desc], "\(live.rings)")
+        XCTAssertEqual(live.rings.map(\.stale), [false, true])
+        XCTAssertTrue(live.rings[1].liveness?.contains("firmware") == true, "\(live.rings[1].liveness ?? "-")")
+        XCTAssertGreaterThan(live.livenessWindow, 0.09)
+        let list = QueueList.scanned(live.rings, note: nil)
+        XCTAssertEqual(list.devices.map(\.name), ["virtio-blk", "stale-virtio-blk"])
+        XCTAssertEqual(list.queues.first { $0.device == "virtio-blk" && $0.index == 0 }?.location.descriptors.rawValue, linux.desc)
+        XCTAssertEqual(list.queues.last?.label, "stale-virtio-blk:0")
+        XCTAssertEqual(list.payloadRole(of: list.queues[1])?.device, "virtio-blk")
+
+        let image = try g.scan()
+        XCTAssertEqual(image.rings.map(\.location.descriptors.rawValue), [linux.desc, bios.desc])
+        XCTAssertEqual(image.rings.map(\.stale), [nil, nil])
+        XCTAssertEqual(image.livenessWindow, 0)
+        XCTAssertEqual(QueueList.scanned(image.rings, note: nil).devices.map(\.name), ["virtio-blk"])
+    }
+
+    /// A ring in another layout that a ring of the same size and kind in Linux's layout replaced
+    /// is stale, wherever it lies; an idle ring in Linux's layout is live.
+    func testReplacedRingIsStaleAndIdleLinuxRingIsLive() throws {
+        var g = HandGuest(size: 4 << 20)
+        let old = Layout.legacy(256, at: 0x80000)
+        g.drive(old, .blk, requests: 12, completed: 12, data: 0x200000)
+        let linux = Layout.linux(256, at: 0x100000)
+        g.drive(linux, .blk, requests: 300, completed: 300, data: 0x300000)
+        let result = try g.scan(resident: allResident)
+        XCTAssertEqual(result.rings.map(\.location.descriptors.rawValue), [linux.desc, old.desc], "\(result.rings)")
+        XCTAssertEqual(result.rings.map(\.stale), [false, true])
+        XCTAssertTrue(result.rings[0].liveness?.contains("idle, laid out as the running Linux driver") == true, "\(result.rings[0].liveness ?? "-")")
+        XCTAssertTrue(result.rings[1].liveness?.contains("replaced") == true, "\(result.rings[1].liveness ?? "-")")
+    }
+
+    /// A window of 0 leaves a live target's rings unjudged.
+    func testNoWindowLeavesRingsUnjudged() throws {
+        var g = HandGuest(size: 1 << 20)
+        g.drive(Layout.linux(256, at: 0x10000), .blk, requests: 300, completed: 298, data: 0x40000)
+        var limits = RingScanLimits()
+        limits.livenessWindow = 0
+        let result = try g.scan(limits: limits, resident: allResident)
+        XCTAssertEqual(result.rings.map(\.stale), [nil])
+    }
+}
+
+// MARK: - Packed rings
+
+final class PackedRingScanTests: XCTestCase {
+    private let allResident: @Sendable (UInt64, Int) -> [Bool] = { _, count in [Bool](repeating: true, count: count) }
+
+    /// Writes `sim`'s ring at `desc` and, as Linux does, its driver event page one page below and
+    /// its device event page two below.
+    private func place(_ sim: PackedRingSimulator, at desc: UInt64, in g: inout HandGuest, driverEvent: UInt32 = 0x0002_8000) {
+        for (i, d) in sim.ring.enumerated() { g.put(d.packedBytes, desc + 16 * UInt64(i)) }
+        g.put(driverEvent, desc - 0x1000)
+    }
+
+    private func assertPacked(_ result: RingScanResult, at desc: UInt64, _ sim: PackedRingSimulator, size: Int? = nil,
+                              file: StaticString = #filePath, line: UInt = #line) {
+        guard let ring = result.rings.first(where: { $0.location.descriptors.rawValue == desc }) else {
+            return XCTFail("no packed ring at \(Hex.string(desc)): \(result.rings.map { "\($0.location)" })", file: file, line: line)
+        }
+        XCTAssertEqual(ring.location.layout, .packed, file: file, line: line)
+        XCTAssertEqual(Int(ring.location.size), size ?? sim.n, "\(ring.reasons)", file: file, line: line)
+        XCTAssertEqual(ring.location.driverArea.rawValue, desc - 0x1000, file: file, line: line)
+        XCTAssertEqual(ring.location.deviceArea.rawValue, desc - 0x2000, file: file, line: line)
+        let driver = PackedRing.Position(index: UInt16(sim.slot(sim.driver)), wrap: sim.wrap(sim.driver))
+        XCTAssertEqual(ring.availIndex, driver.encoded, "driver position \(ring.reasons)", file: file, line: line)
+        XCTAssertEqual(ring.usedIndex, PackedRing.Position(index: UInt16(sim.slot(sim.used)), wrap: sim.wrap(sim.used)).encoded,
+                       "device used position \(ring.reasons)", file: file, line: line)
+    }
+
+    func testPackedRingsInEveryLapAreFoundWithTheirWrapState() throws {
+        var g = HandGuest(size: 8 << 20)
+        // A receive ring: the whole first lap posted, 10 returned.
+        var rx = PackedRingSimulator(size: 256)
+        for id in 0..<256 { rx.post(id: UInt16(id)) }
+        for _ in 0..<10 { rx.completeOldest() }
+        place(rx, at: 0x600000, in: &g)
+        // A small ring many laps on, one buffer at a time, one in flight.
+        var rng = PackedRingSimulator(size: 8)
+        for _ in 0..<21 { rng.post(id: 0); rng.completeOldest() }
+        rng.post(id: 0)
+        place(rng, at: 0x640000, in: &g)
+        // A ring in its second lap with chains of two and three slots, completed out of order.
+        var tx = PackedRingSimulator(size: 64)
+        var random = TestRandom(seed: 7)
+        while tx.driver < 100 {
+            if tx.freeSlots >= 3, let free = tx.randomFreeID(&random) { tx.post(id: free, slots: 2 + random.below(2)) }
+            if tx.inFlight.count > 4 { tx.complete(id: tx.inFlight[random.below(tx.inFlight.count)].id) }
+        }
+        place(tx, at: 0x680000, in: &g)
+
+        for result in [try g.scan(), try g.scan(resident: allResident)] {
+            XCTAssertEqual(result.rings.filter { $0.location.layout == .packed }.count, 3, "\(result.rings.map(\.location))")
+            assertPacked(result, at: 0x600000, rx)
+            assertPacked(result, at: 0x640000, rng)
+            let txRing = result.rings.first { $0.location.descriptors.rawValue == 0x680000 }
+            XCTAssertEqual(txRing?.location.size, 64)
+            XCTAssertEqual(txRing?.availIndex, PackedRing.Position(index: UInt16(tx.slot(tx.driver)), wrap: tx.wrap(tx.driver)).encoded)
+        }
+        let live = try g.scan(resident: allResident)
+        XCTAssertTrue(live.rings.allSatisfy { $0.stale == false }, "\(live.rings.map { $0.liveness ?? "-" })")
+    }
+
+    /// A first lap with a zeroed tail does not show its size: the scan says so and keeps the
+    /// written slots and the driver's position.
+    func testFirstLapWithAZeroedTailIsFoundWithItsSizeGuessed() throws {
+        var g = HandGuest(size: 4 << 20)
+        var ctrl = PackedRingSimulator(size: 64)
+        for _ in 0..<3 { ctrl.post(id: 0); ctrl.completeOldest() }
+        place(ctrl, at: 0x200000, in: &g, driverEvent: 0x0001_0000)
+        let result = try g.scan()
+        let ring = try XCTUnwrap(result.rings.first { $0.location.descriptors.rawValue == 0x200000 }, "\(result.rings.map(\.location))")
+        XCTAssertEqual(ring.location.layout, .packed)
+        XCTAssertGreaterThanOrEqual(ring.location.size, 4)
+        XCTAssertEqual(ring.availIndex, PackedRing.Position(index: 3, wrap: true).encoded)
+        XCTAssertTrue(ring.reasons.contains { $0.contains("size is the largest that fits") }, "\(ring.reasons)")
+    }
+
+    /// Zeroed pages, random bytes and split rings are no packed rings.
+    func testNonRingsAreNotFoundAsPackedRings() throws {
+        var g = HandGuest(size: 8 << 20)
+        var random = SplitMix(state: 42)
+        for at in stride(from: UInt64(0x100000), to: 0x300000, by: 8) { g.put(random.next(), at) }
+        // Random bytes with a plausible first slot on every page.
+        for page in stride(from: UInt64(0x300000), to: 0x400000, by: 0x1000) {
+            for at in stride(from: page, to: page + 0x1000, by: 8) { g.put(random.next(), at) }
+            g.put(UInt64(0x10000 + page % 0x10000), page)
+            g.put(UInt64(0x0080_0001_0000_0200), page + 8)
+        }
+        let blk = Layout.linux(256, at: 0x500000)
+        g.drive(blk, .blk, requests: 300, completed: 298, data: 0x600000)
+        let rx = Layout.linux(256, at: 0x520000)
+        g.drive(rx, .netRx, requests: 700, completed: 650, data: 0x640000)
+        let result = try g.scan()
+        XCTAssertEqual(result.rings.filter { $0.location.layout == .packed }.map(\.location), [])
+        XCTAssertEqual(Set(result.rings.map(\.location.descriptors.rawValue)), [blk.desc, rx.desc])
+    }
+}
+
+// MARK: - Device guesses from buffer contents
+
+extension HandGuest {
+    /// A driver that made `requests` chains available, the device used `completed`; chain `r` is
+    /// `parts` (length, writable, bytes written at its start), each part in its own 4 KiB from `data`.
+    mutating func driveChains(_ l: Layout, requests: Int, completed: Int, data: UInt64,
+                              parts: (Int) -> [(length: UInt32, writable: Bool, bytes: [UInt8])], usedLength: UInt32) {
+        var slot = 0
+        for r in 0..<requests {
+            let chain = parts(r)
+            let head = slot % l.n
+            for (k, part) in chain.enumerated() {
+                let i = (slot + k) % l.n
+                let buffer = data + UInt64(i) * 0x1000
+                put(part.bytes, buffer)
+                descriptor(l, i, addr: buffer, len: part.length, flags: (part.writable ? 2 : 0) | (k < chain.count - 1 ? 1 : 0),
+                           next: UInt16((i + 1) % l.n))
+            }
+            slot += chain.count
+            if r < completed { used(l, r, id: head, len: usedLength) }
+            put(UInt16(head), l.avail + 4 + 2 * UInt64(r % l.n))
+        }
+        put(UInt16(truncatingIfNeeded: requests), l.avail + 2)
+        put(UInt16(truncatingIfNeeded: completed), l.used + 2)
+    }
+}
+
+final class RingScannerGuessTests: XCTestCase {
+    private func le(_ v: UInt64, _ bytes: Int) -> [UInt8] { (0..<bytes).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+
+    private func guessed(_ parts: @escaping (Int) -> [(length: UInt32, writable: Bool, bytes: [UInt8])], n: Int = 64, requests: Int = 20,
+                         completed: Int = 18, usedLength: UInt32 = 0) throws -> ScannedRing {
+        var g = HandGuest(size: 2 << 20)
+        let l = Layout.linux(n, at: 0x10000)
+        g.driveChains(l, requests: requests, completed: completed, data: 0x100000, parts: parts, usedLength: usedLength)
+        let result = try g.scan()
+        return try XCTUnwrap(result.rings.first { $0.location.descriptors.rawValue == l.desc }, "\(result.rings)")
+    }
+
+    func testVirtioInputEventBuffers() throws {
+        let ring = try guessed({ _ in [(8, true, [1, 0, 0x1e, 0, 1, 0, 0, 0])] }, usedLength: 8)
+        XCTAssertEqual(ring.deviceGuess, "virtio-input", "\(ring.reasons)")
+        XCTAssertGreaterThanOrEqual(ring.guessScore, 8)
+    }
+
+    func testBalloonStatisticsAndPageArrays() throws {
+        var statBytes: [UInt8] = []
+        for tag in 0..<10 { statBytes += le(UInt64(tag), 2); statBytes += le(UInt64(1000 * tag + 7), 8) }
+        let statBuffer = statBytes
+        let stats = try guessed({ _ in [(100, false, statBuffer)] }, requests: 5, completed: 4)
+        XCTAssertEqual(stats.deviceGuess, "virtio-balloon-stats", "\(stats.reasons)")
+        let pages = try guessed({ _ in [(1024, false, (0..<256).flatMap { self.le(UInt64(0x100 + $0), 4) })] }, requests: 3, completed: 3)
+        XCTAssertEqual(pages.deviceGuess, "virtio-balloon", "\(pages.reasons)")
+    }
+
+    func testSCSIRequestsAnd9PMessagesAndConsoleControl() throws {
+        let lun: [UInt8] = [1, 0, 0x40, 0, 0, 0, 0, 0]
+        let scsi = try guessed({ r in
+            let header: [UInt8] = lun + self.le(UInt64(r), 8) + [0, 0, 0, 0x28]
+            return [(51, false, header), (108, true, []), (4096, true, [])]
+        }, n: 128, usedLength: 4096 + 108)
+        XCTAssertEqual(scsi.deviceGuess, "virtio-scsi", "\(scsi.reasons)")
+        var walk: [UInt8] = le(19, 4)
+        walk += [110]
+        walk += le(1, 2)
+        walk += le(0, 4)
+        walk += le(1, 4)
+        walk += le(1, 2)
+        walk += [0x61, 0x62]
+        let nineP = try guessed({ _ in [(UInt32(walk.count), false, walk), (8192, true, [])] }, n: 128, usedLength: 22)
+        XCTAssertEqual(nineP.deviceGuess, "virtio-9p", "\(nineP.reasons)")
+        let control = try guessed({ r in [(8, false, self.le(UInt64(r % 2), 4) + [3, 0, 1, 0])] }, requests: 6, completed: 6)
+        XCTAssertEqual(control.deviceGuess, "virtio-console-control", "\(control.reasons)")
+    }
+}
+
+extension RingScannerGuessTests {
+    /// Each new guess decodes as its device's queue.
+    func testNewGuessesDecodeAsTheirDevicesQueues() throws {
+        let location = VirtqueueLocation(layout: .split, size: 64, descriptors: gpa(0x10000), driverArea: gpa(0x10400), deviceArea: gpa(0x104c0))
+        let expected: [(String, String, Int)] = [("virtio-scsi", "virtio-scsi", 2), ("virtio-9p", "virtio-9p", 0), ("virtio-input", "virtio-input", 0),
+                                                 ("virtio-balloon", "virtio-balloon", 0), ("virtio-balloon-stats", "virtio-balloon", 2),
+                                                 ("virtio-console-control", "virtio-console", 3)]
+        for (guess, device, index) in expected {
+            let ring = ScannedRing(location: location, availIndex: 1, usedIndex: 1, deviceGuess: guess, score: 15, reasons: [])
+            let list = QueueList.scanned([ring], note: nil)
+            let role = try XCTUnwrap(list.payloadRole(of: list.queues[0]), guess)
+            XCTAssertEqual(role.device, device, guess)
+            XCTAssertEqual(role.queueIndex, index, guess)
+        }
+    }
+}

@@ -18,7 +18,7 @@ extension BasicGuestTests {
         return (active, all)
     }
 
-    private func checkScan(_ result: RingScanResult, active: [Virtqueue], all: [Virtqueue], what: String) {
+    private func checkScan(_ result: RingScanResult, active: [Virtqueue], all: [Virtqueue], what: String, live: Bool) {
         print("\(what): \(result.rings.count) rings in \(String(format: "%.3f", result.seconds)) s, \(result.bytesScanned >> 20) MiB scanned, "
               + "\(result.pagesSkipped) pages skipped, \(result.anchors) anchors, \(result.candidatesVerified) verified, \(result.candidatesPassed) passed")
         for q in active {
@@ -38,9 +38,22 @@ extension BasicGuestTests {
         let known = Set(all.map(\.location.descriptors))
         let extra = result.rings.filter { !known.contains($0.location.descriptors) }
         for ring in extra {
-            print("  not in QMP's list: \(ring.location.descriptors) N=\(ring.location.size) avail \(ring.location.driverArea) used \(ring.location.deviceArea) score \(ring.score): \(ring.reasons.joined(separator: "; "))")
+            print("  not in QMP's list: \(ring.location.descriptors) N=\(ring.location.size) avail \(ring.location.driverArea) used \(ring.location.deviceArea) score \(ring.score) stale \(ring.stale.map(String.init) ?? "?") (\(ring.liveness ?? "-")): \(ring.reasons.joined(separator: "; "))")
         }
         XCTAssertLessThanOrEqual(extra.count, 2, "\(what): false finds")
+        if live {
+            // Every ring listed without QMP is one QMP lists or is marked stale; QMP's active rings are not.
+            for ring in extra { XCTAssertEqual(ring.stale, true, "\(what): \(ring.location.descriptors) \(ring.liveness ?? "-")") }
+            for q in active {
+                let ring = result.rings.first { $0.location.descriptors == q.location.descriptors }
+                XCTAssertEqual(ring?.stale, false, "\(what): \(q.label) \(ring?.liveness ?? "-")")
+            }
+            // Live rings first: no stale ring before a live one.
+            let flags = result.rings.map { $0.stale == true }
+            XCTAssertEqual(flags, flags.sorted { !$0 && $1 }, "\(what): stale rings last")
+        } else {
+            XCTAssertTrue(result.rings.allSatisfy { $0.stale == nil }, "\(what): an image's rings are not judged")
+        }
     }
 
     func testScanWithoutQMPFindsEveryActiveSplitQueue() throws {
@@ -54,7 +67,7 @@ extension BasicGuestTests {
             XCTAssertTrue(active.contains { $0.device == "virtio-blk" })
             let result = try RingScanner.scan(target)
             XCTAssertEqual(result.notes, [])
-            checkScan(result, active: active, all: all, what: "live scan")
+            checkScan(result, active: active, all: all, what: "live scan", live: true)
         }
     }
 
@@ -69,7 +82,7 @@ extension BasicGuestTests {
             let image = try Target.open(TargetSpec(imagePath: path))
             let result = try RingScanner.scan(image)
             XCTAssertEqual(result.pagesSkipped, 0, "an image has no page map: everything is read")
-            checkScan(result, active: active, all: all, what: "image scan")
+            checkScan(result, active: active, all: all, what: "image scan", live: false)
         }
     }
 
