@@ -186,14 +186,17 @@ _vqscope() {
 
 _vqscope_inspect() {
     repeating_flags=()
-    non_repeating_flags=(--no-qmp -h --help)
+    non_repeating_flags=(--no-libvirt --no-qmp -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --image --base --slots --qmp --qmp-timeout --refresh)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --refresh)
     __vqscope_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--pid')
+        return
+        ;;
+    '--libvirt')
         return
         ;;
     '--image')
@@ -243,14 +246,17 @@ _vqscope_list() {
 
 _vqscope_slots() {
     repeating_flags=()
-    non_repeating_flags=(--no-qmp --json -h --help)
+    non_repeating_flags=(--no-libvirt --no-qmp --json -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --image --base --slots --qmp --qmp-timeout)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout)
     __vqscope_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--pid')
+        return
+        ;;
+    '--libvirt')
         return
         ;;
     '--image')
@@ -274,14 +280,17 @@ _vqscope_slots() {
 
 _vqscope_translate() {
     repeating_flags=()
-    non_repeating_flags=(--no-qmp --hpa --json -h --help)
+    non_repeating_flags=(--no-libvirt --no-qmp --hpa --json -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --image --base --slots --qmp --qmp-timeout)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout)
     __vqscope_offer_flags_options -1
 
     # Offer option value completions
     case "${prev}" in
     '--pid')
+        return
+        ;;
+    '--libvirt')
         return
         ;;
     '--image')
@@ -305,14 +314,17 @@ _vqscope_translate() {
 
 _vqscope_hexdump() {
     repeating_flags=()
-    non_repeating_flags=(--no-qmp --json -h --help)
+    non_repeating_flags=(--no-libvirt --no-qmp --json -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --image --base --slots --qmp --qmp-timeout)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout)
     __vqscope_offer_flags_options 2
 
     # Offer option value completions
     case "${prev}" in
     '--pid')
+        return
+        ;;
+    '--libvirt')
         return
         ;;
     '--image')
@@ -336,14 +348,17 @@ _vqscope_hexdump() {
 
 _vqscope_queues() {
     repeating_flags=()
-    non_repeating_flags=(--no-qmp --json -h --help)
+    non_repeating_flags=(--no-libvirt --no-qmp --json -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --image --base --slots --qmp --qmp-timeout)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout)
     __vqscope_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--pid')
+        return
+        ;;
+    '--libvirt')
         return
         ;;
     '--image')
@@ -367,14 +382,17 @@ _vqscope_queues() {
 
 _vqscope_dump() {
     repeating_flags=()
-    non_repeating_flags=(--no-qmp --legacy --packed --json -h --help)
+    non_repeating_flags=(--no-libvirt --no-qmp --legacy --packed --json -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --image --base --slots --qmp --qmp-timeout --queue --desc --num --avail --used --driver --device)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --queue --desc --num --avail --used --driver --device)
     __vqscope_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--pid')
+        return
+        ;;
+    '--libvirt')
         return
         ;;
     '--image')
@@ -419,14 +437,17 @@ _vqscope_dump() {
 
 _vqscope_watch() {
     repeating_flags=()
-    non_repeating_flags=(--no-qmp --json -h --help)
+    non_repeating_flags=(--no-libvirt --no-qmp --json -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --image --base --slots --qmp --qmp-timeout --queue --interval --count --seconds --threshold)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --queue --interval --count --seconds --threshold)
     __vqscope_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--pid')
+        return
+        ;;
+    '--libvirt')
         return
         ;;
     '--image')
@@ -465,14 +486,17 @@ _vqscope_watch() {
 
 _vqscope_capture() {
     repeating_flags=()
-    non_repeating_flags=(--no-qmp -h --help)
+    non_repeating_flags=(--no-libvirt --no-qmp -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --image --base --slots --qmp --qmp-timeout --device -w -c --seconds --interval -s)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --device -w -c --seconds --interval -s)
     __vqscope_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--pid')
+        return
+        ;;
+    '--libvirt')
         return
         ;;
     '--image')
@@ -514,14 +538,17 @@ _vqscope_capture() {
 
 _vqscope_scan() {
     repeating_flags=()
-    non_repeating_flags=(--no-qmp --json -h --help)
+    non_repeating_flags=(--no-libvirt --no-qmp --json -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --image --base --slots --qmp --qmp-timeout --minimum-score)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --minimum-score)
     __vqscope_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--pid')
+        return
+        ;;
+    '--libvirt')
         return
         ;;
     '--image')
@@ -548,14 +575,17 @@ _vqscope_scan() {
 
 _vqscope_diagnose() {
     repeating_flags=()
-    non_repeating_flags=(--no-qmp --no-history --json -h --help)
+    non_repeating_flags=(--no-libvirt --no-qmp --no-history --json -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --image --base --slots --qmp --qmp-timeout --queue --seconds --threshold)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --queue --seconds --threshold)
     __vqscope_offer_flags_options 0
 
     # Offer option value completions
     case "${prev}" in
     '--pid')
+        return
+        ;;
+    '--libvirt')
         return
         ;;
     '--image')
