@@ -51,12 +51,15 @@ enum HeaderBar {
         if let iommu = summary.iommu { left.append(" · \(iommu)", .header) }
 
         let chips = StyledLine(status.chips)
-        let full = StyledLine([Span("slots ", .dim), Span(summary.slotSource, .accent), Span(" · ", .dim),
-                               Span(rate.label, .accent), Span(" · qmp ", .dim), Span(summary.qmpRoute, summary.qmpRoute == "none" ? .dim : .accent),
-                               Span(" ")] + chips.spans + [Span(" ")])
+        let sourceAndRate = [Span("slots ", .dim), Span(summary.slotSource, .accent), Span(" · ", .dim), Span(rate.label, .accent)]
+        let route = [Span(" · qmp ", .dim), Span(summary.qmpRoute, summary.qmpRoute == "none" ? .dim : .accent)]
+        let full = StyledLine(sourceAndRate + route + [Span(" ")] + chips.spans + [Span(" ")])
+        let medium = StyledLine(sourceAndRate + [Span(" ")] + chips.spans + [Span(" ")])
         let short = StyledLine(chips.spans + [Span(" ")])
-        // The state matters most: keep the chips whole, then the slot source and rate if they fit.
-        let right = full.width + 40 <= rect.width ? full : short
+        // The state matters most: keep the chips whole; then the target's own line (its IOMMU
+        // included); then the slot source and rate, then the QMP route, where they still fit.
+        let room = rect.width - 1 - left.width
+        let right = [full, medium].first { $0.width <= room } ?? short
         let rightX = max(rect.x, rect.x + rect.width - right.width)
         grid.draw(left, x: rect.x, y: rect.y, width: max(0, rightX - rect.x - 1))
         grid.draw(right, x: rightX, y: rect.y, width: rect.x + rect.width - rightX)

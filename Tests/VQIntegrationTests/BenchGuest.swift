@@ -32,7 +32,8 @@ final class BenchGuest: @unchecked Sendable {
     /// Builds the bench if needed (the script is idempotent), boots `variant` and waits for ready.
     /// `tag` names the guest's folder instead of the variant, for a second guest of the same variant
     /// beside a class's own (e.g. one a test kills).
-    init(_ variant: Variant, extra: [String] = [], packed: Bool = false, tag: String? = nil) throws {
+    /// `flags` are run-guest.sh's own options (`--intremap`).
+    init(_ variant: Variant, extra: [String] = [], packed: Bool = false, tag: String? = nil, flags: [String] = []) throws {
         self.variant = variant
         try Self.buildBench()
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("vqscope-test-\(tag ?? variant.rawValue)-\(getpid())")
@@ -43,10 +44,11 @@ final class BenchGuest: @unchecked Sendable {
         let serial = directory.appendingPathComponent("serial.log").path
 
         var arguments = ["--variant", variant.rawValue, "--dir", Self.benchDirectory,
-                         "--name", "vqscope-test-\(variant.rawValue)",
+                         "--name", "vqscope-test-\(tag ?? variant.rawValue)",
                          "--qmp", harnessSocket, "--qmp", toolSocket, "--serial", serial,
                          "--mem-path", directory.appendingPathComponent("guest.ram").path]
         if packed { arguments.append("--packed") }
+        arguments += flags
         for e in extra { arguments += ["--extra", e] }
         if variant == .vhostUser {
             let socket = directory.appendingPathComponent("vu.sock").path

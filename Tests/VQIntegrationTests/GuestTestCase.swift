@@ -10,6 +10,8 @@ class GuestTestCase: XCTestCase {
     class var extraArguments: [String] { [] }
     /// The guest's folder name instead of the variant's, for a class whose guest differs.
     class var tag: String? { nil }
+    /// run-guest.sh's own options for the class's guest (`--intremap`).
+    class var runGuestFlags: [String] { [] }
     /// Whether this machine can run the variant at all (a reason to skip when not).
     class var unavailableReason: String? { nil }
 
@@ -19,7 +21,7 @@ class GuestTestCase: XCTestCase {
     override class func setUp() {
         super.setUp()
         guard unavailableReason == nil else { return }
-        guests[key] = Result { try BenchGuest(variant, extra: extraArguments, packed: packed, tag: tag) }
+        guests[key] = Result { try BenchGuest(variant, extra: extraArguments, packed: packed, tag: tag, flags: runGuestFlags) }
     }
 
     override class func tearDown() {

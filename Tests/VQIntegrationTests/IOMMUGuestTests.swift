@@ -5,7 +5,7 @@ import XCTest
 /// The bench guest behind an Intel vIOMMU (variant `iommu`): every ring and buffer address its
 /// devices use is an IOVA. vqscope's answers are held against a walk of the VT-d tables written
 /// here from raw reads (QEMU's gpa2hva and /proc/PID/mem), not vqscope's walker.
-final class IOMMUGuestTests: GuestTestCase {
+class IOMMUGuestTests: GuestTestCase {
     override class var variant: BenchGuest.Variant { .iommu }
 
     /// The independent reference: raw guest-physical reads, and the VT-d walk over them.
@@ -211,4 +211,16 @@ final class IOMMUGuestTests: GuestTestCase {
         let chains = try session.wait(for: "virtio-net:0 chains", timeout: 30) { $0.contains("┌ virtio-net:0") && $0.contains("W 1.5 KiB") }
         XCTAssertFalse(chains.contains("PROBLEM") || chains.contains("iova"), chains)
     }
+}
+
+/// The same checks with interrupt remapping on (`intel-iommu,intremap=on`, `-machine
+/// q35,kernel-irqchip=split`): DMA remapping reads the same way.
+final class IOMMUIntremapGuestTests: IOMMUGuestTests {
+    override class var runGuestFlags: [String] { ["--intremap"] }
+    override class var tag: String? { "iommu-intremap" }
+
+    // Declared again so that test discovery on Linux, which lists a class's own methods, runs them here.
+    override func testRingsAndChainsMatchAnIndependentWalkOfTheTables() throws { try super.testRingsAndChainsMatchAnIndependentWalkOfTheTables() }
+    override func testDiagnoseJudgesTheQueuesAsWithoutAnIOMMU() throws { try super.testDiagnoseJudgesTheQueuesAsWithoutAnIOMMU() }
+    override func testWatchFollowsTheBlockQueue() throws { try super.testWatchFollowsTheBlockQueue() }
 }
