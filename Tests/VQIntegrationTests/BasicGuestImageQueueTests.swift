@@ -6,8 +6,8 @@ import XCTest
 /// RAM scan finds), against QMP's list and `dump --pid` on the same, still paused, guest.
 extension BasicGuestTests {
     /// A dump's JSON without what differs between a live process with QMP and an image by design:
-    /// names and features (QMP's), event index fields (a feature), element host addresses (an image
-    /// has file offsets).
+    /// names and features (QMP's; the queue's label among the names), event index fields (a
+    /// feature), element host addresses (an image has file offsets).
     private func comparable(_ dump: JSON, payloads: Bool = true) -> JSON {
         func strip(_ value: JSON, _ drop: Set<String>) -> JSON {
             switch value {
@@ -16,7 +16,7 @@ extension BasicGuestTests {
             default: return value
             }
         }
-        let dropped: Set<String> = ["device", "path", "index", "source", "hva", "offset", "used_event", "avail_event"]
+        let dropped: Set<String> = ["device", "path", "index", "label", "source", "hva", "offset", "used_event", "avail_event"]
         return strip(dump, payloads ? dropped : dropped.union(["payload"]))
     }
 
