@@ -16,6 +16,19 @@ final class VhostUserGuestTests: GuestTestCase {
         get throws { try XCTUnwrap(try guest.backend?.processIdentifier) }
     }
 
+    /// Waits until QEMU has handed the disk to its vhost back-end again: after `cont` it does so a
+    /// moment later, not before `cont` returns.
+    func waitForVhost(_ guest: BenchGuest) throws {
+        let disk = try XCTUnwrap(try QMPVirtioSource.devices(client: guest.harness).first { $0.backend == .vhostUser })
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let status = try guest.harness.execute("x-query-virtio-status", arguments: .object([("path", .string(disk.path))]))
+            if status["vhost-started"]?.bool == true { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw BenchError("the vhost-user disk's vhost did not start again within 60 s")
+    }
+
     func bytes(pid: Int32, at address: UInt64, count: Int) throws -> [UInt8] {
         let mem = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(pid)/mem"))
         defer { try? mem.close() }
@@ -31,6 +44,7 @@ final class VhostUserGuestTests: GuestTestCase {
         let guest = try guest
         let pid = String(guest.pid)
         let capture = guest.directory.appendingPathComponent("blk.jsonl").path
+        try waitForVhost(guest)
         let before = try guest.ioRate(over: 5)
         XCTAssertGreaterThan(before, 3, "the guest reads its disk steadily")
         let commands: [[String]] = [
@@ -78,6 +92,7 @@ final class VhostUserGuestTests: GuestTestCase {
     /// from the ring alone.
     func testQueuesNameTheBackendAndDiagnoseReadsTheRingAlone() throws {
         let guest = try guest
+        try waitForVhost(guest)
         let r = try Tool.json(["queues", "--pid", String(guest.pid), "--qmp", guest.toolSocket])
         XCTAssertEqual(r.status, 0, r.stderr)
         let rows = try XCTUnwrap(r.json["queues"]?.array)
