@@ -76,6 +76,11 @@ public struct QEMUProcess: Sendable {
 
     /// The process's memory mappings.
     public func mappings() throws(TargetError) -> [ProcessMapping] {
+        try Self.mappings(pid: pid)
+    }
+
+    /// The memory mappings of any process `pid` (a QEMU or a vhost-user back-end).
+    public static func mappings(pid: Int32) throws(TargetError) -> [ProcessMapping] {
         switch Sys.readFile("/proc/\(pid)/maps") {
         case .failure(let code):
             if code == .permissionDenied || code == .notPermitted { throw .permissionDenied(pid: pid, what: "the memory map") }

@@ -145,6 +145,19 @@ public final class QMPClient {
         _ = try execute(request.rawValue, arguments: nil, naming: request.rawValue, userRequest: true)
     }
 
+    /// Whether the vhost of the device at `path` is stopped now, so that QEMU's own queue state may
+    /// be asked: from this client's last `x-query-virtio-status` answer while it is fresh, else
+    /// asked again.
+    public func vhostStoppedNow(path: String) throws(QMPError) -> Bool {
+        switch vhostKnowledge(path: path) {
+        case .stopped: return true
+        case .started: return false
+        case .unknown:
+            let status = try execute("x-query-virtio-status", arguments: .object([("path", .string(path))]))
+            return !(status["vhost-started"]?.bool ?? false)
+        }
+    }
+
     /// What this client's own `x-query-virtio-status` replies said of the vhost of the device at
     /// `path`: a `vhost-started: false` older than ``vhostKnowledgeNanoseconds`` is ``QMPAllowlist/VhostKnowledge/unknown``.
     public func vhostKnowledge(path: String) -> QMPAllowlist.VhostKnowledge {

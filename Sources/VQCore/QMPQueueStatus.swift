@@ -8,14 +8,7 @@ public enum QMPQueueStatus {
     /// client's last answer is older than ``QMPClient/vhostKnowledgeNanoseconds``); a vhost that
     /// started since the list was made gives nil too.
     public static func deviceState(client: QMPClient, queue: Virtqueue) throws(QMPError) -> DeviceQueueState? {
-        guard queue.backend == .qemu else { return nil }
-        switch client.vhostKnowledge(path: queue.path) {
-        case .started: return nil
-        case .stopped: break
-        case .unknown:
-            let status = try client.execute("x-query-virtio-status", arguments: .object([("path", .string(queue.path))]))
-            if status["vhost-started"]?.bool ?? false { return nil }
-        }
+        guard queue.backend == .qemu, try client.vhostStoppedNow(path: queue.path) else { return nil }
         let q = try client.execute("x-query-virtio-queue-status",
                                    arguments: .object([("path", .string(queue.path)), ("queue", .int(Int64(queue.index)))]))
         guard q["used-idx"] != nil, q["last-avail-idx"] != nil else {

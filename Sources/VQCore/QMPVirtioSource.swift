@@ -129,13 +129,10 @@ public enum QMPVirtioSource {
                     }
                 } else {
                     // QEMU's queue state only right after its own status said the vhost is stopped.
-                    if client.vhostKnowledge(path: path) != .stopped {
-                        let again = try client.execute("x-query-virtio-status", arguments: .object([("path", .string(path))]))
-                        if again["vhost-started"]?.bool ?? false {
-                            notes.append(Note(device: name, path: path, queue: index,
-                                              reason: "its vhost started while its queues were listed; run the command again"))
-                            break
-                        }
+                    guard try client.vhostStoppedNow(path: path) else {
+                        notes.append(Note(device: name, path: path, queue: index,
+                                          reason: "its vhost started while its queues were listed; run the command again"))
+                        break
                     }
                     q = try client.execute("x-query-virtio-queue-status", arguments: .object([("path", .string(path)), ("queue", .int(Int64(index)))]))
                     answer = queueAnswer(q)

@@ -171,14 +171,7 @@ public final class Target {
     /// moved into the back-end's address space; memory is read from the back-end. A process that
     /// maps no QEMU's guest RAM is not a target (`notQEMU`, said so).
     static func openBackend(pid: Int32, executable: String, spec: TargetSpec, notQEMU: TargetError) throws(TargetError) -> Target {
-        let theirs: [ProcessMapping]
-        switch Sys.readFile("/proc/\(pid)/maps") {
-        case .failure(let code):
-            if code == .permissionDenied || code == .notPermitted { throw .permissionDenied(pid: pid, what: "the memory map") }
-            throw .noSuchProcess(pid: pid)
-        case .success(let bytes):
-            theirs = ProcessMapping.parse(String(decoding: bytes, as: UTF8.self))
-        }
+        let theirs = try QEMUProcess.mappings(pid: pid)
         let candidates = QEMUProcess.all().filter { !$0.isSimulatedGuest }.compactMap { q in (try? q.mappings()).map { (pid: q.pid, mappings: $0) } }
         guard let qemuPID = VhostUserBackend.qemu(sharingWith: theirs, candidates: candidates),
               let qemuMappings = candidates.first(where: { $0.pid == qemuPID })?.mappings else {
