@@ -85,14 +85,9 @@ public final class LiveSource: InspectorSource {
 
     public func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot {
         let state = queue.location.layout == .packed ? freshDeviceState(queue) : nil
+        // QMP's answer is up to a second old: the ring read now wins where they disagree.
         return try target.readRing(queue, in: list, unmapped: \.namesUnmappedIOVA) { ring throws(MemoryError) in
-            switch queue.location.layout {
-            case .split:
-                return .split(try SplitRing.snapshot(memory: ring.memory, location: queue.location))
-            case .packed:
-                // QMP's answer is up to a second old: the ring read now wins where they disagree.
-                return .packed(try PackedRing.snapshot(memory: ring.memory, location: queue.location, deviceState: state))
-            }
+            try RingSnapshot.read(memory: ring.memory, location: queue.location, hints: state)
         }
     }
 

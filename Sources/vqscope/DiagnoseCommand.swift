@@ -185,12 +185,7 @@ struct DiagnosedQueue {
     /// A consistent snapshot of the queue's ring; QEMU's indexes, when given, are a packed ring's
     /// position hints.
     func snapshot(memory: GuestMemory, hints: DeviceQueueState? = nil) throws(MemoryError) -> RingSnapshot {
-        switch queue.location.layout {
-        case .split:
-            return .split(try SplitRing.snapshot(memory: memory, location: queue.location))
-        case .packed:
-            return .packed(try PackedRing.snapshot(memory: memory, location: queue.location, deviceState: hints))
-        }
+        try RingSnapshot.read(memory: memory, location: queue.location, hints: hints)
     }
 }
 
