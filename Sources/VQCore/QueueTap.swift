@@ -125,7 +125,7 @@ public final class QueueTap {
         case used(Completion)
         /// The ring moved more than its size between two polls: `count` entries (packed: at least
         /// that many slots) of the `avail` or `used` side went by unread.
-        case lapped(ring: String, count: Int)
+        case lapped(ring: RingProblem.Ring, count: Int)
     }
 
     /// The memory buffers are read through; behind an IOMMU, the device's view, which the caller

@@ -175,7 +175,7 @@ struct DiagnosedQueue {
                     throw .usage("\(message): \(why)")
                 }
             }
-            queues = queues.filter { $0.queue.path == chosen.path && $0.queue.device == chosen.device && $0.queue.index == chosen.index }
+            queues = queues.filter { $0.queue.id == chosen.id }
         } else {
             leftOut = loaded.notes
         }
@@ -203,7 +203,7 @@ extension DiagnosedQueue {
         var fields: [(String, JSON)] = [
             ("device", .string(queue.device)), ("label", .string(queue.label)), ("path", .string(queue.path)),
             ("index", .int(Int64(queue.index))), ("layout", .string(queue.location.layout.rawValue)), ("role", .string(role.name)), ("flow", .string(role.flow.rawValue)),
-            ("backend", queue.path.isEmpty ? .null : .string(queue.backend.rawValue)),
+            ("backend", queue.origin == .scan ? .null : .string(queue.backend.rawValue)),
             ("addressing", .string(result.addressing)),
         ]
         guard let d = result.diagnosis else {

@@ -193,7 +193,7 @@ struct DumpedQueue {
     init(queue q: Virtqueue, list: QueueList) {
         location = q.location
         device = q.device
-        deviceLabel = list.queues.first { $0.path == q.path && $0.device == q.device && $0.index == q.index }?.deviceLabel ?? q.deviceLabel
+        deviceLabel = list.queues.first(q.id)?.deviceLabel ?? q.deviceLabel
         path = list.path(of: q)
         index = q.index
         scanned = list.source == .scan

@@ -213,7 +213,7 @@ struct WatchCommand: ParsableCommand {
         case .used(let id, let length):
             fields += [("event", .string("used")), ("idx", .uint(UInt64(event.index))), ("id", .uint(UInt64(id))), ("len", .uint(UInt64(length)))]
         case .lapped(let ring, let missed):
-            fields += [("event", .string("lapped")), ("ring", .string(ring)), ("idx", .uint(UInt64(event.index))), ("missed", .int(Int64(missed)))]
+            fields += [("event", .string("lapped")), ("ring", .string(ring.rawValue)), ("idx", .uint(UInt64(event.index))), ("missed", .int(Int64(missed)))]
         }
         if let wrap = event.wrap { fields.append(("wrap", .bool(wrap))) }
         return .object(fields)
