@@ -42,7 +42,7 @@ public final class LiveSource: InspectorSource {
 
     /// The memory `queue`'s addresses are read through: its device's view through the IOMMU when
     /// they are IOVAs; throws when they cannot be translated (nothing is then read).
-    private func memory(for queue: Virtqueue) throws(MemoryError) -> GuestMemory {
+    public func memory(for queue: Virtqueue) throws(MemoryError) -> GuestMemory {
         do throws(IOMMUTranslationError) { return try target.ringMemory(for: queue, in: list).memory } catch {
             throw .untranslated(error)
         }
