@@ -97,7 +97,7 @@ public enum Sys {
         case .success(let fd):
             defer { close(fd) }
             var result: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 65536)
+            var chunk = [UInt8](repeating: 0, count: min(max(limit, 1), 65536))
             while result.count < limit {
                 let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
                 if n < 0 {

@@ -155,5 +155,18 @@ public final class LiveSource: InspectorSource {
         do { try qmp.userRequested(request) } catch { throw .noQMP("\(request.rawValue): \(error)") }
     }
 
-    public func isAlive() -> Bool { target.process?.isAlive ?? true }
+    /// Whether the process lives, asked of the kernel at most every ``aliveInterval`` (a read that
+    /// finds it gone says so at once, through `processGone`).
+    public func isAlive() -> Bool {
+        guard let process = target.process else { return true }
+        let now = clock()
+        if let last = aliveCheck, now - last.time < Self.aliveInterval { return last.alive }
+        let alive = process.isAlive
+        aliveCheck = (now, alive)
+        return alive
+    }
+
+    /// Seconds between two questions to the kernel of whether the process lives.
+    static let aliveInterval = 0.5
+    private var aliveCheck: (time: Double, alive: Bool)?
 }
