@@ -76,7 +76,7 @@ public enum RAMAssignment {
                                resident: (@Sendable (UInt64, Int) -> [Bool])?,
                                limits: RingScanLimits = RingScanLimits()) throws(TargetError) -> (map: SlotMap, note: String?) {
         guard backends.isAmbiguous else {
-            return (try layout.slotMap(chunks: backends.chunks(backends.backends.map { $0.candidates[0] })), nil)
+            return (try backends.slotMap(backends.backends.map { $0.candidates[0] }, layout: layout), nil)
         }
         let openIDs = backends.backends.filter { $0.candidates.count > 1 }.map(\.id)
         let hint = "give QMP (--qmp), or --slots kvm on a KVM guest"
@@ -87,7 +87,7 @@ public enum RAMAssignment {
             throw .noSlotMap("\(backends.ambiguityDescription(of: openIDs)), but there are too few such mappings for one each")
         }
         var maps: [SlotMap] = []
-        for assignment in assignments { maps.append(try layout.slotMap(chunks: backends.chunks(assignment))) }
+        for assignment in assignments { maps.append(try backends.slotMap(assignment, layout: layout)) }
 
         var limits = limits
         limits.livenessWindow = 0
