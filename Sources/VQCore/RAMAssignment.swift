@@ -7,7 +7,7 @@
 /// memory lead. A ring's descriptors name its buffers and indirect tables by guest-physical address;
 /// under the right map those addresses reach bytes that say what they are (an indirect table that
 /// holds together, an Ethernet frame, a blk request, ...), under a wrong one they reach another
-/// node's memory. The scan runs once (under the first assignment); each found split ring is moved
+/// node's memory. The scan runs once (under the first assignment); each found ring is moved
 /// to where its bytes lie under every other assignment and its chains are checked there
 /// (``DeviceGuesser/Guess/verified``). The assignment with the most verified chains wins when it has
 /// strictly more than every other; otherwise the evidence cannot decide, and only the parts every
@@ -44,20 +44,20 @@ public enum RAMAssignment {
     }
 
     /// Chains of `rings` (found under `scannedUnder`) whose contents verify when the same bytes
-    /// are read as `candidate` places them. A split ring's three areas are moved by their host
-    /// addresses; a ring whose areas `candidate` does not hold, or packed, counts nothing.
+    /// are read as `candidate` places them. A ring's three areas are moved by their host
+    /// addresses; a ring whose areas `candidate` does not hold counts nothing.
     static func verifiedChains(_ rings: [ScannedRing], scannedUnder: SlotMap, candidate: SlotMap, reader: any MemoryReader,
                                resident: (@Sendable (UInt64, Int) -> [Bool])?) -> Int {
         let memory = GuestMemory(map: candidate, reader: reader)
         let guesser = DeviceGuesser(memory: memory, resident: resident, ram: RAMRanges(candidate))
         var total = 0
-        for ring in rings where ring.location.layout == .split {
+        for ring in rings {
             let areas = [ring.location.descriptors, ring.location.driverArea, ring.location.deviceArea].map { gpa in
                 scannedUnder.hostAddress(of: gpa).flatMap { candidate.guestAddress(ofHost: $0) }
             }
             guard let desc = areas[0], let avail = areas[1], let used = areas[2] else { continue }
             var moved = ring
-            moved.location = VirtqueueLocation(layout: .split, size: ring.location.size, descriptors: GuestPhysicalAddress(desc),
+            moved.location = VirtqueueLocation(layout: ring.location.layout, size: ring.location.size, descriptors: GuestPhysicalAddress(desc),
                                                driverArea: GuestPhysicalAddress(avail), deviceArea: GuestPhysicalAddress(used))
             total += guesser.guess(moved).verified
         }

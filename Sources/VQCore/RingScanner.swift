@@ -179,12 +179,17 @@ public struct RingScanLimits: Sendable, Hashable {
 /// bits read `x…x ¬x…¬x` (the driver writes in ring order, so they change at most once); zeroed
 /// slots only as the tail of a first lap, every written slot before them with AVAIL set; at least
 /// one AVAIL or USED bit set. A first lap's zeroed tail does not show `N`: the largest that fits,
-/// up to one page (or twice the written slots), is reported and the reasons say so. The score counts
+/// up to one page (or twice the written slots), is reported and the reasons say so; a size that
+/// leaves written slots outside the ring is refuted by them (the size holding the most written
+/// slots wins, then the score). The score counts
 /// page alignment, distinct ids in flight, written slots, and Linux's event suppression pages
 /// (driver's one page below the ring, device's two below: 4 bytes with flags ≤ 2, the rest of the
 /// page zero), reported as the driver and device areas (Linux's places, unconfirmed, when not
 /// seen). Packed finds overlapping a split ring or a better packed find are dropped. The driver's and
 /// the device's positions come from ``PackedRing/snapshot(memory:location:usedIndex:lastAvailIndex:maxAttempts:limits:)``.
+/// The device is guessed from that snapshot: its latest available chains, as a split ring's, and
+/// its latest used slots, where the device wrote the buffer ID and length and left the driver's
+/// address (a frame read by the device, a frame written, an input event, 512*k + 1 bytes).
 ///
 /// RAM is read in large chunks with the batched reader, two threads by default; pages a live
 /// process has never touched are skipped (reading them would make the kernel map zero pages into
@@ -255,7 +260,12 @@ public enum RingScanner {
             let location = candidate.scannedRing(driver: PackedRing.Position(index: 0, wrap: true),
                                                  deviceUsed: PackedRing.Position(index: 0, wrap: true)).location
             guard let snapshot = try? PackedRing.snapshot(memory: memory, location: location) else { continue }
-            rings.append(candidate.scannedRing(driver: snapshot.driver, deviceUsed: snapshot.deviceUsed))
+            var ring = candidate.scannedRing(driver: snapshot.driver, deviceUsed: snapshot.deviceUsed)
+            let guess = DeviceGuesser(memory: memory, resident: residentPages, ram: ram).guess(snapshot)
+            ring.deviceGuess = guess.name
+            ring.guessScore = guess.score
+            ring.reasons.append(contentsOf: guess.reasons)
+            rings.append(ring)
         }
         rings.sort { $0.location.descriptors < $1.location.descriptors }
         let stats = shared.stats.withLock { $0 }
