@@ -297,8 +297,28 @@ public enum RingScanner {
     public static func scan(_ target: Target, threads: Int = 2, minimumScore: Int = defaultMinimumScore,
                             limits: RingScanLimits = RingScanLimits(), progress: Progress? = nil) throws -> RingScanResult {
         let resident = try target.process.map { (process) throws(TargetError) in try residentPages(pid: process.pid) }
-        return try scan(memory: target.memory, residentPages: resident, threads: threads, minimumScore: minimumScore, limits: limits,
-                        progress: progress)
+        var result = try scan(memory: target.memory, residentPages: resident, threads: threads, minimumScore: minimumScore, limits: limits,
+                              progress: progress)
+        result.rings = withDeviceAreas(result.rings, of: target, resident: resident)
+        return result
+    }
+
+    /// `rings` with each packed ring's event suppression areas as QEMU's device holds them, where
+    /// QEMU's memory says (``DeviceRingAreas``): a live process only (an image has no QEMU).
+    static func withDeviceAreas(_ rings: [ScannedRing], of target: Target, resident: (@Sendable (UInt64, Int) -> [Bool])?) -> [ScannedRing] {
+        guard let process = target.process, rings.contains(where: { $0.location.layout == .packed }),
+              let mappings = try? process.mappings() else { return rings }
+        let found = DeviceRingAreas.find(for: rings, reader: ProcessMemory(pid: process.pid), mappings: mappings,
+                                         ram: target.qemuMap ?? target.memory.map, resident: resident)
+        return rings.map { ring in
+            guard ring.location.layout == .packed, let areas = found[ring.location.descriptors.rawValue] else { return ring }
+            var ring = ring
+            ring.location.driverArea = GuestPhysicalAddress(areas.driver)
+            ring.location.deviceArea = GuestPhysicalAddress(areas.device)
+            ring.reasons.removeAll { $0.hasPrefix("event suppression areas") }
+            ring.reasons.append("event suppression areas as QEMU's device holds them (its ring addresses, found in its memory)")
+            return ring
+        }
     }
 
     /// Which pages of process `pid` are resident, from `/proc/PID/pagemap` (bit 63, present): the
