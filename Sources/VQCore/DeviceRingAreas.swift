@@ -29,12 +29,13 @@ public enum DeviceRingAreas {
     /// words `accept` takes, added to `found`. Pure.
     public static func search(_ bytes: UnsafeRawBufferPointer, wanted: Set<UInt64>, accept: (UInt64, UInt64, UInt64) -> Bool,
                               into found: inout [UInt64: Set<Areas>]) {
-        guard bytes.count >= 24, !wanted.isEmpty else { return }
+        guard bytes.count >= 24, let low = wanted.min(), let high = wanted.max() else { return }
+        // Most words are no ring address: a range test first, the set only for those in range.
         let words = bytes.count / 8
         var i = 0
         while i + 2 < words {
             let value = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
-            if wanted.contains(value) {
+            if value >= low && value <= high && wanted.contains(value) {
                 let driver = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i + 8, as: UInt64.self))
                 let device = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i + 16, as: UInt64.self))
                 if accept(value, driver, device) { found[value, default: []].insert(Areas(driver: driver, device: device)) }
@@ -43,23 +44,34 @@ public enum DeviceRingAreas {
         }
     }
 
-    /// Whether a pair can be a packed ring's event areas in `ram`: two distinct 4-byte-aligned
-    /// guest-physical addresses of RAM, neither the ring itself nor inside it (`ringBytes` long).
-    static func plausible(descriptors: UInt64, driver: UInt64, device: UInt64, ringBytes: UInt64, ram: SlotMap) -> Bool {
+    /// Whether a pair can be the event areas of the packed ring at `descriptors` (`size` slots):
+    /// two distinct, non-zero, 4-byte-aligned guest-physical addresses outside the ring, each
+    /// holding what the spec allows an event suppression structure (virtio 1.2, 2.8.10): flags 0
+    /// (enable), 1 (disable) or 2 (desc), and an offset below the ring size. Other words that
+    /// happen to follow a ring address in QEMU's memory (sizes, small counters) fail it.
+    static func plausible(descriptors: UInt64, driver: UInt64, device: UInt64, size: Int, guest: GuestMemory) -> Bool {
+        let ringBytes = 16 * UInt64(size)
         func outsideRing(_ a: UInt64) -> Bool { a < descriptors || a - descriptors >= ringBytes }
-        return driver != device && driver & 3 == 0 && device & 3 == 0 && outsideRing(driver) && outsideRing(device)
-            && ram.hostAddress(of: GuestPhysicalAddress(driver)) != nil && ram.hostAddress(of: GuestPhysicalAddress(device)) != nil
+        func eventStructure(_ a: UInt64) -> Bool {
+            guard let b = try? guest.bytes(at: GuestPhysicalAddress(a), count: 4) else { return false }
+            let offWrap = UInt16(b[0]) | UInt16(b[1]) << 8, flags = UInt16(b[2]) | UInt16(b[3]) << 8
+            return flags <= 2 && Int(offWrap & 0x7FFF) < size
+        }
+        return driver != device && driver != 0 && device != 0 && driver & 3 == 0 && device & 3 == 0
+            && outsideRing(driver) && outsideRing(device) && eventStructure(driver) && eventStructure(device)
     }
 
     /// For each packed ring of `rings`, the one pair of areas that follows its descriptor address in
-    /// the memory of QEMU process `pid` (read through `reader`, its `mappings`, guest RAM at `ram`'s
-    /// host ranges left out; `resident` says which of its pages may be read). Rings no pair or
-    /// several pairs follow are not in the result.
+    /// QEMU's memory (read through `reader`, its `mappings`, guest RAM at `ram`'s host ranges left
+    /// out; `resident` says which of its pages may be read) and holds event suppression structures
+    /// in guest RAM (read through `ram` from the same process). Rings no pair or several pairs
+    /// follow are not in the result.
     public static func find(for rings: [ScannedRing], reader: any MemoryReader, mappings: [ProcessMapping], ram: SlotMap,
                             resident: (@Sendable (UInt64, Int) -> [Bool])?, maximumBytes: UInt64 = maximumBytes) -> [UInt64: Areas] {
+        let guest = GuestMemory(map: ram, reader: reader)
         let packed = rings.filter { $0.location.layout == .packed }
         guard !packed.isEmpty else { return [:] }
-        let sizes = Dictionary(packed.map { ($0.location.descriptors.rawValue, 16 * UInt64($0.location.size)) }, uniquingKeysWith: max)
+        let sizes = Dictionary(packed.map { ($0.location.descriptors.rawValue, Int($0.location.size)) }, uniquingKeysWith: max)
         let wanted = Set(sizes.keys)
         let guestRAM = ram.slots.map { ($0.host, $0.host &+ $0.size) }
         let regions = mappings.filter { m in
@@ -88,7 +100,7 @@ public enum DeviceRingAreas {
                         let view = UnsafeMutableRawBufferPointer(rebasing: raw[0..<runCount])
                         guard (try? reader.read(at: runStart, into: view)) != nil else { return }
                         search(UnsafeRawBufferPointer(view), wanted: wanted, accept: { d, a, u in
-                            plausible(descriptors: d, driver: a, device: u, ringBytes: sizes[d] ?? 16, ram: ram)
+                            plausible(descriptors: d, driver: a, device: u, size: sizes[d] ?? 1, guest: guest)
                         }, into: &found)
                     }
                     page = end

@@ -119,13 +119,3 @@ public enum RAMAssignment {
         return (map, "\(why): \(uncertain.map { "'\($0)'" }.joined(separator: ", ")) left out of the slot map")
     }
 }
-
-extension SlotMap {
-    /// The guest-physical address whose bytes are at backing address `host`, if a slot holds it.
-    public func guestAddress(ofHost host: UInt64) -> UInt64? {
-        for slot in slots where host >= slot.host && host - slot.host < slot.size {
-            return slot.guest.rawValue &+ (host - slot.host)
-        }
-        return nil
-    }
-}
