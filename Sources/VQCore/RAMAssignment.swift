@@ -15,6 +15,8 @@
 public enum RAMAssignment {
     /// Assignments tried at most (4 equal backends have 24); beyond it the evidence is not gathered.
     public static let maximumAssignments = 24
+    /// Rings whose chains are followed under each assignment at most, best scores first.
+    public static let maximumRings = 64
 
     /// The outcome of weighing the evidence.
     public struct Decision: Sendable, Equatable {
@@ -92,7 +94,10 @@ public enum RAMAssignment {
         var limits = limits
         limits.livenessWindow = 0
         let rings: [ScannedRing]
-        do { rings = try RingScanner.scan(memory: GuestMemory(map: maps[0], reader: reader), residentPages: resident, limits: limits).rings } catch {
+        do {
+            rings = Array(try RingScanner.scan(memory: GuestMemory(map: maps[0], reader: reader), residentPages: resident, limits: limits).rings
+                .sorted { $0.score > $1.score }.prefix(maximumRings))
+        } catch {
             throw .noSlotMap("\(backends.ambiguityDescription(of: openIDs)); the RAM scan that would decide failed: \(error)")
         }
         let scores = maps.map { verifiedChains(rings, scannedUnder: maps[0], candidate: $0, reader: reader, resident: resident) }
