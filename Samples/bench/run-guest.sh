@@ -2,7 +2,7 @@
 # shellcheck disable=SC2054  # QEMU's key=value,key=value arguments are not array typos
 # run-guest.sh — start a vqscope bench guest; QEMU runs in the foreground.
 #
-# Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug|vhost-user|iommu] [--dir DIR] [--name NAME]
+# Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug|vhost-user|iommu|devices] [--dir DIR] [--name NAME]
 #                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--blkdebug] [--intremap]
 #                     [--vhost-user SOCKET] [--memory MIB] [--extra "ARGS"]...
 #
@@ -30,10 +30,18 @@
 #           guest RAM in a shared memfd (memory-backend-memfd, share=on, as vhost-user needs),
 #           and the guest reads its disk without a pause, printing "VQSCOPE-IO N" (reads done
 #           so far) on the console once a second.
+#   devices  as basic, and more devices the guest keeps busy (vqscope.devices=more): virtio-scsi
+#           (id scsi0) with a read-only scsi-hd (id sdisk0) of DIR/disk.img under QEMU's
+#           blkdebug driver (drive id sd0, for holding a read as --blkdebug does for d0);
+#           virtio-9p (id share0, mount tag vqshare) sharing DIR/share read-only; a
+#           virtio-keyboard (id kbd0) and a virtio-tablet (id tablet0); virtio-balloon (id
+#           balloon0) with QEMU polling the guest's statistics every second. Besides
+#           VQSCOPE-READY the guest prints "VQSCOPE-DEVICES scsi=... keyboard=/dev/input/..."
+#           once these devices are up (before the ready line).
 #
 # Ready signal — wait for this exact line in the --serial LOGFILE:
 #       VQSCOPE-READY
-#   basic/big/shared/blkdebug/iommu: printed by the guest's /init on ttyS0 once every device was found and
+#   basic/big/shared/blkdebug/iommu/devices: printed by the guest's /init on ttyS0 once every device was found and
 #                     its I/O loop runs ("VQSCOPE-ERROR <what>" instead if one is missing).
 #   kvm:              LOGFILE is SeaBIOS's debug console (isa-debugcon, port 0x402), not a
 #                     serial port. SeaBIOS writes its own log there; after probing it prints
@@ -100,7 +108,7 @@ while (( $# )); do
     esac
 done
 
-case $variant in basic|big|shared|kvm|iommu) ;; vhost-user) [[ -n $vhost_user ]] || die "variant vhost-user needs --vhost-user SOCKET" ;; blkdebug) blkdebug=1 ;; *) die "unknown variant: $variant" ;; esac
+case $variant in basic|big|shared|kvm|iommu|devices) ;; vhost-user) [[ -n $vhost_user ]] || die "variant vhost-user needs --vhost-user SOCKET" ;; blkdebug) blkdebug=1 ;; *) die "unknown variant: $variant" ;; esac
 (( intremap )) && [[ $variant != iommu ]] && die "--intremap goes with --variant iommu"
 [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "--name may use only letters, digits, . _ -"
 [[ -z $memory || $memory =~ ^[1-9][0-9]*$ ]] || die "--memory takes a whole number of MiB (e.g. 1024)"
@@ -144,7 +152,7 @@ else
     disk=$dir/disk.img
     (( blkdebug )) && disk=blkdebug::$dir/disk.img
     case $variant in
-        basic|blkdebug) args+=(-accel tcg -machine pc -m "${memory:-256}") ;;
+        basic|blkdebug|devices) args+=(-accel tcg -machine pc -m "${memory:-256}") ;;
         big)    args+=(-accel tcg -machine pc -m "${memory:-4608}") ;;
         iommu)  if (( intremap )); then
                     args+=(-accel tcg -machine q35,kernel-irqchip=split -m "${memory:-256}"
@@ -170,6 +178,18 @@ else
         # virtio-blk: read-only, the image is never modified.
         args+=(-drive "file=$disk,format=raw,if=none,id=d0,readonly=on"
                -device "virtio-blk-pci,drive=d0$dma")
+    fi
+    if [[ $variant == devices ]]; then
+        [[ -d $dir/share ]] || die "missing $dir/share (run build-guest.sh)"
+        append+=" vqscope.devices=more"
+        args+=(-drive "file=blkdebug::$dir/disk.img,format=raw,if=none,id=sd0,readonly=on"
+               -device virtio-scsi-pci,id=scsi0
+               -device scsi-hd,drive=sd0,bus=scsi0.0,id=sdisk0
+               -fsdev "local,id=fs0,path=$dir/share,security_model=none,readonly=on"
+               -device virtio-9p-pci,fsdev=fs0,mount_tag=vqshare,id=share0
+               -device virtio-keyboard-pci,id=kbd0
+               -device virtio-tablet-pci,id=tablet0
+               -device virtio-balloon-pci,id=balloon0,guest-stats-polling-interval=1)
     fi
     args+=(-kernel "$dir/vmlinuz" -initrd "$dir/initramfs.gz"
            -append "$append"

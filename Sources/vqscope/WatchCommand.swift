@@ -102,6 +102,8 @@ struct WatchCommand: ParsableCommand {
                                                                   ?? QueueRole(deviceName: q.device, index: q.index)
                                                                : QueueRole(guess: q.device))
         }
+        let roles = queues.map { list.payloadRole(of: $0) }
+        var decoder = RingEventPayloads()
         var health = watched.map { QueueHealthMonitor(queue: $0.queue, role: $0.role, threshold: threshold / 1000, at: 0) }
         if !json {
             let found = list.source == .scan ? " (found by a RAM scan: split rings only)" : ""
@@ -119,12 +121,14 @@ struct WatchCommand: ParsableCommand {
             let wall = Clock.realtime()
             let elapsed = MonotonicClock.now() - start
             for (k, indexes) in watcher.current.enumerated() where k < health.count { health[k].update(indexes, at: elapsed) }
-            for event in events {
+            // What each event's chain carries, as `dump` decodes it (none where the ring moved on).
+            let payloads = decoder.decode(events, watcher: watcher, roles: roles)
+            for (event, payload) in zip(events, payloads) {
                 let q = queues[event.queue]
                 if json {
-                    out.write(Self.json(event, queue: q, time: .double((wall * 1e6).rounded() / 1e6)).text + "\n")
+                    out.write(Self.json(event, queue: q, time: .double((wall * 1e6).rounded() / 1e6), payload: payload).text + "\n")
                 } else {
-                    out.write("\(String(format6: MonotonicClock.now() - start)) \(q.label) \(Self.text(event))\n")
+                    out.write("\(String(format6: MonotonicClock.now() - start)) \(q.label) \(Self.text(event))\(payload.map { "  " + $0.summary } ?? "")\n")
                 }
                 health[event.queue].record(event.kind, at: elapsed)
                 emitted += 1
@@ -205,7 +209,7 @@ struct WatchCommand: ParsableCommand {
     }
 
     /// One event as a JSON line's object.
-    static func json(_ event: RingEvent, queue q: Virtqueue, time: JSON) -> JSON {
+    static func json(_ event: RingEvent, queue q: Virtqueue, time: JSON, payload: DevicePayload? = nil) -> JSON {
         var fields: [(String, JSON)] = [("time", time), ("queue", .string(q.label)), ("device", .string(q.device)), ("index", .int(Int64(q.index)))]
         switch event.kind {
         case .available(let head):
@@ -216,6 +220,7 @@ struct WatchCommand: ParsableCommand {
             fields += [("event", .string("lapped")), ("ring", .string(ring)), ("idx", .uint(UInt64(event.index))), ("missed", .int(Int64(missed)))]
         }
         if let wrap = event.wrap { fields.append(("wrap", .bool(wrap))) }
+        if case .lapped = event.kind {} else { fields.append(("payload", .string(payload?.summary))) }
         return .object(fields)
     }
 
