@@ -244,9 +244,12 @@ grep -q 'vqscope.io=busy' /proc/cmdline && PAUSE=0
   done ) &
 [ $PAUSE -eq 0 ] && ( while :; do sleep 1; echo "VQSCOPE-IO $(cat /tmp/io-count 2>/dev/null || echo 0)"; done ) &
 # virtio-net: ping the slirp gateway every 0.5 s (slirp answers itself: tx and rx move).
-( while :; do ping -q -i 0.5 10.0.2.2 >/dev/null 2>&1; sleep 1; done ) &
 # virtio-rng: read 16 bytes from the hardware RNG ~4 times a second.
-( while :; do dd if=/dev/hwrng of=/dev/null bs=16 count=1 2>/dev/null; usleep 250000; done ) &
+# With vqscope.net=busy on the kernel command line: a ping every 20 ms, a read every 50 ms.
+PING_EVERY=0.5 RNG_PAUSE=250000
+grep -q 'vqscope.net=busy' /proc/cmdline && { PING_EVERY=0.02; RNG_PAUSE=50000; }
+( while :; do ping -q -i $PING_EVERY 10.0.2.2 >/dev/null 2>&1; sleep 1; done ) &
+( while :; do dd if=/dev/hwrng of=/dev/null bs=16 count=1 2>/dev/null; usleep $RNG_PAUSE; done ) &
 # virtio-serial: a line to the port vq.0 every 0.5 s.
 ( n=0; while :; do echo "vqscope-tick $n" >"$VPORT"; n=$((n + 1)); usleep 500000; done ) &
 

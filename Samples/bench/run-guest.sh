@@ -3,7 +3,7 @@
 # run-guest.sh — start a vqscope bench guest; QEMU runs in the foreground.
 #
 # Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug|vhost-user|iommu|devices] [--dir DIR] [--name NAME]
-#                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--blkdebug] [--intremap]
+#                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--busy] [--blkdebug] [--intremap]
 #                     [--vhost-user SOCKET] [--memory MIB] [--extra "ARGS"]...
 #
 # The script ends by `exec`ing qemu-system-x86_64, so its PID *is* QEMU's PID: start it as
@@ -62,6 +62,8 @@
 #                  big 4608, kvm 128); e.g. --variant basic --memory 1024 for a 1 GiB guest.
 #                  On the pc machine RAM of 3584 MiB or more is split at 3 GiB, as in big.
 #   --packed       packed=on for virtio-net-pci and virtio-rng-pci (Linux variants only).
+#   --busy         the guest pings every 20 ms and reads the hwrng every 50 ms (vqscope.net=busy;
+#                  Linux variants only): rx, tx and the rng queue keep moving.
 #   --blkdebug     put QEMU's blkdebug driver under the virtio-blk disk (drive id d0, Linux
 #                  variants only), so a test can hold a request in flight over QMP:
 #                  human-monitor-command `qemu-io d0 "break read_aio t1"` holds the guest's
@@ -82,6 +84,7 @@ serial=
 mem_path=
 memory=
 packed=0
+busy=0
 blkdebug=0
 intremap=0
 qmp_sockets=()
@@ -98,6 +101,7 @@ while (( $# )); do
         --mem-path) mem_path=${2:?--mem-path needs a path}; shift 2 ;;
         --memory)  memory=${2:?--memory needs a size in MiB}; shift 2 ;;
         --packed)  packed=1; shift ;;
+        --busy)    busy=1; shift ;;
         --blkdebug) blkdebug=1; shift ;;
         --intremap) intremap=1; shift ;;
         --vhost-user) vhost_user=${2:?--vhost-user needs a socket path}; shift 2 ;;
@@ -135,6 +139,7 @@ if [[ $variant == kvm ]]; then
     [[ -c /dev/kvm ]] || die "/dev/kvm is missing"
     (( packed )) && echo "run-guest: --packed ignored for kvm (SeaBIOS uses split rings)" >&2
     (( blkdebug )) && echo "run-guest: --blkdebug ignored for kvm" >&2
+    (( busy )) && echo "run-guest: --busy ignored for kvm" >&2
     args+=(-accel kvm -machine pc -m "${memory:-128}"
            -drive "file=$img,format=raw,if=none,id=d0,readonly=on"
            -device virtio-blk-pci,drive=d0,bootindex=0
@@ -168,6 +173,7 @@ else
                        -machine pc,memory-backend=ram0) ;;
     esac
     append="console=ttyS0 quiet"
+    (( busy )) && append+=" vqscope.net=busy"
     [[ $variant == iommu ]] && append+=" intel_iommu=on"
     if [[ $variant == vhost-user ]]; then
         # The disk through the back-end process; RAM it can map (a shared memfd).
