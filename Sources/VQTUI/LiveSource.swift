@@ -13,6 +13,8 @@ public final class LiveSource: InspectorSource {
     /// How each queue's payloads are decoded (``QueueList/payloadRole(of:)``), by index in `queues`.
     private var roles: [PayloadRole?] = []
     private var watcher: RingWatcher?
+    /// The payloads of the watcher's events, chains seen in flight kept until they are used.
+    private var payloads = RingEventPayloads()
     /// Queues the watcher follows, by their index in `queues`.
     private var watched: [Int] = []
     private var hintTimes: [Int: Double] = [:]
@@ -76,11 +78,14 @@ public final class LiveSource: InspectorSource {
         for (k, p) in watcher.packedPositions.enumerated() where k < watched.count {
             packed[watched[k]] = p.map { PackedPositions(driver: $0.driver, deviceUsed: $0.deviceUsed) }
         }
-        return PollResult(indexes: indexes, events: events.map { event in
+        // In the order they can have happened, which the payloads' bookkeeping needs.
+        let ordered = RingWatcher.inRingOrder(events, queues: watcher.queues)
+        let decoded = payloads.decode(ordered, watcher: watcher, roles: watched.map { roles[$0] })
+        return PollResult(indexes: indexes, events: ordered.map { event in
             var event = event
             event.queue = watched[event.queue]
             return event
-        }, packed: packed)
+        }, packed: packed, payloads: decoded)
     }
 
     public func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot {

@@ -189,6 +189,27 @@ final class DevicesGuestTests: GuestTestCase {
         print("DevicesGuestTests: 9p named \(named.count): \(Set(named.compactMap { $0.split(separator: " ").dropFirst().first }).sorted())")
     }
 
+    /// The inspector's Events view of virtio-9p:0 names the messages as `watch` does.
+    func testInspectorEventsNameNinePMessages() throws {
+        let guest = try guest
+        let session = try TmuxSession(["--pid", String(guest.pid), "--qmp", guest.toolSocket], width: 140, height: 45)
+        try session.wait(for: "the queues", timeout: 60) { DemoInspectorTests.queueRow($0, "virtio-9p:0") != nil && $0.contains("LIVE") }
+        for _ in 0..<8 where !(try session.screen().contains("┌ virtio-9p:0")) {
+            try session.send("]")
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        try session.wait(for: "virtio-9p:0 selected") { $0.contains("┌ virtio-9p:0") }
+        try session.send("Enter")
+        try session.send("Tab")
+        let screen = try session.wait(for: "a 9P request named in the Events view", timeout: 60) { screen in
+            screen.contains("Events of virtio-9p:0") && screen.split(separator: "\n").contains { $0.contains("virtio-9p:0") && $0.contains("  9p T") }
+        }
+        let named = screen.split(separator: "\n").filter { $0.contains("  9p ") }
+        XCTAssertTrue(named.allSatisfy { $0.contains("  9p T") }, named.joined(separator: "\n"))
+        try session.send("q")
+        XCTAssertEqual(try session.waitForExit(), 0)
+    }
+
     static func walksTheShare(_ payload: String) -> Bool {
         payload.hasPrefix("9p Twalk") && ["hello.txt", "lines.txt", "sub", "deep.txt"].contains { payload.contains("\"\($0)\"") }
     }
