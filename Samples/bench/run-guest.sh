@@ -4,7 +4,7 @@
 #
 # Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug|vhost-user|iommu|devices] [--dir DIR] [--name NAME]
 #                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--busy] [--blkdebug] [--intremap]
-#                     [--vhost-user SOCKET] [--memory MIB] [--extra "ARGS"]...
+#                     [--vhost-user SOCKET] [--memory MIB] [--numa N] [--extra "ARGS"]...
 #
 # The script ends by `exec`ing qemu-system-x86_64, so its PID *is* QEMU's PID: start it as
 # a child process and kill that PID (SIGTERM) to stop the guest. Build the guest first
@@ -61,6 +61,10 @@
 #   --memory MIB   guest RAM in MiB instead of the variant's (basic/blkdebug/shared 256,
 #                  big 4608, kvm 128); e.g. --variant basic --memory 1024 for a 1 GiB guest.
 #                  On the pc machine RAM of 3584 MiB or more is split at 3 GiB, as in big.
+#   --numa N       guest RAM as N NUMA nodes of equal size, each its own memory backend
+#                  (-object memory-backend-ram,id=nodeI,size=RAM/N -numa node,nodeid=I,memdev=nodeI):
+#                  N anonymous mappings of one size that /proc/PID/maps cannot tell apart.
+#                  Variants with plain RAM only (basic, blkdebug, big, iommu, kvm); RAM must divide by N.
 #   --packed       packed=on for virtio-net-pci and virtio-rng-pci (Linux variants only).
 #   --busy         the guest pings every 20 ms and reads the hwrng every 50 ms (vqscope.net=busy;
 #                  Linux variants only): rx, tx and the rng queue keep moving.
@@ -87,6 +91,7 @@ packed=0
 busy=0
 blkdebug=0
 intremap=0
+numa=0
 qmp_sockets=()
 vhost_user=
 extra=()
@@ -104,6 +109,7 @@ while (( $# )); do
         --busy)    busy=1; shift ;;
         --blkdebug) blkdebug=1; shift ;;
         --intremap) intremap=1; shift ;;
+        --numa)    numa=${2:?--numa needs a node count}; shift 2 ;;
         --vhost-user) vhost_user=${2:?--vhost-user needs a socket path}; shift 2 ;;
         --extra)   read -r -a more <<<"${2:?--extra needs a value}"
                    extra+=("${more[@]}"); shift 2 ;;
@@ -116,6 +122,11 @@ case $variant in basic|big|shared|kvm|iommu|devices) ;; vhost-user) [[ -n $vhost
 (( intremap )) && [[ $variant != iommu ]] && die "--intremap goes with --variant iommu"
 [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "--name may use only letters, digits, . _ -"
 [[ -z $memory || $memory =~ ^[1-9][0-9]*$ ]] || die "--memory takes a whole number of MiB (e.g. 1024)"
+[[ $numa =~ ^[0-9]$ ]] || die "--numa takes a node count from 2 to 8"
+if (( numa )); then
+    (( numa >= 2 && numa <= 8 )) || die "--numa takes a node count from 2 to 8"
+    case $variant in basic|blkdebug|big|iommu|kvm) ;; *) die "--numa goes with a variant whose RAM is plain -m (basic, blkdebug, big, iommu, kvm)" ;; esac
+fi
 [[ -d $dir ]] || die "no bench directory $dir (run build-guest.sh first)"
 dir=$(readlink -f "$dir")
 serial=${serial:-$dir/$name.serial.log}
@@ -208,6 +219,15 @@ else
            -device "virtio-serial-pci,id=vser0$dma"
            -chardev "file,id=vq0,path=$vport_log"
            -device virtserialport,bus=vser0.0,chardev=vq0,name=vq.0)
+fi
+
+# NUMA nodes of equal size, one memory backend each; -m stays the total.
+if (( numa )); then
+    case $variant in big) total=${memory:-4608} ;; kvm) total=${memory:-128} ;; *) total=${memory:-256} ;; esac
+    (( total % numa == 0 )) || die "--numa $numa: $total MiB of RAM does not divide into $numa equal nodes"
+    for (( i = 0; i < numa; i++ )); do
+        args+=(-object "memory-backend-ram,id=node$i,size=$(( total / numa ))M" -numa "node,nodeid=$i,memdev=node$i")
+    done
 fi
 
 args+=("${extra[@]}")

@@ -26,6 +26,11 @@
 /// looked at (``recentEntries`` of each side at most).
 ///
 /// Only pages that are resident are read; an unreadable buffer casts no vote.
+///
+/// ``Guess/verified`` counts the chains whose bytes, reached through the addresses the ring holds,
+/// say what they are (an indirect table that holds together, an Ethernet frame, a blk request
+/// type, a 9P message...): evidence that the slot map puts those addresses where the guest meant
+/// them (``RAMAssignment``), which a chain's shape alone is not.
 struct DeviceGuesser {
     let memory: GuestMemory
     let resident: (@Sendable (UInt64, Int) -> [Bool])?
@@ -42,6 +47,15 @@ struct DeviceGuesser {
         var writable: Bool
     }
 
+    /// What the buffers say: the device, why, the chains that voted for it, and the chains whose
+    /// contents checked out (``DeviceGuesser``).
+    struct Guess {
+        var name: String?
+        var reasons: [String]
+        var score: Int
+        var verified = 0
+    }
+
     /// Bytes at `gpa` if every page holding them is resident and readable.
     func read(_ gpa: UInt64, _ count: Int) -> [UInt8]? {
         guard count > 0, ram.contains(gpa, UInt64(count)) else { return nil }
@@ -55,12 +69,13 @@ struct DeviceGuesser {
         return try? memory.bytes(at: GuestPhysicalAddress(gpa), count: count)
     }
 
-    func guess(_ ring: ScannedRing) -> (name: String?, reasons: [String], score: Int) {
+    func guess(_ ring: ScannedRing) -> Guess {
         let loc = ring.location
         let n = Int(loc.size)
-        guard let table = read(loc.descriptors.rawValue, 16 * n),
-              let avail = read(loc.driverArea.rawValue, 4 + 2 * n),
-              let used = read(loc.deviceArea.rawValue, 4 + 8 * n) else { return (nil, [], 0) }
+        let layout = SplitRingLayout(size: n)
+        guard let table = read(loc.descriptors.rawValue, layout.descriptorTableBytes),
+              let avail = read(loc.driverArea.rawValue, layout.availEntriesBytes),
+              let used = read(loc.deviceArea.rawValue, layout.usedEntriesBytes) else { return Guess(name: nil, reasons: [], score: 0) }
         let mask = n - 1
         func u16(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) | UInt16(b[at + 1]) << 8 }
         func u32(_ b: [UInt8], _ at: Int) -> UInt32 { UInt32(u16(b, at)) | UInt32(u16(b, at + 2)) << 16 }
@@ -72,17 +87,18 @@ struct DeviceGuesser {
         let usedIdx = Int(ring.usedIndex)
         for j in 1...Self.recentEntries where j <= min(usedIdx == 0 ? 0 : n, usedIdx) {
             let slot = (usedIdx - j) & mask
-            let id = Int(u32(used, 4 + 8 * slot))
-            if id < n && seen.insert(id).inserted { heads.append((id, u32(used, 8 + 8 * slot))) }
+            let id = Int(u32(used, layout.usedEntryOffset(slot)))
+            if id < n && seen.insert(id).inserted { heads.append((id, u32(used, layout.usedEntryOffset(slot) + 4))) }
         }
         let availIdx = Int(ring.availIndex)
         for j in 1...Self.recentEntries where j <= min(n, availIdx) {
-            let head = Int(u16(avail, 4 + 2 * ((availIdx - j) & mask)))
+            let head = Int(u16(avail, layout.availEntryOffset((availIdx - j) & mask)))
             if head < n && seen.insert(head).inserted { heads.append((head, nil)) }
         }
 
         /// The chain from `head`, an indirect table expanded; nil when it does not hold together
         /// (a freed indirect table reused for something else).
+        var indirectChains = 0
         func chain(_ head: Int) -> [Segment]? {
             var segments: [Segment] = []
             var i = head
@@ -100,7 +116,9 @@ struct DeviceGuesser {
                         segments.append(Segment(address: u64(inner, 16 * k), length: u32(inner, 16 * k + 8), writable: f & 2 != 0))
                         if f & 1 == 0 {
                             // Linux sizes the table to the chain: a shorter chain is a stale table.
-                            return step == count - 1 && Int(len / 16) == count ? segments : nil
+                            guard step == count - 1 && Int(len / 16) == count else { return nil }
+                            indirectChains += 1
+                            return segments
                         }
                         k = Int(u16(inner, 16 * k + 14))
                         guard k < count else { return nil }
@@ -126,9 +144,12 @@ struct DeviceGuesser {
 
         var votes: [String: Int] = [:]
         var why: [String: String] = [:]
-        func vote(_ name: String, _ reason: String) {
+        var verified = 0
+        var chainVerified = false
+        func vote(_ name: String, _ reason: String, verifiedBy contents: Bool = false) {
             votes[name, default: 0] += 1
             if why[name] == nil { why[name] = reason }
+            if contents { chainVerified = true }
         }
         var blkLikeUsedLengths = 0, usedLengths = 0
         for (head, usedLength) in heads {
@@ -136,22 +157,26 @@ struct DeviceGuesser {
                 usedLengths += 1
                 if usedLength % 512 == 1 { blkLikeUsedLengths += 1 }
             }
+            let indirectBefore = indirectChains
             guard let segments = chain(head), let first = segments.first, let last = segments.last else { continue }
+            // A table found where the ring says, holding together: the contents agree with the address.
+            chainVerified = indirectChains > indirectBefore
+            defer { if chainVerified { verified += 1 } }
             let readable = segments.allSatisfy { !$0.writable }
             let writable = segments.allSatisfy { $0.writable }
-            if let (name, reason) = otherDevice(segments, usedLength: usedLength) {
-                vote(name, reason)
+            if let (name, reason, byContents) = otherDevice(segments, usedLength: usedLength) {
+                vote(name, reason, verifiedBy: byContents)
             } else if segments.count >= 2 && !first.writable && last.writable && last.length == 1 {
                 if first.length == 16 {
                     let type = read(first.address, 4).map { u32($0, 0) }
                     vote("virtio-blk", type.map { blkTypes.contains($0) ? "a blk request (type \($0)): 16-byte header, data, 1-byte status" : "a 16-byte header, data and a 1-byte status" }
-                         ?? "a 16-byte header, data and a 1-byte status")
+                         ?? "a 16-byte header, data and a 1-byte status", verifiedBy: type.map(blkTypes.contains) ?? false)
                 } else if first.length == 2 {
                     vote("virtio-net-ctrl", "a 2-byte class/command, data and a 1-byte ack")
                 }
             } else if readable {
                 if looksLikeFrame(first.address, first.length) {
-                    vote("virtio-net-tx", "readable buffers holding a virtio-net header and an Ethernet frame")
+                    vote("virtio-net-tx", "readable buffers holding a virtio-net header and an Ethernet frame", verifiedBy: true)
                 } else if segments.count >= 2 && (first.length == 12 || first.length == 10) {
                     vote("virtio-net-tx", "a \(first.length)-byte virtio-net header before the frame")
                 } else {
@@ -160,7 +185,7 @@ struct DeviceGuesser {
             } else if writable {
                 if segments.count == 1 {
                     if let usedLength, usedLength >= 26, looksLikeFrame(first.address, min(usedLength, first.length)) {
-                        vote("virtio-net-rx", "writable buffers that received Ethernet frames")
+                        vote("virtio-net-rx", "writable buffers that received Ethernet frames", verifiedBy: true)
                     } else if first.length == 4096 {
                         vote("virtio-console", "single writable page-sized buffers (port or control input)")
                     } else if first.length >= 1500 {
@@ -176,13 +201,16 @@ struct DeviceGuesser {
         if votes.isEmpty && usedLengths > 0 && blkLikeUsedLengths == usedLengths && heads.contains(where: { ($0.usedLength ?? 0) > 1 }) {
             // The chains are gone (freed indirect tables) but the device wrote N*512 + 1 bytes:
             // sectors and a status byte.
-            return ("virtio-blk", ["device wrote 512*k + 1 bytes per request (sectors and a status byte)"], usedLengths)
+            return Guess(name: "virtio-blk", reasons: ["device wrote 512*k + 1 bytes per request (sectors and a status byte)"], score: usedLengths,
+                         verified: verified)
         }
         let total = votes.values.reduce(0, +)
         guard let top = votes.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }), top.value * 2 > total else {
-            return (nil, votes.isEmpty ? [] : ["buffers of mixed kinds: " + votes.keys.sorted().joined(separator: ", ")], 0)
+            return Guess(name: nil, reasons: votes.isEmpty ? [] : ["buffers of mixed kinds: " + votes.keys.sorted().joined(separator: ", ")], score: 0,
+                         verified: verified)
         }
-        return (top.key, ["looks like \(top.key): \(why[top.key] ?? "") (\(top.value) of \(heads.count) chains looked at)"], top.value)
+        return Guess(name: top.key, reasons: ["looks like \(top.key): \(why[top.key] ?? "") (\(top.value) of \(heads.count) chains looked at)"],
+                     score: top.value, verified: verified)
     }
 
     /// Event types of `virtio_input_event` Linux sends or receives.
@@ -190,39 +218,40 @@ struct DeviceGuesser {
 
     /// The devices told apart by their buffers' contents: virtio-scsi, virtio-9p, virtio-input,
     /// the balloon's statistics and page arrays, virtio-serial's control messages; nil for others.
-    func otherDevice(_ segments: [Segment], usedLength: UInt32?) -> (String, String)? {
+    /// The flag says whether bytes read from the buffers decided it (not the chain's shape alone).
+    func otherDevice(_ segments: [Segment], usedLength: UInt32?) -> (String, String, Bool)? {
         guard let first = segments.first else { return nil }
         let readable = segments.filter { !$0.writable }, writable = segments.filter(\.writable)
         let physicalPages = ram.ends.last.map { $0 >> 12 } ?? 0
         if !first.writable && !writable.isEmpty && first.length >= 19 && first.length != 16, let b = read(first.address, 8) {
             // virtio-scsi: lun[0] = 1, lun[1] = target, lun[2..3] = 0x40 | lun (flat space).
-            if b[0] == 1 && b[2] & 0xC0 == 0x40 { return ("virtio-scsi", "a request header with LUN byte 0 = 1 and a flat-space LUN, then a response") }
+            if b[0] == 1 && b[2] & 0xC0 == 0x40 { return ("virtio-scsi", "a request header with LUN byte 0 = 1 and a flat-space LUN, then a response", true) }
             // 9P: size[4] type[1] tag[2], size = the readable bytes (or fits them).
             let size = UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
             let type = NinePMessageType(rawValue: b[4])
             let readableBytes = readable.reduce(UInt64(0)) { $0 + UInt64($1.length) }
             if size >= 7 && UInt64(size) <= readableBytes && type.isRequest && type.isKnown {
-                return ("virtio-9p", "a 9P message (size \(size), \(type)) and a reply buffer")
+                return ("virtio-9p", "a 9P message (size \(size), \(type)) and a reply buffer", true)
             }
         }
         guard segments.count == 1 else { return nil }
         if first.writable && first.length == 8 {
             if let usedLength, usedLength == 8, let b = read(first.address, 2) {
                 let type = UInt16(b[0]) | UInt16(b[1]) << 8
-                return Self.inputEventTypes.contains(type) ? ("virtio-input", "single 8-byte writable buffers holding input events (type \(type))") : nil
+                return Self.inputEventTypes.contains(type) ? ("virtio-input", "single 8-byte writable buffers holding input events (type \(type))", true) : nil
             }
-            return ("virtio-input", "single 8-byte writable buffers (one input event each)")
+            return ("virtio-input", "single 8-byte writable buffers (one input event each)", false)
         }
         guard !first.writable else { return nil }
         if first.length == 8, let b = read(first.address, 8) {
             let event = UInt16(b[4]) | UInt16(b[5]) << 8
             let id = UInt32(b[0]) | UInt32(b[1]) << 8 | UInt32(b[2]) << 16 | UInt32(b[3]) << 24
-            if event <= 7 && id < 0x8000 { return ("virtio-console-control", "8-byte control messages (event \(event))") }
+            if event <= 7 && id < 0x8000 { return ("virtio-console-control", "8-byte control messages (event \(event))", true) }
         }
         if first.length % 10 == 0 && first.length >= 10 && first.length <= 160, let b = read(first.address, Int(first.length)) {
             let tags = stride(from: 0, to: b.count, by: 10).map { UInt16(b[$0]) | UInt16(b[$0 + 1]) << 8 }
             if tags.allSatisfy({ $0 <= 10 }) && Set(tags).count == tags.count && tags.count >= 2 {
-                return ("virtio-balloon-stats", "\(tags.count) statistics of 10 bytes, tags 0-10")
+                return ("virtio-balloon-stats", "\(tags.count) statistics of 10 bytes, tags 0-10", true)
             }
         }
         if first.length % 4 == 0 && first.length >= 4 && first.length <= 4096 && first.length != 16,
@@ -231,7 +260,7 @@ struct DeviceGuesser {
             // Page frame numbers of RAM pages, distinct and not small text or counters.
             if pfns.count >= 4 && pfns.allSatisfy({ $0 >= 0x100 && UInt64($0) < physicalPages && ram.contains(UInt64($0) << 12, 4096) })
                 && Set(pfns).count == pfns.count {
-                return ("virtio-balloon", "arrays of \(first.length / 4) page frame numbers, every page in RAM (inflate or deflate)")
+                return ("virtio-balloon", "arrays of \(first.length / 4) page frame numbers, every page in RAM (inflate or deflate)", true)
             }
         }
         return nil

@@ -53,6 +53,9 @@ public final class Target {
     public let source: SlotSource
     /// How the source was chosen: the sources tried before it and why they were passed over.
     public let notes: [String]
+    /// What the source said about its map: how the `maps` source decided which mapping holds which
+    /// memory backend, or what it left out (``RAMAssignment``). Empty when there was nothing to say.
+    public internal(set) var slotNotes: [String] = []
     /// The QMP connection, when QMP was allowed and answered.
     public let qmp: QMPClient?
     /// When the PID named a vhost-user back-end: that process, whose memory ``memory`` reads at its
@@ -146,13 +149,18 @@ public final class Target {
                     guard let client = qmp else { continue }
                     return try finish(try QMPSlotSource.slotMap(client: client), .qmp)
                 case .kvm:
-                    if spec.slots == .auto && process.accelerator != "kvm" {
+                    if spec.slots == .auto && process.accelerator != .kvm {
                         notes.append("kvm slots: not a KVM guest (accelerator \(process.accelerator))")
                         continue
                     }
                     return try finish(try KVMSlotScanner.scan(memory: reader, mappings: try mappings()).map, .kvm)
                 case .maps:
-                    return try finish(try MapsSlotSource.slotMap(commandLine: process.commandLine, mappings: try mappings()), .maps)
+                    let resident = try RingScanner.residentPages(pid: pid)
+                    let (map, note) = try MapsSlotSource.slotMap(commandLine: process.commandLine, mappings: try mappings(), reader: reader,
+                                                                 resident: resident)
+                    let target = try finish(map, .maps)
+                    target.slotNotes = note.map { ["maps slots: \($0)"] } ?? []
+                    return target
                 default:
                     continue
                 }
@@ -172,7 +180,7 @@ public final class Target {
     /// maps no QEMU's guest RAM is not a target (`notQEMU`, said so).
     static func openBackend(pid: Int32, executable: String, spec: TargetSpec, notQEMU: TargetError) throws(TargetError) -> Target {
         let theirs = try QEMUProcess.mappings(pid: pid)
-        let candidates = QEMUProcess.all().filter { !$0.isSimulatedGuest }.compactMap { q in (try? q.mappings()).map { (pid: q.pid, mappings: $0) } }
+        let candidates = QEMUProcess.all().filter { $0.accelerator != .simulated }.compactMap { q in (try? q.mappings()).map { (pid: q.pid, mappings: $0) } }
         guard let qemuPID = VhostUserBackend.qemu(sharingWith: theirs, candidates: candidates),
               let qemuMappings = candidates.first(where: { $0.pid == qemuPID })?.mappings else {
             throw .usage("\(notQEMU), nor a vhost-user back-end: it maps no QEMU's guest RAM (no shared file that a QEMU on this host maps too)")
@@ -183,9 +191,11 @@ public final class Target {
         try checkBacked(map, by: theirs, source: qemu.source)
         try checkReadable(memory, pid: pid)
         let backend = VhostUserBackend(pid: pid, executable: executable, qemuPID: qemuPID)
-        return Target(process: qemu.process, imagePath: nil, memory: memory, source: qemu.source,
-                      notes: qemu.notes + ["vhost-user back-end pid \(pid) (\(backend.name)) maps the guest RAM of QEMU pid \(qemuPID): addresses are the back-end's"],
-                      qmp: qemu.qmp, backend: backend, qemuMap: qemu.memory.map)
+        let target = Target(process: qemu.process, imagePath: nil, memory: memory, source: qemu.source,
+                            notes: qemu.notes + ["vhost-user back-end pid \(pid) (\(backend.name)) maps the guest RAM of QEMU pid \(qemuPID): addresses are the back-end's"],
+                            qmp: qemu.qmp, backend: backend, qemuMap: qemu.memory.map)
+        target.slotNotes = qemu.slotNotes
+        return target
     }
 
     /// The QMP sockets of a process vqscope may connect to: every `-qmp unix:` and control `-mon`
