@@ -216,11 +216,17 @@ final class QueueHealthTests: XCTestCase {
         XCTAssertFalse(d.summary.contains("to fill"), d.summary)
     }
 
-    func testStarvedReceiveQueue() throws {
+    /// A receive queue whose one buffer the device filled: empty since.
+    private func emptiedReceiveRing(length: UInt32) -> TestSplitRing {
         var r = TestSplitRing()
         r.receiveBuffer(head: 0)
         r.makeAvailable([0], from: 0)
-        r.use([0], from: 0, length: 64)
+        r.use([0], from: 0, length: length)
+        return r
+    }
+
+    func testStarvedReceiveQueue() throws {
+        var r = emptiedReceiveRing(length: 64)
         var rx = QueueHealthTracker(queue: r.queue("virtio-net"), threshold: 1)
         XCTAssertEqual(rx.role.flow, .receive)
         let a = rx.observe(try r.ring(), at: 0)
@@ -244,10 +250,7 @@ final class QueueHealthTests: XCTestCase {
     /// virtio-rng's driver posts a buffer only when something reads /dev/hwrng: between two reads a
     /// second apart its queue is empty, which is idle (waiting for the next ask), never starved.
     func testEntropyQueueEmptyBetweenReadsIsIdle() throws {
-        var r = TestSplitRing()
-        r.receiveBuffer(head: 0)
-        r.makeAvailable([0], from: 0)
-        r.use([0], from: 0, length: 16)
+        var r = emptiedReceiveRing(length: 16)
         var rng = QueueHealthTracker(queue: r.queue("virtio-rng"), threshold: 1)
         XCTAssertEqual(rng.role.flow, .receive)
         XCTAssertTrue(rng.role.postsOnDemand)

@@ -3,47 +3,23 @@ import XCTest
 
 /// ``RingEventPayloads``: a payload only where the bytes read are the event's own chain's.
 final class RingEventPayloadsTests: XCTestCase {
-    static let host: UInt64 = 0x6700_0000_0000
-    static let ramSize = 0x20000
-
-    /// Guest RAM the test keeps writing; `afterRead` runs after each batched read (the guest moving
-    /// while vqscope reads).
-    private final class LiveRAM: MemoryReader {
-        var buffer = BufferMemory(base: RingEventPayloadsTests.host, count: RingEventPayloadsTests.ramSize)
-        var afterRead: (() -> Void)?
-        func read(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) throws(MemoryError) {
-            try buffer.read(requests)
-            afterRead?()
-        }
-    }
-
-    private let ram = LiveRAM()
+    /// Guest RAM the test keeps writing (`afterRead`: the guest moving while vqscope reads).
+    private let ram = LiveTestRAM(host: 0x6700_0000_0000, count: 0x20000)
     /// A split ring of 8 at 0x1000 (avail 0x1080, used 0x2000).
     private let ring = VirtqueueLocation(layout: .split, size: 8, descriptors: GuestPhysicalAddress(0x1000),
                                          driverArea: GuestPhysicalAddress(0x1080), deviceArea: GuestPhysicalAddress(0x2000))
 
-    private func memory() throws -> GuestMemory {
-        GuestMemory(map: try SlotMap(slots: [MemorySlot(guest: GuestPhysicalAddress(0), size: UInt64(Self.ramSize), host: Self.host, name: "pc.ram")]),
-                    reader: ram)
-    }
+    private func memory() throws -> GuestMemory { try ram.memory() }
 
-    private func put<T: FixedWidthInteger>(_ value: T, _ gpa: UInt64) { ram.buffer.store(value, at: Self.host + gpa) }
+    private func put<T: FixedWidthInteger>(_ value: T, _ gpa: UInt64) { ram.put(value, gpa) }
 
     private func descriptor(_ index: UInt16, address: UInt64, length: UInt32, flags: UInt16, next: UInt16 = 0) {
         let at = ring.descriptors.rawValue + 16 * UInt64(index)
         put(address, at); put(length, at + 8); put(flags, at + 12); put(next, at + 14)
     }
 
-    private func avail(_ position: UInt16, head: UInt16) {
-        put(head, ring.driverArea.rawValue + 4 + 2 * UInt64(position % 8))
-        put(position &+ 1, ring.driverArea.rawValue + 2)
-    }
-
-    private func used(_ position: UInt16, id: UInt32, length: UInt32) {
-        put(id, ring.deviceArea.rawValue + 4 + 8 * UInt64(position % 8))
-        put(length, ring.deviceArea.rawValue + 8 + 8 * UInt64(position % 8))
-        put(position &+ 1, ring.deviceArea.rawValue + 2)
-    }
+    private func avail(_ position: UInt16, head: UInt16) { ram.splitAvail(ring, position, head: head) }
+    private func used(_ position: UInt16, id: UInt32, length: UInt32) { ram.splitUsed(ring, position, id: id, length: length) }
 
     /// A virtio-blk read of `sector` in head 0's chain: header, 512 bytes of data, status.
     private func blockRead(sector: UInt64) {
@@ -59,12 +35,18 @@ final class RingEventPayloadsTests: XCTestCase {
         return decoder.decode(events, watcher: watcher, roles: [role]).map { $0?.summary }
     }
 
-    func testARequestSeenInFlightKeepsItsPayloadWhenUsedAfterItsBytesChanged() throws {
+    /// A watch of the ring after its first poll, and the driver making a read of sector 8 available.
+    private func watchingARead() throws -> (RingWatcher, RingEventPayloads) {
         let watcher = try RingWatcher(memory: try memory(), queues: [ring])
         var decoder = RingEventPayloads()
         XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-blk"), [])
         blockRead(sector: 8)
         avail(0, head: 0)
+        return (watcher, decoder)
+    }
+
+    func testARequestSeenInFlightKeepsItsPayloadWhenUsedAfterItsBytesChanged() throws {
+        var (watcher, decoder) = try watchingARead()
         XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-blk"), ["blk read sector 8 len 512"])
         // The device answers; the driver frees the header and writes the next request into it
         // before making it available: the used event keeps the request seen in flight.
@@ -74,11 +56,7 @@ final class RingEventPayloadsTests: XCTestCase {
     }
 
     func testARequestUsedWithinThePollHasNoPayload() throws {
-        let watcher = try RingWatcher(memory: try memory(), queues: [ring])
-        var decoder = RingEventPayloads()
-        _ = try decode(&decoder, watcher, device: "virtio-blk")
-        blockRead(sector: 8)
-        avail(0, head: 0)
+        var (watcher, decoder) = try watchingARead()
         used(0, id: 0, length: 513)
         blockRead(sector: 16)
         avail(1, head: 0)
@@ -87,11 +65,7 @@ final class RingEventPayloadsTests: XCTestCase {
     }
 
     func testNothingWhenTheRingMovesWhileTheChainsAreRead() throws {
-        let watcher = try RingWatcher(memory: try memory(), queues: [ring])
-        var decoder = RingEventPayloads()
-        _ = try decode(&decoder, watcher, device: "virtio-blk")
-        blockRead(sector: 8)
-        avail(0, head: 0)
+        var (watcher, decoder) = try watchingARead()
         let events = RingWatcher.inRingOrder(try watcher.poll(), queues: watcher.queues)
         // Between the poll and the check after the chain's read, the request completes.
         ram.afterRead = { [unowned self] in self.used(0, id: 0, length: 513); self.ram.afterRead = nil }
