@@ -7,10 +7,11 @@
 ///   in flight for the whole read: not used in the same poll, and the ring's indexes (split) or the
 ///   chain's slot (packed) as the poll left them once the chain was read. Its payload is kept.
 /// - a **used** chain gets the payload kept from its available event (the request as it was in
-///   flight); a chain with no device-readable part (a receive buffer: input events, entropy, a
-///   received packet) is decoded from what the device wrote, when a split ring's indexes are still
-///   as the poll left them (the driver has not posted it again, so the device has not written it
-///   since). Otherwise none: never the contents of a later chain under an earlier event.
+///   flight); on a queue of receive buffers (``QueueRole/Flow/receive``: input events, entropy,
+///   received packets) a chain with no device-readable part is decoded from what the device wrote,
+///   when a split ring's indexes are still as the poll left them (the driver has not posted it
+///   again, so the device has not written it since). Otherwise none: never the contents of a later
+///   chain under an earlier event.
 public struct RingEventPayloads {
     /// A descriptor's size in a split table and a packed ring (virtio 1.2, 2.7.5 and 2.8.13).
     static let descriptorSize = 16
@@ -42,6 +43,7 @@ public struct RingEventPayloads {
                         kept: inout [UInt32: DevicePayload], into payloads: inout [DevicePayload?]) {
         let memory = watcher.memories[q]
         let location = watcher.queues[q]
+        let receiveQueue = QueueRole(deviceName: role.device, index: role.queueIndex, queueCount: role.queueCount).flow == .receive
         // Available chains the device used later in this poll (ring order): their bytes may be freed already.
         var usedLater = Set<Int>()
         var usedAfter = Set<UInt32>()
@@ -82,8 +84,11 @@ public struct RingEventPayloads {
                 if let payload = kept.removeValue(forKey: id) {
                     payloads[i] = payload
                 } else if location.layout == .split, id < UInt32(location.size), let table = splitTable() {
+                    // Only a queue of receive buffers: a used request's chain (its indirect table
+                    // freed, perhaps zeroed) may read as a chain with nothing device-readable.
+                    guard receiveQueue else { continue }
                     let chain = Chain.split(head: UInt16(id), table: table, memory: memory)
-                    if chain.readableBytes == 0 && chain.problems.isEmpty {
+                    if chain.readableBytes == 0 && chain.writableBytes > 0 && chain.problems.isEmpty {
                         receive.append((i, role.decode(chain, memory: memory, completedLength: length)))
                     }
                 }

@@ -75,6 +75,23 @@ final class RingEventPayloadsTests: XCTestCase {
         XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-blk"), [nil])
     }
 
+    /// A request queue's used chain, not seen in flight, whose descriptor now reads as a buffer with
+    /// nothing device-readable (its indirect table freed and zeroed): no payload.
+    func testAUsedRequestNotSeenInFlightHasNoPayload() throws {
+        // Made available before the watch began: its used event is the first the watch sees of it.
+        descriptor(0, address: 0xb000, length: 64, flags: 2)
+        avail(0, head: 0)
+        let watcher = try RingWatcher(memory: try memory(), queues: [ring])
+        var decoder = RingEventPayloads()
+        XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-9p"), [])
+        used(0, id: 0, length: 7)
+        XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-9p"), [nil])
+        // Made available and used within one poll: neither read.
+        avail(1, head: 0)
+        used(1, id: 0, length: 7)
+        XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-9p"), [nil, nil])
+    }
+
     func testAReceiveBufferIsDecodedFromWhatTheDeviceWrote() throws {
         let watcher = try RingWatcher(memory: try memory(), queues: [ring])
         var decoder = RingEventPayloads()

@@ -171,6 +171,17 @@ final class DevicesGuestTests: GuestTestCase {
             labels.allSatisfy { DemoInspectorTests.queueRow(screen, $0) != nil } && screen.contains("LIVE")
         }
         XCTAssertFalse(screen.contains("virtio-input:0"), screen)
+        // The tablet's Chains view: its posted buffers named, in the list and the hexdump's header.
+        for _ in 0..<16 where !(try session.screen().contains("┌ virtio-input[tablet0]:0")) {
+            try session.send("]")
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        try session.wait(for: "virtio-input[tablet0]:0 selected") { $0.contains("┌ virtio-input[tablet0]:0") }
+        try session.send("Enter")
+        let chains = try session.wait(for: "the tablet's posted buffers named in the Chains view", timeout: 30) { screen in
+            screen.split(separator: "\n").contains { $0.contains("LIVE") && $0.contains("input: room for 1 event, posted for the device to fill") }
+        }
+        XCTAssertTrue(chains.contains("virtio-input input: room for 1 event, posted for the device to fill"), chains)
         try session.send("q")
         XCTAssertEqual(try session.waitForExit(), 0)
     }
