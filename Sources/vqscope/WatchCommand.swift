@@ -19,6 +19,8 @@ struct WatchCommand: ParsableCommand {
             gets a "stall" event (with the oldest request and why, as `diagnose` says it), and a "recover" \
             event when it moves again; a ring is read whole for this only while something is pending \
             and its used index has not moved for half the threshold. \
+            Each avail and used event shows what its chain carries (the payload `dump` shows: \
+            a 9P message, an input event...) where the bytes read are its own, nothing otherwise. \
             Stops after --count events, --seconds, Ctrl-C, or when the target exits. \
             Without QMP the queues are the split rings a RAM scan finds (see `vqscope queues`). An image \
             does not change: watch prints the chains in flight when it was written ("inflight" events, \
