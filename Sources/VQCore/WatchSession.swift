@@ -18,6 +18,9 @@ public final class WatchSession {
         /// Its position among the session's queues.
         public var position: Int
         public var happening: Happening
+        /// What a ring event's chain carries, as `dump` decodes it, where the bytes read are still
+        /// that event's own (``RingEventPayloads``); nil otherwise and for stalls.
+        public var payload: DevicePayload?
         /// Monotonic seconds since the session started.
         public var elapsed: Double
         /// Wall-clock seconds since the epoch.
@@ -31,6 +34,9 @@ public final class WatchSession {
     private let judged: [DiagnosedQueue]
     private let watcher: RingWatcher
     private var health: [QueueHealthMonitor]
+    /// How each queue's chains are decoded (nil: not at all), and the decoder of events' payloads.
+    private let roles: [PayloadRole?]
+    private var payloads = RingEventPayloads()
     private let control: SessionControl
     /// Monotonic seconds at the start.
     public let start: Double
@@ -52,6 +58,7 @@ public final class WatchSession {
                                                                : QueueRole(guess: q.device),
                            list: list)
         }
+        roles = queues.map { list.payloadRole(of: $0) }
         health = judged.map { QueueHealthMonitor(queue: $0.queue, role: $0.role, threshold: threshold, at: 0) }
     }
 
@@ -66,9 +73,11 @@ public final class WatchSession {
         for (k, indexes) in current.enumerated() where k < health.count { health[k].update(indexes, at: elapsed) }
         var reports: [Report] = []
         reports.reserveCapacity(events.count)
-        for event in events {
+        // What each event's chain carries (none where the ring moved on).
+        let decoded = payloads.decode(events, watcher: watcher, roles: roles)
+        for (event, payload) in zip(events, decoded) {
             reports.append(Report(queue: judged[event.queue].queue, position: event.queue, happening: .ring(event),
-                                  elapsed: control.now() - start, wall: wall))
+                                  payload: payload, elapsed: control.now() - start, wall: wall))
             health[event.queue].record(event.kind, at: elapsed)
         }
         // The devices' IOMMU mappings are walked again before the snapshots of this poll.
@@ -76,7 +85,7 @@ public final class WatchSession {
         for k in health.indices where health[k].wantsSnapshot(at: elapsed) {
             guard let change = try judge(k, at: control.now() - start) else { continue }
             reports.append(Report(queue: judged[k].queue, position: k, happening: .health(change),
-                                  elapsed: control.now() - start, wall: control.wallNow()))
+                                  payload: nil, elapsed: control.now() - start, wall: control.wallNow()))
         }
         return reports
     }

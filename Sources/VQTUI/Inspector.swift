@@ -156,8 +156,8 @@ public final class Inspector {
             if i < health.count { health[i].updatePacked(inFlight: positions.inFlightSlots(size: queues[i].location.size)) }
         }
         adaptPollInterval(to: result.events)
-        for event in result.events {
-            log.append(event, at: t)
+        for (k, event) in result.events.enumerated() {
+            log.append(event, payload: k < result.payloads.count ? result.payloads[k]?.summary : nil, at: t)
             if activity.indices.contains(event.queue) { activity[event.queue].record(event.kind, at: t) }
             if health.indices.contains(event.queue) { health[event.queue].record(event.kind, at: t) }
         }

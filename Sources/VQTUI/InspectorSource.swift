@@ -45,11 +45,15 @@ public struct PollResult: Hashable, Sendable {
     /// Each packed queue's positions as the poll followed them (`nil` for split queues and packed
     /// ones not followed yet; may be empty when the source follows none).
     public var packed: [PackedPositions?]
+    /// What each event's chain carries, aligned with `events` (``RingEventPayloads``: nil where its
+    /// bytes may no longer be its own); empty when the source decodes none.
+    public var payloads: [DevicePayload?]
 
-    public init(indexes: [RingIndexes], events: [RingEvent], packed: [PackedPositions?] = []) {
+    public init(indexes: [RingIndexes], events: [RingEvent], packed: [PackedPositions?] = [], payloads: [DevicePayload?] = []) {
         self.indexes = indexes
         self.events = events
         self.packed = packed
+        self.payloads = payloads
     }
 }
 

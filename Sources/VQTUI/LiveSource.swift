@@ -25,6 +25,8 @@ public final class LiveSource: InspectorSource {
     /// The list the queues came from (for each device's memory, ``Target/ringMemory(for:in:)``).
     private var list = QueueList(source: .qmp, devices: [])
     private var watcher: RingWatcher?
+    /// The payloads of the watcher's events, chains seen in flight kept until they are used.
+    private var payloads = RingEventPayloads()
     /// Queues the watcher follows, by their position in `queues`.
     private var watched: [Int] = []
     private let clock: () -> Double
@@ -90,11 +92,14 @@ public final class LiveSource: InspectorSource {
         for (k, p) in watcher.packedPositions.enumerated() where k < watched.count {
             packed[watched[k]] = p.map { PackedPositions(driver: $0.driver, deviceUsed: $0.deviceUsed) }
         }
-        return PollResult(indexes: indexes, events: events.map { event in
+        // In the order they can have happened, which the payloads' bookkeeping needs.
+        let ordered = RingWatcher.inRingOrder(events, queues: watcher.queues)
+        let decoded = payloads.decode(ordered, watcher: watcher, roles: watched.map { queues[$0].role })
+        return PollResult(indexes: indexes, events: ordered.map { event in
             var event = event
             event.queue = watched[event.queue]
             return event
-        }, packed: packed)
+        }, packed: packed, payloads: decoded)
     }
 
     public func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot {

@@ -10,8 +10,9 @@ struct DiagnoseCommand: ParsableCommand {
             Samples every queue's ring (consistent snapshots) over --seconds and judges each: \
             idle (nothing in flight), busy (requests in flight and completing), waiting (only \
             buffers posted for the device to fill, e.g. net rx), stalled (requests in flight and \
-            the used index unmoved for --threshold), starved (a queue the device fills with \
-            nothing posted), broken (the ring is wrong). With QMP, QEMU's indexes are read again \
+            the used index unmoved for --threshold), starved (a queue the driver keeps filled, \
+            e.g. net rx, with nothing posted; virtio-rng's driver posts only when asked, so its \
+            empty queue is idle), broken (the ring is wrong). With QMP, QEMU's indexes are read again \
             at the end: whether the device fetched what is in flight. Also says whether the next \
             kick and the next interrupt will fire. Without QMP (an image, --no-qmp) the queues \
             are the split rings a RAM scan finds, named by its guesses (see `vqscope queues`).

@@ -17,6 +17,8 @@ struct WatchCommand: ParsableCommand {
             gets a "stall" event (with the oldest request and why, as `diagnose` says it), and a "recover" \
             event when it moves again; a ring is read whole for this only while something is pending \
             and its used index has not moved for half the threshold. \
+            Each avail and used event shows what its chain carries (the payload `dump` shows: \
+            a 9P message, an input event...) where the bytes read are its own, nothing otherwise. \
             Stops after --count events, --seconds, Ctrl-C, or when the target exits. \
             Without QMP the queues are the split rings a RAM scan finds (see `vqscope queues`). An image \
             does not change: watch prints the chains in flight when it was written ("inflight" events, \
@@ -101,7 +103,7 @@ struct WatchCommand: ParsableCommand {
                     if json {
                         out.write(Self.json(r).text + "\n")
                     } else {
-                        out.write("\(String(format6: r.elapsed)) \(r.queue.label) \(Self.text(r.happening))\n")
+                        out.write("\(String(format6: r.elapsed)) \(r.queue.label) \(Self.text(r.happening))\(r.payload.map { "  " + $0.summary } ?? "")\n")
                     }
                     emitted += 1
                     if let count, emitted >= count { return false }
@@ -121,7 +123,7 @@ struct WatchCommand: ParsableCommand {
     static func json(_ r: WatchSession.Report) -> JSON {
         let time = JSON.double((r.wall * 1e6).rounded() / 1e6)
         switch r.happening {
-        case .ring(let event): return json(event, queue: r.queue, time: time)
+        case .ring(let event): return json(event, queue: r.queue, time: time, payload: r.payload)
         case .health(let change): return json(change, queue: r.queue, time: time)
         }
     }
@@ -164,7 +166,7 @@ struct WatchCommand: ParsableCommand {
     }
 
     /// One event as a JSON line's object.
-    static func json(_ event: RingEvent, queue q: Virtqueue, time: JSON) -> JSON {
+    static func json(_ event: RingEvent, queue q: Virtqueue, time: JSON, payload: DevicePayload? = nil) -> JSON {
         var fields: [(String, JSON)] = [("time", time), ("queue", .string(q.label)), ("device", .string(q.device)), ("index", .int(Int64(q.index)))]
         switch event.kind {
         case .available(let head):
@@ -175,6 +177,7 @@ struct WatchCommand: ParsableCommand {
             fields += [("event", .string("lapped")), ("ring", .string(ring.rawValue)), ("idx", .uint(UInt64(event.index))), ("missed", .int(Int64(missed)))]
         }
         if let wrap = event.wrap { fields.append(("wrap", .bool(wrap))) }
+        if case .lapped = event.kind {} else { fields.append(("payload", .string(payload?.summary))) }
         return .object(fields)
     }
 
