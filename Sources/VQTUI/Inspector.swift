@@ -65,7 +65,7 @@ public final class Inspector {
     /// The poll interval the rings' pace calls for (see ``adaptPollInterval(to:)``).
     var currentPollInterval = defaultPollInterval
     static let fastestPollInterval = 0.005
-    static let slowestPollInterval = 0.05
+    static let slowestPollInterval = 0.1
 
     /// Polls as often as the busiest ring needs and no more often: when a poll found a queue moved
     /// by more than an eighth of its ring, poll twice as often; when every queue moved by less than

@@ -100,6 +100,10 @@ public protocol InspectorSource: AnyObject {
     func read(at address: GuestPhysicalAddress, count: Int, queue: Virtqueue) throws(MemoryError) -> [UInt8]
     /// The map `queue`'s addresses are checked against (the device's IOVA view behind an IOMMU).
     func slotMap(for queue: Virtqueue) -> SlotMap
+    /// The memory `queue`'s addresses are read through: guest memory, or the device's view through
+    /// its IOMMU when its addresses are IOVAs; throws when they cannot be translated. What VQCore's
+    /// decoders read chains and tables through in one batch.
+    func memory(for queue: Virtqueue) throws(MemoryError) -> GuestMemory
     /// Decodes what a chain carries for its device (blk request, net header and frame...).
     func payload(of chain: Chain, queue: Virtqueue, completedLength: UInt32?) -> DevicePayload?
     /// The VM's run state, or `nil` when it cannot be known (no QMP, an image).

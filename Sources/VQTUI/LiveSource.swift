@@ -42,7 +42,7 @@ public final class LiveSource: InspectorSource {
 
     /// The memory `queue`'s addresses are read through: its device's view through the IOMMU when
     /// they are IOVAs; throws when they cannot be translated (nothing is then read).
-    private func memory(for queue: Virtqueue) throws(MemoryError) -> GuestMemory {
+    public func memory(for queue: Virtqueue) throws(MemoryError) -> GuestMemory {
         do throws(IOMMUTranslationError) { return try target.ringMemory(for: queue, in: list).memory } catch {
             throw .untranslated(error)
         }
@@ -155,5 +155,18 @@ public final class LiveSource: InspectorSource {
         do { try qmp.userRequested(request) } catch { throw .noQMP("\(request.rawValue): \(error)") }
     }
 
-    public func isAlive() -> Bool { target.process?.isAlive ?? true }
+    /// Whether the process lives, asked of the kernel at most every ``aliveInterval`` (a read that
+    /// finds it gone says so at once, through `processGone`).
+    public func isAlive() -> Bool {
+        guard let process = target.process else { return true }
+        let now = clock()
+        if let last = aliveCheck, now - last.time < Self.aliveInterval { return last.alive }
+        let alive = process.isAlive
+        aliveCheck = (now, alive)
+        return alive
+    }
+
+    /// Seconds between two questions to the kernel of whether the process lives.
+    static let aliveInterval = 0.5
+    private var aliveCheck: (time: Double, alive: Bool)?
 }
