@@ -7,7 +7,7 @@
 /// memory lead. A ring's descriptors name its buffers and indirect tables by guest-physical address;
 /// under the right map those addresses reach bytes that say what they are (an indirect table that
 /// holds together, an Ethernet frame, a blk request, ...), under a wrong one they reach another
-/// node's memory. The scan runs once (under the first assignment); each found split ring is moved
+/// node's memory. The scan runs once (under the first assignment); each found ring is moved
 /// to where its bytes lie under every other assignment and its chains are checked there
 /// (``DeviceGuesser/Guess/verified``). The assignment with the most verified chains wins when it has
 /// strictly more than every other; otherwise the evidence cannot decide, and only the parts every
@@ -15,6 +15,8 @@
 public enum RAMAssignment {
     /// Assignments tried at most (4 equal backends have 24); beyond it the evidence is not gathered.
     public static let maximumAssignments = 24
+    /// Rings whose chains are followed under each assignment at most, best scores first.
+    public static let maximumRings = 64
 
     /// The outcome of weighing the evidence.
     public struct Decision: Sendable, Equatable {
@@ -44,20 +46,20 @@ public enum RAMAssignment {
     }
 
     /// Chains of `rings` (found under `scannedUnder`) whose contents verify when the same bytes
-    /// are read as `candidate` places them. A split ring's three areas are moved by their host
-    /// addresses; a ring whose areas `candidate` does not hold, or packed, counts nothing.
+    /// are read as `candidate` places them. A ring's three areas are moved by their host
+    /// addresses; a ring whose areas `candidate` does not hold counts nothing.
     static func verifiedChains(_ rings: [ScannedRing], scannedUnder: SlotMap, candidate: SlotMap, reader: any MemoryReader,
                                resident: (@Sendable (UInt64, Int) -> [Bool])?) -> Int {
         let memory = GuestMemory(map: candidate, reader: reader)
         let guesser = DeviceGuesser(memory: memory, resident: resident, ram: RAMRanges(candidate))
         var total = 0
-        for ring in rings where ring.location.layout == .split {
+        for ring in rings {
             let areas = [ring.location.descriptors, ring.location.driverArea, ring.location.deviceArea].map { gpa in
                 scannedUnder.hostAddress(of: gpa).flatMap { candidate.guestAddress(ofHost: $0) }
             }
             guard let desc = areas[0], let avail = areas[1], let used = areas[2] else { continue }
             var moved = ring
-            moved.location = VirtqueueLocation(layout: .split, size: ring.location.size, descriptors: GuestPhysicalAddress(desc),
+            moved.location = VirtqueueLocation(layout: ring.location.layout, size: ring.location.size, descriptors: GuestPhysicalAddress(desc),
                                                driverArea: GuestPhysicalAddress(avail), deviceArea: GuestPhysicalAddress(used))
             total += guesser.guess(moved).verified
         }
@@ -76,7 +78,7 @@ public enum RAMAssignment {
                                resident: (@Sendable (UInt64, Int) -> [Bool])?,
                                limits: RingScanLimits = RingScanLimits()) throws(TargetError) -> (map: SlotMap, note: String?) {
         guard backends.isAmbiguous else {
-            return (try layout.slotMap(chunks: backends.chunks(backends.backends.map { $0.candidates[0] })), nil)
+            return (try backends.slotMap(backends.backends.map { $0.candidates[0] }, layout: layout), nil)
         }
         let openIDs = backends.backends.filter { $0.candidates.count > 1 }.map(\.id)
         let hint = "give QMP (--qmp), or --slots kvm on a KVM guest"
@@ -87,12 +89,15 @@ public enum RAMAssignment {
             throw .noSlotMap("\(backends.ambiguityDescription(of: openIDs)), but there are too few such mappings for one each")
         }
         var maps: [SlotMap] = []
-        for assignment in assignments { maps.append(try layout.slotMap(chunks: backends.chunks(assignment))) }
+        for assignment in assignments { maps.append(try backends.slotMap(assignment, layout: layout)) }
 
         var limits = limits
         limits.livenessWindow = 0
         let rings: [ScannedRing]
-        do { rings = try RingScanner.scan(memory: GuestMemory(map: maps[0], reader: reader), residentPages: resident, limits: limits).rings } catch {
+        do {
+            rings = Array(try RingScanner.scan(memory: GuestMemory(map: maps[0], reader: reader), residentPages: resident, limits: limits).rings
+                .sorted { $0.score > $1.score }.prefix(maximumRings))
+        } catch {
             throw .noSlotMap("\(backends.ambiguityDescription(of: openIDs)); the RAM scan that would decide failed: \(error)")
         }
         let scores = maps.map { verifiedChains(rings, scannedUnder: maps[0], candidate: $0, reader: reader, resident: resident) }
@@ -117,15 +122,5 @@ public enum RAMAssignment {
         let map: SlotMap
         do { map = try SlotMap(slots: kept, holes: holes) } catch { throw .noSlotMap(error.description) }
         return (map, "\(why): \(uncertain.map { "'\($0)'" }.joined(separator: ", ")) left out of the slot map")
-    }
-}
-
-extension SlotMap {
-    /// The guest-physical address whose bytes are at backing address `host`, if a slot holds it.
-    public func guestAddress(ofHost host: UInt64) -> UInt64? {
-        for slot in slots where host >= slot.host && host - slot.host < slot.size {
-            return slot.guest.rawValue &+ (host - slot.host)
-        }
-        return nil
     }
 }

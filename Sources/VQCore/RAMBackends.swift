@@ -1,6 +1,6 @@
 /// Guest RAM as the command line makes it (one RAM block, one machine memory backend, or one
-/// backend per NUMA node, in RAM-offset order) and, for each part, the process's mappings that
-/// could hold it (``MapsSlotSource``). Several parts of one size and kind leave the mapping of
+/// backend per NUMA node, in RAM-offset order; then each `pc-dimm`'s backend at its own address)
+/// and, for each part, the process's mappings that could hold it (``MapsSlotSource``). Several parts of one size and kind leave the mapping of
 /// each open: ``assignments(limit:)`` lists the ways to give each its own.
 public struct RAMBackends: Sendable, Equatable {
     /// One part of guest RAM.
@@ -10,11 +10,15 @@ public struct RAMBackends: Sendable, Equatable {
         public var size: UInt64
         /// Start addresses of the mappings that fit it (size, permissions, kind), ascending.
         public var candidates: [UInt64]
+        /// A memory device's (DIMM's) guest-physical address; nil for a part of the RAM block,
+        /// which the machine's layout places.
+        public var guest: UInt64?
 
-        public init(id: String, size: UInt64, candidates: [UInt64]) {
+        public init(id: String, size: UInt64, candidates: [UInt64], guest: UInt64? = nil) {
             self.id = id
             self.size = size
             self.candidates = candidates.sorted()
+            self.guest = guest
         }
     }
 
@@ -53,10 +57,14 @@ public struct RAMBackends: Sendable, Equatable {
         return extend(0) ? result : nil
     }
 
-    /// The RAM chunks of one assignment (host address, size, backend id), for
-    /// ``MachineLayout/slotMap(chunks:)``.
-    public func chunks(_ assignment: [UInt64]) -> [(host: UInt64, size: UInt64, name: String)] {
-        zip(backends, assignment).map { ($1, $0.size, $0.id) }
+    /// The slot map of one assignment (a mapping per part, in ``backends`` order): the RAM block's
+    /// parts laid out by `layout`, each memory device at its address.
+    public func slotMap(_ assignment: [UInt64], layout: MachineLayout) throws(TargetError) -> SlotMap {
+        let parts = Array(zip(backends, assignment))
+        let block = try layout.slotMap(chunks: parts.filter { $0.0.guest == nil }.map { ($1, $0.size, $0.id) })
+        let devices = parts.compactMap { b, host in b.guest.map { MemorySlot(guest: GuestPhysicalAddress($0), size: b.size, host: host, name: b.id) } }
+        guard !devices.isEmpty else { return block }
+        do { return try SlotMap(slots: block.slots + devices, holes: block.holes) } catch { throw .noSlotMap(error.description) }
     }
 
     /// One line naming the parts whose mapping is open and their candidates:

@@ -69,7 +69,14 @@ struct DeviceGuesser {
         return try? memory.bytes(at: GuestPhysicalAddress(gpa), count: count)
     }
 
+    /// The guess for a split ring (a packed one is read once and guessed from its snapshot).
     func guess(_ ring: ScannedRing) -> Guess {
+        guard ring.location.layout == .split else {
+            guard let snapshot = try? PackedRing.snapshot(memory: memory, location: ring.location, maxAttempts: 2) else {
+                return Guess(name: nil, reasons: [], score: 0)
+            }
+            return guess(snapshot)
+        }
         let loc = ring.location
         let n = Int(loc.size)
         let layout = SplitRingLayout(size: n)
@@ -133,15 +140,44 @@ struct DeviceGuesser {
             return nil
         }
 
-        let etherTypes: Set<UInt16> = [0x0800, 0x0806, 0x86DD, 0x8100, 0x88A8, 0x88CC, 0x8035]
-        /// Whether `length` bytes at `address` hold a virtio-net header and an Ethernet frame.
-        func looksLikeFrame(_ address: UInt64, _ length: UInt32) -> Bool {
-            guard length >= 26, let b = read(address, 26) else { return false }
-            // The ethertype after a 12-byte header (version 1, mergeable buffers) or a 10-byte one.
-            return etherTypes.contains(UInt16(b[24]) << 8 | UInt16(b[25])) || etherTypes.contains(UInt16(b[22]) << 8 | UInt16(b[23]))
+        var observed: [Observation] = []
+        for (head, usedLength) in heads {
+            let indirectBefore = indirectChains
+            let segments = chain(head)
+            observed.append(Observation(segments: segments, usedLength: usedLength, throughTable: indirectChains > indirectBefore))
         }
-        let blkTypes: Set<UInt32> = [0, 1, 4, 8, 10, 11, 13, 14, 16, 18, 20, 22, 24, 26]
+        return judge(observed, looked: heads.count)
+    }
 
+    /// One chain looked at: its buffers (nil when it does not hold together), the length the device
+    /// reported when it has used it, and whether an indirect table was followed to it.
+    struct Observation {
+        var segments: [Segment]?
+        var usedLength: UInt32?
+        var throughTable = false
+    }
+
+    /// A used slot of a packed ring: the device wrote the buffer ID and length over the driver's
+    /// descriptor and left its address (QEMU's virtqueue_packed_fill_desc), so with in-order
+    /// completion the address is the buffer the device used.
+    struct PackedUse {
+        var address: UInt64
+        var length: UInt32
+    }
+
+    static let etherTypes: Set<UInt16> = [0x0800, 0x0806, 0x86DD, 0x8100, 0x88A8, 0x88CC, 0x8035]
+    static let blkTypes: Set<UInt32> = [0, 1, 4, 8, 10, 11, 13, 14, 16, 18, 20, 22, 24, 26]
+
+    /// Whether `length` bytes at `address` hold a virtio-net header and an Ethernet frame.
+    func looksLikeFrame(_ address: UInt64, _ length: UInt32) -> Bool {
+        guard length >= 26, let b = read(address, 26) else { return false }
+        // The ethertype after a 12-byte header (version 1, mergeable buffers) or a 10-byte one.
+        return Self.etherTypes.contains(UInt16(b[24]) << 8 | UInt16(b[25])) || Self.etherTypes.contains(UInt16(b[22]) << 8 | UInt16(b[23]))
+    }
+
+    /// The vote of `observed` chains (and a packed ring's used slots `uses`), `looked` chains looked at in all.
+    func judge(_ observed: [Observation], uses: [PackedUse] = [], looked: Int) -> Guess {
+        func u32(_ b: [UInt8], _ at: Int) -> UInt32 { UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24 }
         var votes: [String: Int] = [:]
         var why: [String: String] = [:]
         var verified = 0
@@ -151,16 +187,17 @@ struct DeviceGuesser {
             if why[name] == nil { why[name] = reason }
             if contents { chainVerified = true }
         }
-        var blkLikeUsedLengths = 0, usedLengths = 0
-        for (head, usedLength) in heads {
+        var blkLikeUsedLengths = 0, usedLengths = 0, longerThanStatus = false
+        for observation in observed {
+            let usedLength = observation.usedLength
             if let usedLength {
                 usedLengths += 1
                 if usedLength % 512 == 1 { blkLikeUsedLengths += 1 }
+                if usedLength > 1 { longerThanStatus = true }
             }
-            let indirectBefore = indirectChains
-            guard let segments = chain(head), let first = segments.first, let last = segments.last else { continue }
+            guard let segments = observation.segments, let first = segments.first, let last = segments.last else { continue }
             // A table found where the ring says, holding together: the contents agree with the address.
-            chainVerified = indirectChains > indirectBefore
+            chainVerified = observation.throughTable
             defer { if chainVerified { verified += 1 } }
             let readable = segments.allSatisfy { !$0.writable }
             let writable = segments.allSatisfy { $0.writable }
@@ -169,8 +206,8 @@ struct DeviceGuesser {
             } else if segments.count >= 2 && !first.writable && last.writable && last.length == 1 {
                 if first.length == 16 {
                     let type = read(first.address, 4).map { u32($0, 0) }
-                    vote("virtio-blk", type.map { blkTypes.contains($0) ? "a blk request (type \($0)): 16-byte header, data, 1-byte status" : "a 16-byte header, data and a 1-byte status" }
-                         ?? "a 16-byte header, data and a 1-byte status", verifiedBy: type.map(blkTypes.contains) ?? false)
+                    vote("virtio-blk", type.map { Self.blkTypes.contains($0) ? "a blk request (type \($0)): 16-byte header, data, 1-byte status" : "a 16-byte header, data and a 1-byte status" }
+                         ?? "a 16-byte header, data and a 1-byte status", verifiedBy: type.map(Self.blkTypes.contains) ?? false)
                 } else if first.length == 2 {
                     vote("virtio-net-ctrl", "a 2-byte class/command, data and a 1-byte ack")
                 }
@@ -198,7 +235,23 @@ struct DeviceGuesser {
                 }
             }
         }
-        if votes.isEmpty && usedLengths > 0 && blkLikeUsedLengths == usedLengths && heads.contains(where: { ($0.usedLength ?? 0) > 1 }) {
+        // A packed ring's used slots: what the device wrote, at the buffer's address.
+        for use in uses {
+            chainVerified = false
+            usedLengths += 1
+            if use.length % 512 == 1 { blkLikeUsedLengths += 1 }
+            if use.length > 1 { longerThanStatus = true }
+            if use.length == 0 && looksLikeFrame(use.address, 26) {
+                vote("virtio-net-tx", "used buffers the device read, holding a virtio-net header and an Ethernet frame", verifiedBy: true)
+            } else if use.length >= 26 && looksLikeFrame(use.address, use.length) {
+                vote("virtio-net-rx", "used buffers into which the device wrote Ethernet frames", verifiedBy: true)
+            } else if use.length == 8, let b = read(use.address, 2), Self.inputEventTypes.contains(UInt16(b[0]) | UInt16(b[1]) << 8) {
+                // EV_SYN (0) is also what a zeroed buffer reads as: a vote, not evidence.
+                vote("virtio-input", "used 8-byte buffers holding input events", verifiedBy: b[0] != 0 || b[1] != 0)
+            }
+            if chainVerified { verified += 1 }
+        }
+        if votes.isEmpty && usedLengths > 0 && blkLikeUsedLengths == usedLengths && longerThanStatus {
             // The chains are gone (freed indirect tables) but the device wrote N*512 + 1 bytes:
             // sectors and a status byte.
             return Guess(name: "virtio-blk", reasons: ["device wrote 512*k + 1 bytes per request (sectors and a status byte)"], score: usedLengths,
@@ -209,8 +262,29 @@ struct DeviceGuesser {
             return Guess(name: nil, reasons: votes.isEmpty ? [] : ["buffers of mixed kinds: " + votes.keys.sorted().joined(separator: ", ")], score: 0,
                          verified: verified)
         }
-        return Guess(name: top.key, reasons: ["looks like \(top.key): \(why[top.key] ?? "") (\(top.value) of \(heads.count) chains looked at)"],
+        return Guess(name: top.key, reasons: ["looks like \(top.key): \(why[top.key] ?? "") (\(top.value) of \(looked) chains looked at)"],
                      score: top.value, verified: verified)
+    }
+
+    /// The guess for a packed ring from one snapshot of it: the latest (up to ``recentEntries``)
+    /// available chains, whole (indirect tables expanded), and the latest used slots before the
+    /// device's used position, read as ``PackedUse``s.
+    func guess(_ snapshot: PackedRing.Snapshot) -> Guess {
+        let chains = snapshot.available.suffix(Self.recentEntries).map { a in
+            Observation(segments: a.chain.isClean ? a.chain.elements.map { Segment(address: $0.address.rawValue, length: $0.length, writable: $0.isWritable) } : nil,
+                        usedLength: nil, throughTable: a.chain.isClean && a.chain.elements.contains(where: \.isFromIndirectTable))
+        }
+        var uses: [PackedUse] = []
+        let n = snapshot.descriptors.count
+        var slot = Int(snapshot.deviceUsed.index)
+        for _ in 0..<min(n, Self.recentEntries) where n > 0 {
+            slot = (slot + n - 1) % n
+            guard case .used = snapshot.states[slot] else { break }
+            let d = snapshot.descriptors[slot]
+            if d.address.rawValue == 0 && d.length == 0 { break }  // never written: a first lap's tail
+            uses.append(PackedUse(address: d.address.rawValue, length: d.length))
+        }
+        return judge(chains, uses: uses, looked: chains.count + uses.count)
     }
 
     /// Event types of `virtio_input_event` Linux sends or receives.

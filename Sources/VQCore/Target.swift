@@ -155,7 +155,9 @@ public final class Target {
                     }
                     return try finish(try KVMSlotScanner.scan(memory: reader, mappings: try mappings()).map, .kvm)
                 case .maps:
-                    let resident = try RingScanner.residentPages(pid: pid)
+                    // The page map only where the guest's rings must decide between look-alike mappings.
+                    let ambiguous = try MapsSlotSource.backends(commandLine: process.commandLine, mappings: try mappings()).isAmbiguous
+                    let resident = ambiguous ? try RingScanner.residentPages(pid: pid) : nil
                     let (map, note) = try MapsSlotSource.slotMap(commandLine: process.commandLine, mappings: try mappings(), reader: reader,
                                                                  resident: resident)
                     let target = try finish(map, .maps)

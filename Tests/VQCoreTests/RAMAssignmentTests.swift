@@ -105,6 +105,26 @@ final class RAMAssignmentTests: XCTestCase {
         XCTAssertEqual(result.rings.first?.deviceGuess, "virtio-net-rx")
     }
 
+    /// A packed transmit ring decides as well: its used slots keep the addresses of the frames the
+    /// device read, which hold frames only under the right assignment.
+    func testAPackedRingDecidesToo() throws {
+        var g = try twoNodeGuest(rings: false)
+        func put<T: FixedWidthInteger>(_ value: T, _ gpa: UInt64) { g.memory.store(value, at: g.truth.hostAddress(of: GuestPhysicalAddress(gpa))!) }
+        func put(_ bytes: [UInt8], _ gpa: UInt64) { g.memory.store(bytes, at: g.truth.hostAddress(of: GuestPhysicalAddress(gpa))!) }
+        let desc: UInt64 = 0x300000, data: UInt64 = 0xA00000
+        for r in 0..<40 {
+            let buffer = data + UInt64(r) * 0x800
+            put([UInt8](repeating: 0, count: 12) + [0x52, 0x55, 10, 0, 2, 2, 0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x08, 0x00], buffer)
+            put(buffer, desc + 16 * UInt64(r))
+            put(UInt32(0), desc + 16 * UInt64(r) + 8)     // the device read it: wrote 0 bytes
+            put(UInt16(r), desc + 16 * UInt64(r) + 12)
+            put(UInt16(0x8080), desc + 16 * UInt64(r) + 14)  // AVAIL = USED = 1: used in the first lap
+        }
+        let (map, note) = try MapsSlotSource.slotMap(commandLine: g.cl, mappings: g.mappings, reader: g.memory, resident: nil)
+        XCTAssertEqual(map, g.truth, note ?? "")
+        XCTAssertTrue(note?.contains("at most 0 under any other") == true, note ?? "")
+    }
+
     func testWithoutEvidenceTheCandidatesAreListedAndNothingIsGuessed() throws {
         let g = try twoNodeGuest(rings: false)
         XCTAssertThrowsError(try MapsSlotSource.slotMap(commandLine: g.cl, mappings: g.mappings, reader: g.memory, resident: nil)) {
@@ -138,5 +158,49 @@ final class RAMAssignmentTests: XCTestCase {
         let (map, note) = try MapsSlotSource.slotMap(commandLine: cl, mappings: mappings, reader: BufferMemory(base: 0, count: 0), resident: nil)
         XCTAssertNil(note)
         XCTAssertEqual(map.hostAddress(of: GuestPhysicalAddress(16 * MiB)), hostBase + mappingStride)
+    }
+
+    // MARK: Memory devices
+
+    private func dimmCommandLine(_ dimms: [(size: String, addr: String?)]) -> QEMUCommandLine {
+        var args = ["qemu-system-x86_64", "-machine", "pc", "-m", "16,slots=4,maxmem=4G"]
+        for (i, d) in dimms.enumerated() {
+            args += ["-object", "memory-backend-ram,id=d\(i),size=\(d.size)", "-device", "pc-dimm,id=dimm\(i),memdev=d\(i)" + (d.addr.map { ",addr=\($0)" } ?? "")]
+        }
+        return QEMUCommandLine(arguments: args)
+    }
+
+    func testDIMMsFollowOneAnotherFromTheDeviceMemoryBase() throws {
+        let cl = dimmCommandLine([("128M", nil), ("64M", nil), ("128M", "0x140000000"), ("128M", nil)])
+        XCTAssertEqual(cl.dimms.map(\.memoryBackendID), ["d0", "d1", "d2", "d3"])
+        let layout = try MachineLayout.forMachine(cl)
+        XCTAssertEqual(layout.deviceMemoryBase, 1 << 32, "no RAM above 4 GiB: device memory starts there")
+        // d2 is fixed at 5 GiB; d3 fits after d1, before it.
+        XCTAssertEqual(try MapsSlotSource.dimmAddresses(cl, layout: layout), [0x1_0000_0000, 0x1_0800_0000, 0x1_4000_0000, 0x1_0C00_0000])
+        // RAM above 4 GiB moves the base to the next gigabyte after it.
+        let big = QEMUCommandLine(arguments: ["qemu-system-x86_64", "-m", "4608,slots=2,maxmem=8G"])
+        XCTAssertEqual(try MachineLayout.forMachine(big).deviceMemoryBase, 0x1_8000_0000)
+        let odd = dimmCommandLine([("100M", nil), ("1M", nil)])
+        XCTAssertThrowsError(try MapsSlotSource.dimmAddresses(odd, layout: try MachineLayout.forMachine(odd))) {
+            XCTAssertTrue("\($0)".contains("pc-dimm 'dimm1': 1 MiB is not a multiple of 2 MiB"), "\($0)")
+        }
+    }
+
+    func testDIMMsOfOneSizeWithoutEvidenceAreLeftOutAndRAMKept() throws {
+        let cl = dimmCommandLine([("8M", nil), ("8M", nil)])
+        let memory = BufferMemory(base: hostBase, count: Int(2 * mappingStride + 8 * MiB))
+        let mappings = [mapping(hostBase, 16 * MiB), mapping(hostBase + mappingStride * 16, 8 * MiB), mapping(hostBase + mappingStride * 17, 8 * MiB)]
+        let found = try MapsSlotSource.backends(commandLine: cl, mappings: mappings)
+        XCTAssertEqual(found.backends.map(\.id), ["pc.ram", "d0", "d1"])
+        XCTAssertEqual(found.backends.map(\.guest), [nil, 0x1_0000_0000, 0x1_0080_0000])
+        let (map, note) = try MapsSlotSource.slotMap(commandLine: cl, mappings: mappings, reader: memory, resident: nil)
+        XCTAssertEqual(Set(map.slots.map(\.name)), ["pc.ram"])
+        XCTAssertTrue(map.reasonUnmapped(GuestPhysicalAddress(0x1_0080_0000)).contains("memory backend 'd1', whose mapping is undecided"))
+        XCTAssertTrue(note?.contains("'d0', 'd1' left out of the slot map") == true, note ?? "")
+        // With one DIMM there is nothing to decide: it is mapped at its address.
+        let one = dimmCommandLine([("8M", nil)])
+        let single = try MapsSlotSource.slotMap(commandLine: one, mappings: Array(mappings.prefix(2)), reader: memory, resident: nil)
+        XCTAssertNil(single.note)
+        XCTAssertEqual(single.map.hostAddress(of: GuestPhysicalAddress(0x1_0000_1000)), hostBase + mappingStride * 16 + 0x1000)
     }
 }
