@@ -130,6 +130,23 @@ else
     echo "benchmark: inspector rows skipped: tmux is not installed" >&2
 fi
 
+# Side by side with an earlier build (VQSCOPE_BEFORE=/path/to/old/vqscope): bulk translate rates, and
+# the inspector's share of one core at 80x24 and 160x48, each run alternating old and new.
+if [[ -n ${VQSCOPE_BEFORE:-} ]]; then
+    python3 "$root/Samples/bench/translate-rate.py" --before "$VQSCOPE_BEFORE" --after "$bin/vqscope" \
+        -- --pid "$qemu_pid" --qmp "$work/tool.sock"
+    if command -v tmux >/dev/null; then
+        for size in "80 24" "160 48"; do
+            read -r width height <<<"$size"
+            for build in "$VQSCOPE_BEFORE" "$bin/vqscope"; do
+                echo -n "$build: "
+                python3 "$root/Samples/bench/inspector-cpu.py" --seconds 30 --width "$width" --height "$height" \
+                    -- "$build" --pid "$qemu_pid" --qmp "$work/tool.sock"
+            done
+        done
+    fi
+fi
+
 stop_guest
 scan_rows
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -89,13 +89,15 @@ public enum DeviceRingAreas {
                 budget -= UInt64(count)
                 defer { at += UInt64(count) }
                 // Resident runs only: reading the rest would make the kernel map pages into QEMU.
-                let pages = resident?(at, (count + 4095) / 4096) ?? [Bool](repeating: true, count: (count + 4095) / 4096)
+                // The page map's unit: the host's page.
+                let pageSize = Int(Sys.pageSize)
+                let pages = resident?(at, (count + pageSize - 1) / pageSize) ?? [Bool](repeating: true, count: (count + pageSize - 1) / pageSize)
                 var page = 0
                 while page < pages.count {
                     guard pages[page] else { page += 1; continue }
                     var end = page
                     while end < pages.count && pages[end] { end += 1 }
-                    let runStart = at + UInt64(page) * 4096, runCount = min(count, end * 4096) - page * 4096
+                    let runStart = at + UInt64(page * pageSize), runCount = min(count, end * pageSize) - page * pageSize
                     buffer.withUnsafeMutableBytes { raw in
                         let view = UnsafeMutableRawBufferPointer(rebasing: raw[0..<runCount])
                         guard (try? reader.read(at: runStart, into: view)) != nil else { return }

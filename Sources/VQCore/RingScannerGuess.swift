@@ -62,7 +62,7 @@ struct DeviceGuesser {
         if let resident {
             var page = gpa & ~0xFFF
             while page < gpa &+ UInt64(count) {
-                guard let host = memory.map.hostAddress(of: GuestPhysicalAddress(page)), resident(host & ~0xFFF, 1).first == true else { return nil }
+                guard let host = memory.map.hostAddress(of: GuestPhysicalAddress(page)), resident(host & ~(Sys.pageSize - 1), 1).first == true else { return nil }
                 page &+= 0x1000
             }
         }

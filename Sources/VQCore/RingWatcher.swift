@@ -157,8 +157,9 @@ public final class RingWatcher {
         ranges.reserveCapacity(which.count * 2)
         for i in which {
             let q = queues[i], o = offset(i)
-            ranges.append((i, GuestPhysicalAddress(q.driverArea.rawValue &+ 2), UnsafeMutableRawBufferPointer(rebasing: bytes[o..<o + 2])))
-            ranges.append((i, GuestPhysicalAddress(q.deviceArea.rawValue &+ 2), UnsafeMutableRawBufferPointer(rebasing: bytes[o + 2..<o + 4])))
+            let index = UInt64(SplitRingLayout.indexOffset)
+            ranges.append((i, GuestPhysicalAddress(q.driverArea.rawValue &+ index), UnsafeMutableRawBufferPointer(rebasing: bytes[o..<o + 2])))
+            ranges.append((i, GuestPhysicalAddress(q.deviceArea.rawValue &+ index), UnsafeMutableRawBufferPointer(rebasing: bytes[o + 2..<o + 4])))
         }
         return ranges
     }
@@ -172,7 +173,7 @@ public final class RingWatcher {
         var total = queues.count * 4
         for i in queues.indices where queues[i].layout == .packed {
             ringOffset[i] = total
-            total += 16 * Int(queues[i].size)
+            total += PackedRingLayout(queues[i]).descriptorRingBytes
         }
         var first = [UInt8](repeating: 0, count: total)
         try rethrowing(MemoryError.self) {
@@ -180,7 +181,7 @@ public final class RingWatcher {
                 var ranges = indexRanges(split, bytes, offset: { $0 * 4 })
                 for i in queues.indices where queues[i].layout == .packed {
                     let o = ringOffset[i]
-                    ranges.append((i, queues[i].descriptors, UnsafeMutableRawBufferPointer(rebasing: bytes[o..<o + 16 * Int(queues[i].size)])))
+                    ranges.append((i, queues[i].descriptors, UnsafeMutableRawBufferPointer(rebasing: bytes[o..<o + PackedRingLayout(queues[i]).descriptorRingBytes])))
                 }
                 try read(ranges)
             }
@@ -216,7 +217,7 @@ public final class RingWatcher {
         var entryBytes = 0
         for span in spans {
             spanOffsets.append(entryBytes)
-            entryBytes += span.count * (span.used ? 8 : 2)
+            entryBytes += span.count * (span.used ? SplitRingLayout.usedEntryBytes : SplitRingLayout.availEntryBytes)
         }
         let moved = Array(Set(spans.map(\.queue))).sorted()
         var afterOffset = [Int](repeating: 0, count: queues.count)
@@ -228,8 +229,10 @@ public final class RingWatcher {
                     var ranges: [(queue: Int, gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] = []
                     for (s, span) in spans.enumerated() {
                         let q = queues[span.queue]
-                        let entry = span.used ? 8 : 2
-                        let base = span.used ? q.deviceArea.rawValue &+ 4 : q.driverArea.rawValue &+ 4
+                        let layout = SplitRingLayout(q)
+                        let entry = span.used ? SplitRingLayout.usedEntryBytes : SplitRingLayout.availEntryBytes
+                        let base = span.used ? q.deviceArea.rawValue &+ UInt64(layout.usedEntryOffset(0))
+                                             : q.driverArea.rawValue &+ UInt64(layout.availEntryOffset(0))
                         var slot = Int(span.from) % Int(q.size)
                         var done = 0
                         while done < span.count {
@@ -259,10 +262,10 @@ public final class RingWatcher {
                     continue
                 }
                 if span.used {
-                    let at = spanOffsets[s] + k * 8
+                    let at = spanOffsets[s] + k * SplitRingLayout.usedEntryBytes
                     perQueue[span.queue].append(RingEvent(queue: span.queue, kind: .used(id: entries.u32(at), length: entries.u32(at + 4)), index: index))
                 } else {
-                    perQueue[span.queue].append(RingEvent(queue: span.queue, kind: .available(head: entries.u16(spanOffsets[s] + k * 2)), index: index))
+                    perQueue[span.queue].append(RingEvent(queue: span.queue, kind: .available(head: entries.u16(spanOffsets[s] + k * SplitRingLayout.availEntryBytes)), index: index))
                 }
             }
         }
@@ -277,7 +280,7 @@ public final class RingWatcher {
         }
         for i in queues.indices where queues[i].layout == .packed {
             let o = ringOffset[i], n = Int(queues[i].size)
-            let ring = first.withUnsafeBytes { Descriptor.decode(UnsafeRawBufferPointer(rebasing: $0[o..<o + 16 * n]), layout: .packed) }
+            let ring = first.withUnsafeBytes { Descriptor.decode(UnsafeRawBufferPointer(rebasing: $0[o..<o + PackedRingLayout(size: n).descriptorRingBytes]), layout: .packed) }
             followed[i].packedRing = ring
             if followed[i].follower!.isStarted {
                 perQueue[i] += followed[i].follower!.advance(ring)

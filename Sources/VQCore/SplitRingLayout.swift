@@ -23,11 +23,16 @@ public struct SplitRingLayout: Sendable, Hashable {
     /// not a page size of the guest or the host.
     public static let legacyAlignment = 4096
 
+    /// Bytes of one available-ring entry (a head index).
+    public static let availEntryBytes = 2
+    /// Bytes of one used-ring entry (`id`, `len`).
+    public static let usedEntryBytes = 8
+
     /// Bytes of the descriptor table.
     public var descriptorTableBytes: Int { Descriptor.byteCount * size }
 
     /// Offset of available-ring entry `slot` from the ring's start.
-    public func availEntryOffset(_ slot: Int) -> Int { 4 + 2 * slot }
+    public func availEntryOffset(_ slot: Int) -> Int { 4 + Self.availEntryBytes * slot }
     /// Offset of `used_event` (after the last entry).
     public var usedEventOffset: Int { availEntryOffset(size) }
     /// Bytes of the available ring with its entries, without `used_event`.
@@ -36,7 +41,7 @@ public struct SplitRingLayout: Sendable, Hashable {
     public var availBytes: Int { usedEventOffset + 2 }
 
     /// Offset of used-ring entry `slot`'s `id` from the ring's start (its `len` follows at + 4).
-    public func usedEntryOffset(_ slot: Int) -> Int { 4 + 8 * slot }
+    public func usedEntryOffset(_ slot: Int) -> Int { 4 + Self.usedEntryBytes * slot }
     /// Offset of `avail_event` (after the last entry).
     public var availEventOffset: Int { usedEntryOffset(size) }
     /// Bytes of the used ring with its entries, without `avail_event`.

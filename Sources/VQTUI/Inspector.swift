@@ -32,7 +32,13 @@ public final class Inspector {
     /// Each queue's health, kept from the polls and the snapshots the frames read (see ``QueueHealthMonitor``).
     var health: [QueueHealthMonitor] = []
     var log = EventLog()
-    var frame = FrameData()
+    var frame = FrameData() { didSet { frameGeneration &+= 1 } }
+    /// Counts changes of ``frame``: with the log, the navigation and the queues, what the current
+    /// view's content is built from (see ``currentContent()``).
+    var frameGeneration = 0
+    /// The current view's content and what it was built from: a frame's refresh and its render
+    /// build it once.
+    var contentCache: (key: ContentKey, content: ViewContent)?
     var stepper = Stepper()
     /// The VM's run state at the last question, if known.
     var runState: VMRunState?
@@ -108,6 +114,7 @@ public final class Inspector {
 
     /// Discovers the queues (again), forgetting what was known of the old list.
     func discover(now: Double) {
+        contentCache = nil
         do {
             queues = try source.discoverQueues()
             discoveryError = nil

@@ -1,5 +1,14 @@
 import VQCore
 
+/// What the current view's content is built from (``Inspector/currentContent()``).
+struct ContentKey: Hashable {
+    var frame: Int
+    var events: Int
+    var nav: NavState
+    var allQueueEvents: Bool
+    var queues: Int
+}
+
 /// What is selected: the current view's content, its selected row, and the buffer under it.
 extension Inspector {
     /// The view builders' inputs.
@@ -8,8 +17,15 @@ extension Inspector {
                     allQueueEvents: state.allQueueEvents)
     }
 
-    /// The current view's content.
-    func currentContent() -> ViewContent { viewContext.content(of: state.nav.view) }
+    /// The current view's content, built again only when something it is built from changed.
+    func currentContent() -> ViewContent {
+        let key = ContentKey(frame: frameGeneration, events: log.nextSequence, nav: state.nav, allQueueEvents: state.allQueueEvents,
+                             queues: queues.count)
+        if let cached = contentCache, cached.key == key { return cached.content }
+        let content = viewContext.content(of: state.nav.view)
+        contentCache = (key, content)
+        return content
+    }
 
     /// The selected row of `view` in `content`: the user's choice, else the view's natural row.
     func selection(in content: ViewContent, view: InspectorView) -> Int {

@@ -94,12 +94,16 @@ struct QueueActivity: Hashable, Sendable {
         guard lower <= upper else { return result }
         var slot = Self.slot(lower)
         var k = (lower - first) / perSecond, inSecond = (lower - first) % perSecond
-        for _ in lower...upper {
-            result[k] &+= buckets[slot]
-            slot += 1
-            if slot == Self.bucketCount { slot = 0 }
-            inSecond += 1
-            if inSecond == perSecond { inSecond = 0; k += 1 }
+        buckets.withUnsafeBufferPointer { kept in
+            result.withUnsafeMutableBufferPointer { sums in
+                for _ in lower...upper {
+                    sums[k] &+= kept[slot]
+                    slot += 1
+                    if slot == Self.bucketCount { slot = 0 }
+                    inSecond += 1
+                    if inSecond == perSecond { inSecond = 0; k += 1 }
+                }
+            }
         }
         return result
     }

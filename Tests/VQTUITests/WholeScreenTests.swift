@@ -7,6 +7,18 @@ import XCTest
 /// the substring checks of the other tests. A change to any line of a screen shows here as the two
 /// screens side by side; update the expected lines only after reading the new screen.
 final class WholeScreenTests: InspectorTestCase {
+    /// The header and the queue list with the split virtio-blk queue selected, as every split view shows them.
+    static let splitSelectedTop = [
+            " vqscope  pid 4242 (testvm, kvm, 256 KiB) slots qmp · 10 Hz · qmp socket  LIVE",
+            "┌ Queues (2) ──────────────────────────────────────────────────────────────────┐",
+            "│ queue             layout  size  avail   used in-fl  rate/s  health  backend …│",
+            "│▶virtio-blk:0      split     16      3      1     2       0  busy?   qemu    …│",
+            "│ virtio-net:0      packed     8    3w1    1w1     2       0  wait?   qemu    …│",
+            "└──────────────────────────────────────────────────────────────────────────────┘",
+    ]
+    /// The key line at the bottom.
+    static let keysLine = " q quit  ? help  Tab view  Enter follow  Bksp back  space freeze  s step"
+
     /// Asserts every line of `grid` (trailing spaces aside) against `expected`, one per row.
     func assertScreen(_ grid: ScreenGrid, _ expected: [String], file: StaticString = #filePath, line: UInt = #line) {
         let actual = (0..<grid.height).map { grid.line($0) }
@@ -20,13 +32,7 @@ final class WholeScreenTests: InspectorTestCase {
     }
 
     func testChainsScreenAt80x24() {
-        assertScreen(frame(width: 80, height: 24), [
-            " vqscope  pid 4242 (testvm, kvm, 256 KiB) slots qmp · 10 Hz · qmp socket  LIVE",
-            "┌ Queues (2) ──────────────────────────────────────────────────────────────────┐",
-            "│ queue             layout  size  avail   used in-fl  rate/s  health  backend …│",
-            "│▶virtio-blk:0      split     16      3      1     2       0  busy?   qemu    …│",
-            "│ virtio-net:0      packed     8    3w1    1w1     2       0  wait?   qemu    …│",
-            "└──────────────────────────────────────────────────────────────────────────────┘",
+        assertScreen(frame(width: 80, height: 24), Self.splitSelectedTop + [
             "┌ virtio-blk:0 ╴ Desc │ Avail │ Used │ Chains │ Events │ Slots ╶───────────────┐",
             "│Chains 2 in flight (used.idx 1 → avail.idx 3) · 1 completed shown             │",
             "│ LIVE · in flight: the driver's buffers, as it made them available            │",
@@ -44,19 +50,12 @@ final class WholeScreenTests: InspectorTestCase {
             "│00030000  00 00 00 00 00 00 00 00  08 00 00 00 00 00 00 00 |................| │",
             "│                                                                              │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            " q quit  ? help  Tab view  Enter follow  Bksp back  space freeze  s step",
-        ])
+        ] + [Self.keysLine])
     }
 
     func testEventsScreenAt80x24() {
         press(.tab)
-        assertScreen(frame(width: 80, height: 24), [
-            " vqscope  pid 4242 (testvm, kvm, 256 KiB) slots qmp · 10 Hz · qmp socket  LIVE",
-            "┌ Queues (2) ──────────────────────────────────────────────────────────────────┐",
-            "│ queue             layout  size  avail   used in-fl  rate/s  health  backend …│",
-            "│▶virtio-blk:0      split     16      3      1     2       0  busy?   qemu    …│",
-            "│ virtio-net:0      packed     8    3w1    1w1     2       0  wait?   qemu    …│",
-            "└──────────────────────────────────────────────────────────────────────────────┘",
+        assertScreen(frame(width: 80, height: 24), Self.splitSelectedTop + [
             "┌ virtio-blk:0 ╴ Desc │ Avail │ Used │ Chains │ Events │ Slots ╶───────────────┐",
             "│Events of virtio-blk:0 · 0 shown · 0 seen  (a: all queues)                    │",
             "│      time  queue            event                                            │",
@@ -74,19 +73,12 @@ final class WholeScreenTests: InspectorTestCase {
             "│                                                                              │",
             "│                                                                              │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            " q quit  ? help  Tab view  Enter follow  Bksp back  space freeze  s step",
-        ])
+        ] + [Self.keysLine])
     }
 
     func testSlotMapScreenAt80x24() {
         press(.tab, .tab)
-        assertScreen(frame(width: 80, height: 24), [
-            " vqscope  pid 4242 (testvm, kvm, 256 KiB) slots qmp · 10 Hz · qmp socket  LIVE",
-            "┌ Queues (2) ──────────────────────────────────────────────────────────────────┐",
-            "│ queue             layout  size  avail   used in-fl  rate/s  health  backend …│",
-            "│▶virtio-blk:0      split     16      3      1     2       0  busy?   qemu    …│",
-            "│ virtio-net:0      packed     8    3w1    1w1     2       0  wait?   qemu    …│",
-            "└──────────────────────────────────────────────────────────────────────────────┘",
+        assertScreen(frame(width: 80, height: 24), Self.splitSelectedTop + [
             "┌ virtio-blk:0 ╴ Desc │ Avail │ Used │ Chains │ Events │ Slots ╶───────────────┐",
             "│Slot map 1 slot · 256 KiB of guest memory                                     │",
             "│  guest-physical   host-virtual                       size  name              │",
@@ -104,19 +96,12 @@ final class WholeScreenTests: InspectorTestCase {
             "│00000010  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00 |................| │",
             "│00000020  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00 |................| │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            " q quit  ? help  Tab view  Enter follow  Bksp back  space freeze  s step",
-        ])
+        ] + [Self.keysLine])
     }
 
     func testDescriptorsScreenAt80x24() {
         press(.tab, .tab, .tab)
-        assertScreen(frame(width: 80, height: 24), [
-            " vqscope  pid 4242 (testvm, kvm, 256 KiB) slots qmp · 10 Hz · qmp socket  LIVE",
-            "┌ Queues (2) ──────────────────────────────────────────────────────────────────┐",
-            "│ queue             layout  size  avail   used in-fl  rate/s  health  backend …│",
-            "│▶virtio-blk:0      split     16      3      1     2       0  busy?   qemu    …│",
-            "│ virtio-net:0      packed     8    3w1    1w1     2       0  wait?   qemu    …│",
-            "└──────────────────────────────────────────────────────────────────────────────┘",
+        assertScreen(frame(width: 80, height: 24), Self.splitSelectedTop + [
             "┌ virtio-blk:0 ╴ Desc │ Avail │ Used │ Chains │ Events │ Slots ╶───────────────┐",
             "│Descriptor table at 0x10000 · 16 entries · 2 chains in flight                 │",
             "│    idx  addr                    len  flags               next  chain         │",
@@ -134,19 +119,12 @@ final class WholeScreenTests: InspectorTestCase {
             "│00030000  00 00 00 00 00 00 00 00  08 00 00 00 00 00 00 00 |................| │",
             "│                                                                              │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            " q quit  ? help  Tab view  Enter follow  Bksp back  space freeze  s step",
-        ])
+        ] + [Self.keysLine])
     }
 
     func testAvailRingScreenAt80x24() {
         press(.tab, .tab, .tab, .tab)
-        assertScreen(frame(width: 80, height: 24), [
-            " vqscope  pid 4242 (testvm, kvm, 256 KiB) slots qmp · 10 Hz · qmp socket  LIVE",
-            "┌ Queues (2) ──────────────────────────────────────────────────────────────────┐",
-            "│ queue             layout  size  avail   used in-fl  rate/s  health  backend …│",
-            "│▶virtio-blk:0      split     16      3      1     2       0  busy?   qemu    …│",
-            "│ virtio-net:0      packed     8    3w1    1w1     2       0  wait?   qemu    …│",
-            "└──────────────────────────────────────────────────────────────────────────────┘",
+        assertScreen(frame(width: 80, height: 24), Self.splitSelectedTop + [
             "┌ virtio-blk:0 ╴ Desc │ Avail │ Used │ Chains │ Events │ Slots ╶───────────────┐",
             "│Available ring at 0x11000 · flags 0x0 · idx 3 · used_event 0                  │",
             "│in flight 2 (used.idx 1 → avail.idx 3)                                        │",
@@ -164,19 +142,12 @@ final class WholeScreenTests: InspectorTestCase {
             "│00033000  00 01 03 00 00 00 00 00  10 00 00 00 01 00 01 00 |................| │",
             "│00033010  00 40 03 00 00 00 00 00  00 10 00 00 03 00 02 00 |.@..............| │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            " q quit  ? help  Tab view  Enter follow  Bksp back  space freeze  s step",
-        ])
+        ] + [Self.keysLine])
     }
 
     func testUsedRingScreenAt80x24() {
         press(.backTab)
-        assertScreen(frame(width: 80, height: 24), [
-            " vqscope  pid 4242 (testvm, kvm, 256 KiB) slots qmp · 10 Hz · qmp socket  LIVE",
-            "┌ Queues (2) ──────────────────────────────────────────────────────────────────┐",
-            "│ queue             layout  size  avail   used in-fl  rate/s  health  backend …│",
-            "│▶virtio-blk:0      split     16      3      1     2       0  busy?   qemu    …│",
-            "│ virtio-net:0      packed     8    3w1    1w1     2       0  wait?   qemu    …│",
-            "└──────────────────────────────────────────────────────────────────────────────┘",
+        assertScreen(frame(width: 80, height: 24), Self.splitSelectedTop + [
             "┌ virtio-blk:0 ╴ Desc │ Avail │ Used │ Chains │ Events │ Slots ╶───────────────┐",
             "│Used ring at 0x11100 · flags 0x0 · idx 1 · avail_event 0                      │",
             "│entries before used.idx are completed chains: history; their descriptors may …│",
@@ -194,8 +165,7 @@ final class WholeScreenTests: InspectorTestCase {
             "│00035000  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00 |................| │",
             "│00035010  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00 |................| │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            " q quit  ? help  Tab view  Enter follow  Bksp back  space freeze  s step",
-        ])
+        ] + [Self.keysLine])
     }
 
     func testPackedDescriptorRingScreenAt80x24() {
@@ -224,8 +194,7 @@ final class WholeScreenTests: InspectorTestCase {
             "│00037010  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00 |................| │",
             "│00037020  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00 |................| │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            " q quit  ? help  Tab view  Enter follow  Bksp back  space freeze  s step",
-        ])
+        ] + [Self.keysLine])
     }
 
     func testHelpScreenAt80x24() {
@@ -254,7 +223,6 @@ final class WholeScreenTests: InspectorTestCase {
             "││                                                                            ││",
             "││ Finding                                                                    ││",
             "└└─ ↓ more · ↑↓ scroll · Esc closes ──────────────────────────────────────────┘┘",
-            " q quit  ? help  Tab view  Enter follow  Bksp back  space freeze  s step",
-        ])
+        ] + [Self.keysLine])
     }
 }
