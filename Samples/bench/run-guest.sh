@@ -4,7 +4,7 @@
 #
 # Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug|vhost-user|iommu] [--dir DIR] [--name NAME]
 #                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--blkdebug] [--intremap]
-#                     [--vhost-user SOCKET] [--memory MIB] [--extra "ARGS"]...
+#                     [--vhost-user SOCKET] [--memory MIB] [--busy-io] [--extra "ARGS"]...
 #
 # The script ends by `exec`ing qemu-system-x86_64, so its PID *is* QEMU's PID: start it as
 # a child process and kill that PID (SIGTERM) to stop the guest. Build the guest first
@@ -59,6 +59,8 @@
 #                  human-monitor-command `qemu-io d0 "break read_aio t1"` holds the guest's
 #                  next read until `qemu-io d0 "resume t1"` (`qemu-io d0 "remove_break t1"`
 #                  drops the breakpoint).
+#   --busy-io      the guest reads its disk without a pause (vqscope.io=busy, as the vhost-user
+#                  variant does), printing "VQSCOPE-IO N" once a second.
 #   --intremap     variant iommu: interrupt remapping on (intremap=on, kernel-irqchip=split).
 #   --vhost-user SOCKET  the vhost-user-blk back-end's socket (variant vhost-user).
 #   --extra "ARGS" extra QEMU arguments, split on whitespace; may be repeated.
@@ -76,6 +78,7 @@ memory=
 packed=0
 blkdebug=0
 intremap=0
+busy_io=0
 qmp_sockets=()
 vhost_user=
 extra=()
@@ -92,6 +95,7 @@ while (( $# )); do
         --packed)  packed=1; shift ;;
         --blkdebug) blkdebug=1; shift ;;
         --intremap) intremap=1; shift ;;
+        --busy-io) busy_io=1; shift ;;
         --vhost-user) vhost_user=${2:?--vhost-user needs a socket path}; shift 2 ;;
         --extra)   read -r -a more <<<"${2:?--extra needs a value}"
                    extra+=("${more[@]}"); shift 2 ;;
@@ -161,6 +165,7 @@ else
     esac
     append="console=ttyS0 quiet"
     [[ $variant == iommu ]] && append+=" intel_iommu=on"
+    (( busy_io )) && [[ $variant != vhost-user ]] && append+=" vqscope.io=busy"
     if [[ $variant == vhost-user ]]; then
         # The disk through the back-end process; RAM it can map (a shared memfd).
         append+=" vqscope.io=busy"

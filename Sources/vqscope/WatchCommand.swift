@@ -34,6 +34,7 @@ struct WatchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Milliseconds without progress after which requests in flight are stalled (stall and recover events).", valueName: "ms"))
     var threshold: Double = 1000
     @Flag(help: "Print one JSON object a line.") var json = false
+    @OptionGroup var eventOptions: EventOptions
 
     func validate() throws {
         if let queue, QueueSelector(queue) == nil { throw ValidationError("--queue: '\(queue)' is not DEVICE:INDEX") }
@@ -90,6 +91,7 @@ struct WatchCommand: ParsableCommand {
         let watcher = try Failure.reporting { () throws(TargetError) in
             try RingWatcher(memories: memories, queues: queues.map(\.location), deviceStates: queues.map(\.deviceState))
         }
+        let probes = try eventOptions.start(t, queues: queues)
         signal(SIGINT) { _ in WatchCommand.stopRequested.store(true, ordering: .relaxed) }
         signal(SIGTERM) { _ in WatchCommand.stopRequested.store(true, ordering: .relaxed) }
 
@@ -131,6 +133,21 @@ struct WatchCommand: ParsableCommand {
                 if let count, emitted >= count { break loop }
             }
             var changed = !events.isEmpty
+            // QEMU's own events (the eBPF probes), beside the ring's.
+            if let probes {
+                let lines: [String]
+                do throws(ProbeSourceError) { lines = try ProbeLines.drain(probes, queues: queues, json: json, monotonicStart: start) } catch {
+                    out.flush()
+                    Failure.printError("events: \(error)")
+                    throw ExitCode(Failure.partial)
+                }
+                for line in lines {
+                    out.write(line + "\n")
+                    emitted += 1
+                    if let count, emitted >= count { break loop }
+                }
+                changed = changed || !lines.isEmpty
+            }
             // The devices' IOMMU mappings are walked again before the snapshots of this poll.
             if health.indices.contains(where: { health[$0].wantsSnapshot(at: elapsed) }) { t.refreshRings() }
             for k in health.indices where health[k].wantsSnapshot(at: elapsed) {

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Glibc
+import VQCore
+import VQProbes
+
+/// `--events auto|bpf|poll`: where a command's events come from. Says which in one stderr line.
+struct EventOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Where events come from: bpf (eBPF uprobes in QEMU: every kick, pop, completion and interrupt), poll (the rings in guest memory), auto (bpf when possible, else poll, saying why).", valueName: "auto|bpf|poll"))
+    var events: EventMode = .auto
+
+    /// Starts the eBPF probes on `t` for `queues` when the mode and the target allow, after one
+    /// stderr line naming the mode in use (and why not bpf, when not). `--events bpf` that cannot
+    /// be had is one error line and a non-zero exit.
+    func start(_ t: Target, queues: [Virtqueue]) throws -> ProbeSession? {
+        let forbidden = getenv(EventModeChoice.forbidVariable).map { String(cString: $0) }
+            .flatMap { $0.isEmpty || $0 == "0" ? nil : "\(EventModeChoice.forbidVariable)=\($0)" }
+        let live = t.process.map { !$0.isSimulatedGuest && t.imagePath == nil && t.backend == nil } ?? false
+        let facts = EventModeChoice.Facts(isRoot: geteuid() == 0, isLiveQEMU: live, forbidden: forbidden,
+                                          vhostQueues: queues.filter { $0.backend.isVhost }.map(\.label))
+        var choice = EventModeChoice.decide(requested: events, facts: facts)
+        var session: ProbeSession?
+        if choice == .bpf, let pid = t.process?.pid {
+            do throws(ProbeSourceError) {
+                let source = try BPFProbeSource(pid: pid)
+                let memory = ProcessMemory(pid: pid)
+                let rings = queues.map { q in
+                    VirtQueueMap.Ring(descriptors: q.location.descriptors.rawValue, driverArea: q.location.driverArea.rawValue,
+                                      deviceArea: q.location.deviceArea.rawValue, size: q.location.size, queueNumber: q.index)
+                }
+                session = ProbeSession(source: source, rings: rings) { address, count in try? memory.bytes(at: address, count: count) }
+                Failure.printError("events: bpf (\(source.attached) eBPF uprobes on QEMU pid \(pid))")
+            } catch {
+                choice = events == .bpf ? .refused("--events bpf: \(error)") : .poll(reason: "\(error)")
+            }
+        }
+        switch choice {
+        case .bpf: break
+        case .poll(let reason):
+            Failure.printError("events: poll" + (reason.map { " (\($0))" } ?? ""))
+        case .refused(let line):
+            Failure.printError(line)
+            throw ExitCode(Failure.unusable)
+        }
+        return session
+    }
+}
+
+extension EventMode: ExpressibleByArgument {}
