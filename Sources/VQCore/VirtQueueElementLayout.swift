@@ -1,5 +1,5 @@
 /// Where QEMU's `VirtQueueElement` (include/hw/virtio/virtio.h) keeps the fields the eBPF probes
-/// read, in bytes. The probes' first pops are checked against the rings (``ProbeEventCheck``): a
+/// read, in bytes. The probes' first pops are checked against the rings (``ProbeSession/check(_:ring:)``): a
 /// layout that gives impossible heads or counts is refused.
 public struct VirtQueueElementLayout: Sendable, Hashable {
     public var index: UInt32
