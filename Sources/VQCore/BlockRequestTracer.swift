@@ -49,7 +49,7 @@ public struct BlockRequestTracer: Sendable {
                 if let status = c.deviceBytes?.first { request.status = status } else { missed += 1; continue }
                 done.append(TracedBlockRequest(queueIndex: queueIndex, id: c.id, request: request, submitted: b.time, completed: c.time))
             case .lapped(let ring, let count):
-                if ring == "avail" { missed += count }
+                if ring == .avail { missed += count }
             }
         }
         return done

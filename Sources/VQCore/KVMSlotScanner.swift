@@ -207,7 +207,8 @@ private struct Search {
     var searchedMappings = 0
     var searchedBytes: UInt64 = 0
 
-    static let page: UInt64 = 4096
+    /// The host's page size: KVM refuses memory slots not aligned to it.
+    static var page: UInt64 { Sys.pageSize }
     static let strides = Array(stride(from: 40, through: 160, by: 8))
     static let slotField = 24
     /// KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY | KVM_MEM_GUEST_MEMFD.

@@ -98,8 +98,8 @@ public struct NetFrameAssembler: Sendable {
             case .used(let c) where !transmit:
                 if let frame = receive(c, queueIndex: queueIndex) { frames.append(frame) }
             case .lapped(let ring, let count):
-                if transmit && ring == "avail" { miss("lapped", sent: true, count: count) }
-                if !transmit && ring == "used" {
+                if transmit && ring == .avail { miss("lapped", sent: true, count: count) }
+                if !transmit && ring == .used {
                     miss("lapped", sent: false, count: count)
                     if partial.removeValue(forKey: queueIndex) != nil { miss("merge", sent: false) }
                 }

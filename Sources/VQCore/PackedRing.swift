@@ -266,10 +266,11 @@ public enum PackedRing {
             empty.problems = sizeProblems
             return empty
         }
-        let ringBytes = 16 * n
-        // Storage: [ring A][ring B][driver event: 4][device event: 4]
+        let ringBytes = PackedRingLayout(size: n).descriptorRingBytes
+        let eventBytes = PackedRingLayout.eventAreaBytes
+        // Storage: [ring A][ring B][driver event][device event]
         let eventOffset = 2 * ringBytes
-        var storage = [UInt8](repeating: 0, count: eventOffset + 8)
+        var storage = [UInt8](repeating: 0, count: eventOffset + 2 * eventBytes)
         let tries = max(1, maxAttempts)
 
         return try rethrowing(MemoryError.self) {
@@ -280,7 +281,7 @@ public enum PackedRing {
                 func u16(_ offset: Int) -> UInt16 { UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self)) }
                 func ringRead(_ copy: Int) -> [(gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] {
                     [(location.descriptors, part(copy * ringBytes, ringBytes)),
-                     (location.driverArea, part(eventOffset, 4)), (location.deviceArea, part(eventOffset + 4, 4))]
+                     (location.driverArea, part(eventOffset, eventBytes)), (location.deviceArea, part(eventOffset + eventBytes, eventBytes))]
                 }
 
                 try memory.read(ringRead(0))
@@ -306,8 +307,11 @@ public enum PackedRing {
                                          lastAvailIndex: lastAvailIndex, walker: &walker)
                     }
                     var snapshot = decoded
-                    snapshot.driverEvent = EventSuppression(rawDescriptor: u16(eventOffset), rawFlags: u16(eventOffset + 2))
-                    snapshot.deviceEvent = EventSuppression(rawDescriptor: u16(eventOffset + 4), rawFlags: u16(eventOffset + 6))
+                    func event(_ at: Int) -> EventSuppression {
+                        EventSuppression(rawDescriptor: u16(at + PackedRingLayout.eventDescriptorOffset), rawFlags: u16(at + PackedRingLayout.eventFlagsOffset))
+                    }
+                    snapshot.driverEvent = event(eventOffset)
+                    snapshot.deviceEvent = event(eventOffset + eventBytes)
                     snapshot.problems = sizeProblems + snapshot.problems
                     if !consistent { snapshot.problems.append(.torn(attempts: attempt)) }
                     snapshot.consistent = consistent

@@ -156,12 +156,12 @@ public struct PackedRingFollower: Sendable {
         let end = driverCount + moved
         var a = driverCount
         if moved > n {
-            events.append(event(.lapped(ring: "avail", missed: moved - n), at: driverCount))
+            events.append(event(.lapped(ring: .avail, missed: moved - n), at: driverCount))
             a = end - n
         }
         if usedCount < end - n {
             // The driver rewrote slots whose used descriptors were never read.
-            events.append(event(.lapped(ring: "used", missed: end - n - usedCount), at: usedCount))
+            events.append(event(.lapped(ring: .used, missed: end - n - usedCount), at: usedCount))
             let oldestReadable = end - n
             usedCount = oldestReadable
             forgetOutstanding { $0.position < oldestReadable }

@@ -14,7 +14,7 @@ public struct PagemapEntry: Hashable, Sendable {
     public var frame: UInt64 { present ? raw & ((1 << 55) - 1) : 0 }
 
     /// The host-physical address of `hva` in this page, or why there is none.
-    public func hostPhysical(of hva: HostVirtualAddress, pageSize: UInt64 = 4096) -> Result<HostPhysicalAddress, PagemapError> {
+    public func hostPhysical(of hva: HostVirtualAddress, pageSize: UInt64 = Pagemap.pageSize) -> Result<HostPhysicalAddress, PagemapError> {
         if swapped { return .failure(.swapped) }
         if !present { return .failure(.notResident) }
         if frame == 0 { return .failure(.frameHidden) }
@@ -48,7 +48,8 @@ public enum PagemapError: Error, Hashable, Sendable, CustomStringConvertible {
 public struct Pagemap {
     public let pid: Int32
     private let file: FileMemory
-    public static let pageSize: UInt64 = 4096
+    /// The host's page size: one entry of the page map stands for one page of this size.
+    public static var pageSize: UInt64 { Sys.pageSize }
 
     public init(pid: Int32) throws(TargetError) {
         self.pid = pid

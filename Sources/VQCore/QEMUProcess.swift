@@ -8,11 +8,9 @@ public struct QEMUProcess: Sendable {
     /// The executable (`/proc/PID/exe`), or argv[0] where the link cannot be read.
     public let executable: String
     public let commandLine: QEMUCommandLine
-    /// `kvm` when the process holds `/dev/kvm` open, else the accelerator its command line names,
-    /// else `tcg`; `sim` for the simulated guest.
-    public let accelerator: String
-    /// Whether this is vqscope's simulated guest rather than a QEMU.
-    public let isSimulatedGuest: Bool
+    /// KVM when the process holds `/dev/kvm` open, else the accelerator its command line names,
+    /// else TCG; ``Accelerator/simulated`` for vqscope's simulated guest.
+    public let accelerator: Accelerator
     /// The libvirt domain this QEMU is, if libvirt started it.
     public let libvirtDomain: LibvirtDomain?
 
@@ -39,7 +37,6 @@ public struct QEMUProcess: Sendable {
             throw .notQEMU(pid: pid, executable: exe)
         }
         self.pid = pid
-        self.isSimulatedGuest = simulated
         self.executable = exe
         var commandLine = QEMUCommandLine(arguments: arguments)
         if commandLine.architecture == nil {
@@ -48,10 +45,10 @@ public struct QEMUProcess: Sendable {
         self.commandLine = commandLine
         self.libvirtDomain = simulated ? nil : LibvirtDomain.locate(pid: pid, commandLine: commandLine)
         if simulated {
-            self.accelerator = "sim"
+            self.accelerator = .simulated
         } else {
             let holdsKVM = Sys.listDirectory("/proc/\(pid)/fd").contains { Sys.readLink("/proc/\(pid)/fd/\($0)") == "/dev/kvm" }
-            self.accelerator = holdsKVM ? "kvm" : (commandLine.accelerator ?? "tcg")
+            self.accelerator = holdsKVM ? .kvm : commandLine.accelerator.map(Accelerator.init(name:)) ?? .tcg
         }
     }
 

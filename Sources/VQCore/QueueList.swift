@@ -87,9 +87,9 @@ public struct QueueList: Sendable {
                 d = found
             } else {
                 d = devices.count
-                devices.append(VirtioDevice(name: name, path: "", deviceID: 0, features: []))
+                devices.append(VirtioDevice(name: name, path: "", deviceID: 0, features: [], origin: .scan))
             }
-            devices[d].queues.append(Virtqueue(device: name, path: "", index: devices[d].queues.count, location: ring.location))
+            devices[d].queues.append(Virtqueue(device: name, path: "", index: devices[d].queues.count, location: ring.location, origin: .scan))
             byDescriptor[ring.location.descriptors] = ring
         }
         return QueueList(source: .scan, devices: devices, scanned: byDescriptor, note: note)
@@ -101,7 +101,7 @@ public struct QueueList: Sendable {
     }
 
     /// The QOM path (QMP only; nil for scanned queues).
-    public func path(of q: Virtqueue) -> String? { q.path.isEmpty ? nil : q.path }
+    public func path(of q: Virtqueue) -> String? { q.origin == .scan ? nil : q.path }
 
     /// How payloads of `q` are decoded. A scan's guess names the queue's role (`virtio-net-rx`),
     /// which maps onto the device's queue numbering; rings of no known role are not decoded.

@@ -125,7 +125,7 @@ public final class QueueTap {
         case used(Completion)
         /// The ring moved more than its size between two polls: `count` entries (packed: at least
         /// that many slots) of the `avail` or `used` side went by unread.
-        case lapped(ring: String, count: Int)
+        case lapped(ring: RingProblem.Ring, count: Int)
     }
 
     /// The memory buffers are read through; behind an IOMMU, the device's view, which the caller
@@ -162,17 +162,15 @@ public final class QueueTap {
     /// return can be read. Their bytes are not read.
     public func prime(at time: Double) throws(MemoryError) {
         book.removeAll()
-        switch location.layout {
-        case .split:
-            let s = try SplitRing.snapshot(memory: memory, location: location)
+        switch try RingSnapshot.read(memory: memory, location: location) {
+        case .split(let s):
             availSeen = s.avail.index
             usedSeen = s.used.index
             for f in s.inFlight {
                 guard let chain = f.chain else { continue }
                 record(Buffer(id: f.head, position: f.position, wrap: nil, chain: chain, time: time))
             }
-        case .packed:
-            let s = try PackedRing.snapshot(memory: memory, location: location)
+        case .packed(let s):
             for a in s.available {
                 record(Buffer(id: a.bufferID, position: a.slot, wrap: a.wrap, chain: a.chain, time: time))
             }
@@ -447,7 +445,7 @@ public final class QueueTap {
     // MARK: - Reading
 
     private func readTable() throws(MemoryError) -> [Descriptor] {
-        Descriptor.decode(try memory.bytes(at: location.descriptors, count: 16 * size), layout: location.layout)
+        Descriptor.decode(try memory.bytes(at: location.descriptors, count: Descriptor.byteCount * size), layout: location.layout)
     }
 
     /// The ring as it is after the bytes were read.
@@ -465,9 +463,10 @@ public final class QueueTap {
         case .packed:
             return Fresh(table: try readTable())
         case .split:
-            var table = [UInt8](repeating: 0, count: 16 * n)
-            var avail = [UInt8](repeating: 0, count: 4 + 2 * n)
-            var used = [UInt8](repeating: 0, count: 4 + 8 * n)
+            let layout = SplitRingLayout(size: n)
+            var table = [UInt8](repeating: 0, count: layout.descriptorTableBytes)
+            var avail = [UInt8](repeating: 0, count: layout.availEntriesBytes)
+            var used = [UInt8](repeating: 0, count: layout.usedEntriesBytes)
             try rethrowing(MemoryError.self) {
                 try table.withUnsafeMutableBytes { t in
                     try avail.withUnsafeMutableBytes { a in
@@ -479,8 +478,9 @@ public final class QueueTap {
             }
             let av = ByteView(avail), uv = ByteView(used)
             return Fresh(table: Descriptor.decode(table, layout: .split),
-                         availIndex: av.u16(2), availRing: (0..<n).map { av.u16(4 + 2 * $0) },
-                         usedIndex: uv.u16(2), usedRing: (0..<n).map { (uv.u32(4 + 8 * $0), uv.u32(8 + 8 * $0)) })
+                         availIndex: av.u16(SplitRingLayout.indexOffset), availRing: (0..<n).map { av.u16(layout.availEntryOffset($0)) },
+                         usedIndex: uv.u16(SplitRingLayout.indexOffset),
+                         usedRing: (0..<n).map { (uv.u32(layout.usedEntryOffset($0)), uv.u32(layout.usedEntryOffset($0) + 4)) })
         }
     }
 

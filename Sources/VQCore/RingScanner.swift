@@ -417,8 +417,9 @@ struct ScanPlan: Sendable {
         let chunk = UInt64(max(64 << 10, chunkSize)) & ~0xFFF
         // A candidate's descriptor table lies up to 16 N before its avail ring; its used ring up to
         // 6 + 2N + window + 6 + 8N after.
-        let lead = UInt64(16 * maxN)
-        let tail = UInt64(6 + 2 * maxN + max(0, usedWindow) + 6 + 8 * maxN + 64)
+        let layout = SplitRingLayout(size: maxN)
+        let lead = UInt64(layout.descriptorTableBytes)
+        let tail = UInt64(layout.availBytes + max(0, usedWindow) + layout.usedBytes + 64)
         var hostRanges: [(UInt64, UInt64)] = []
         for (i, slot) in map.slots.enumerated() where slot.kind == .ram {
             // An alias of RAM already scanned (the same host bytes at another guest address) is skipped.
@@ -509,7 +510,8 @@ final class ScanShared: Sendable {
 }
 
 extension RingScanner {
-    static let pageSize: UInt64 = 4096
+    /// The host's page size: the unit of residency in the page map and of the scan buffer's pages.
+    static var pageSize: UInt64 { Sys.pageSize }
 
     /// Bytes read per system call batch; the prefilter runs over each piece right after its read,
     /// while the piece is still in the CPU's cache.
@@ -529,7 +531,7 @@ extension RingScanner {
         let buffer = UnsafeMutableRawBufferPointer(start: mapped, count: capacity)
         // Pages of `buffer` that may hold bytes of an earlier chunk (must be zeroed before they
         // stand for a page that is not resident).
-        var dirty = [Bool](repeating: false, count: (capacity + 4095) / 4096 + 1)
+        var dirty = [Bool](repeating: false, count: (capacity + Int(pageSize) - 1) / Int(pageSize) + 1)
         var stats = ScanStats()
         var found: [RingCandidate] = []
         var packedFound: [PackedCandidate] = []

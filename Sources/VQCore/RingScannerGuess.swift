@@ -58,9 +58,10 @@ struct DeviceGuesser {
     func guess(_ ring: ScannedRing) -> (name: String?, reasons: [String], score: Int) {
         let loc = ring.location
         let n = Int(loc.size)
-        guard let table = read(loc.descriptors.rawValue, 16 * n),
-              let avail = read(loc.driverArea.rawValue, 4 + 2 * n),
-              let used = read(loc.deviceArea.rawValue, 4 + 8 * n) else { return (nil, [], 0) }
+        let layout = SplitRingLayout(size: n)
+        guard let table = read(loc.descriptors.rawValue, layout.descriptorTableBytes),
+              let avail = read(loc.driverArea.rawValue, layout.availEntriesBytes),
+              let used = read(loc.deviceArea.rawValue, layout.usedEntriesBytes) else { return (nil, [], 0) }
         let mask = n - 1
         func u16(_ b: [UInt8], _ at: Int) -> UInt16 { UInt16(b[at]) | UInt16(b[at + 1]) << 8 }
         func u32(_ b: [UInt8], _ at: Int) -> UInt32 { UInt32(u16(b, at)) | UInt32(u16(b, at + 2)) << 16 }
@@ -72,12 +73,12 @@ struct DeviceGuesser {
         let usedIdx = Int(ring.usedIndex)
         for j in 1...Self.recentEntries where j <= min(usedIdx == 0 ? 0 : n, usedIdx) {
             let slot = (usedIdx - j) & mask
-            let id = Int(u32(used, 4 + 8 * slot))
-            if id < n && seen.insert(id).inserted { heads.append((id, u32(used, 8 + 8 * slot))) }
+            let id = Int(u32(used, layout.usedEntryOffset(slot)))
+            if id < n && seen.insert(id).inserted { heads.append((id, u32(used, layout.usedEntryOffset(slot) + 4))) }
         }
         let availIdx = Int(ring.availIndex)
         for j in 1...Self.recentEntries where j <= min(n, availIdx) {
-            let head = Int(u16(avail, 4 + 2 * ((availIdx - j) & mask)))
+            let head = Int(u16(avail, layout.availEntryOffset((availIdx - j) & mask)))
             if head < n && seen.insert(head).inserted { heads.append((head, nil)) }
         }
 

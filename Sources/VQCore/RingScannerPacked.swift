@@ -28,14 +28,18 @@ struct PackedCandidate: Sendable, Hashable {
             reasons.append("event suppression areas not seen where Linux puts them: given as Linux's places, unconfirmed")
         }
         let location = VirtqueueLocation(layout: .packed, size: UInt16(size), descriptors: GuestPhysicalAddress(descriptors),
-                                         driverArea: GuestPhysicalAddress(driverEvent ?? descriptors &- 0x1000),
-                                         deviceArea: GuestPhysicalAddress(deviceEvent ?? descriptors &- 0x2000))
+                                         driverArea: GuestPhysicalAddress(driverEvent ?? descriptors &- RingScanner.guestPage),
+                                         deviceArea: GuestPhysicalAddress(deviceEvent ?? descriptors &- 2 &* RingScanner.guestPage))
         return ScannedRing(location: location, availIndex: driver.encoded, usedIndex: deviceUsed.encoded, deviceGuess: nil, score: score,
                            reasons: reasons)
     }
 }
 
 extension RingScanner {
+    /// The guest page Linux allocates a packed ring's descriptor ring and each event area in
+    /// (4 KiB on the x86 guests vqscope reads; not the host's page size).
+    static let guestPage: UInt64 = 4096
+
     /// The packed prefilter: at each page-aligned guest position in `[from, to)` of `view`, two
     /// loads: slot 0 could be a written packed descriptor (flags only NEXT, WRITE, INDIRECT, AVAIL,
     /// USED; buffer id below 0x8000; a non-zero address below 2^52). Linux allocates packed rings
@@ -43,14 +47,15 @@ extension RingScanner {
     @inline(__always)
     static func packedPrefilter(_ view: UnsafeMutableRawBufferPointer, from: Int, to: Int, gpa: UInt64, anchors: inout [Int]) {
         let base = UnsafeRawPointer(view.baseAddress!)
-        var offset = from &+ Int((4096 &- (gpa &+ UInt64(from)) & 4095) & 4095)
+        let page = RingScanner.guestPage
+        var offset = from &+ Int((page &- (gpa &+ UInt64(from)) & (page &- 1)) & (page &- 1))
         let limit = min(to, view.count &- 15)
         while offset < limit {
             let addr = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
             let tail = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset &+ 8, as: UInt64.self))
             // flags: bits other than 0x8087 zero; id: bit 15 zero.
             if addr != 0 && addr >> 52 == 0 && tail & 0x7F78_8000_0000_0000 == 0 { anchors.append(offset) }
-            offset &+= 4096
+            offset &+= Int(page)
         }
     }
 }
@@ -151,23 +156,24 @@ struct PackedProbe {
         score += min(written, 4)
         if written == n { score += 2 }
         if n <= 4 { score -= 4 } else if n >= 64 { score += 1 }
-        let driverEvent = eventPage(p &- 0x1000, n: n), deviceEvent = eventPage(p &- 0x2000, n: n)
+        let driverEvent = eventPage(p &- RingScanner.guestPage, n: n), deviceEvent = eventPage(p &- 2 &* RingScanner.guestPage, n: n)
         if driverEvent { score += 3 }
         if deviceEvent { score += 2 }
         return PackedCandidate(size: n, descriptors: p, written: written, available: available, sizeGuessed: firstZero != nil,
-                               driverEvent: driverEvent ? p &- 0x1000 : nil, deviceEvent: deviceEvent ? p &- 0x2000 : nil, score: score)
+                               driverEvent: driverEvent ? p &- RingScanner.guestPage : nil, deviceEvent: deviceEvent ? p &- 2 &* RingScanner.guestPage : nil, score: score)
     }
 
     /// Whether the page at `at` looks like an event suppression structure alone in its page:
     /// flags ≤ 2 and an offset below `n`, the rest of the page zero.
     func eventPage(_ at: UInt64, n: Int) -> Bool {
-        guard at >= slotStart, bytes.holds(at, 4096) else { return false }
+        let page = RingScanner.guestPage
+        guard at >= slotStart, bytes.holds(at, page) else { return false }
         let head = bytes.u32(at)
         let flags = head >> 16, offset = head & 0x7FFF
         guard flags <= 2, Int(offset) < n else { return false }
         var k: UInt64 = 8
         if bytes.u32(at &+ 4) != 0 { return false }
-        while k < 4096 {
+        while k < page {
             if bytes.u64(at &+ k) != 0 { return false }
             k &+= 8
         }

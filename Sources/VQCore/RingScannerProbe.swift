@@ -193,11 +193,12 @@ struct RingProbe {
         }
 
         // The used ring: the known places first, then every 4-byte position in the window.
-        let availEnd = p &+ 6 &+ 2 &* nn  // after used_event
-        let first = (p &+ 4 &+ 2 &* nn &+ 3) & ~3  // right after ring[N] (no used_event)
+        let layout = SplitRingLayout(size: n)
+        let availEnd = p &+ UInt64(layout.availBytes)  // after used_event
+        let first = (p &+ UInt64(layout.availEntriesBytes) &+ 3) & ~3  // right after ring[N] (no used_event)
         let linux = (availEnd &+ 63) & ~63
-        let legacy = (availEnd &+ 4095) & ~4095
-        let usedSize = 6 &+ 8 &* nn
+        let legacy = SplitRingLayout.alignedUp(availEnd)
+        let usedSize = UInt64(layout.usedBytes)
         var bestUsed: UsedChoice?
         var bestKnown: UsedChoice?
         var zeroHeaderSeen = false

@@ -175,3 +175,25 @@ extension PackedRing.Snapshot {
             : PackedRing.Position(index: UInt16(pd - behind + n), wrap: !driver.wrap)
     }
 }
+
+extension RingSnapshot {
+    /// Reads and decodes the ring at `location` as its layout says: the one way every command, the
+    /// inspector and the tap read a ring.
+    ///
+    /// `hints` are QEMU's indexes for the queue (`x-query-virtio-queue-status`), which only a packed
+    /// ring needs (its device positions are not in guest memory); they may be up to a second old, and
+    /// the ring read now wins where they disagree. A split ring ignores them: both its indexes are in
+    /// the rings. See ``SplitRing/snapshot(memory:location:maxAttempts:limits:)`` and
+    /// ``PackedRing/snapshot(memory:location:deviceState:maxAttempts:limits:)`` for what is read and
+    /// what `consistent` guarantees.
+    public static func read(memory: GuestMemory, location: VirtqueueLocation, hints: DeviceQueueState? = nil,
+                            maxAttempts: Int = 8, limits: ChainLimits = ChainLimits()) throws(MemoryError) -> RingSnapshot {
+        switch location.layout {
+        case .split:
+            return .split(try SplitRing.snapshot(memory: memory, location: location, maxAttempts: maxAttempts, limits: limits))
+        case .packed:
+            return .packed(try PackedRing.snapshot(memory: memory, location: location, deviceState: hints,
+                                                   maxAttempts: maxAttempts, limits: limits))
+        }
+    }
+}

@@ -10,7 +10,7 @@ public struct RingEvent: Sendable, Hashable {
         /// The ring moved by more than its size between two polls: `missed` entries (split) or slots
         /// (packed, at least that many) were overwritten before they could be read. `ring` is
         /// `avail` (the driver's side) or `used` (the device's).
-        case lapped(ring: String, missed: Int)
+        case lapped(ring: RingProblem.Ring, missed: Int)
     }
 
     /// The queue, by its index in the watcher's list.
@@ -56,17 +56,36 @@ public final class RingWatcher {
     /// guest memory). All read through the same reader, in one batch.
     public let memories: [GuestMemory]
     public let queues: [VirtqueueLocation]
+
+    /// What the watcher keeps of one queue between polls.
+    private struct Followed {
+        /// The latest `avail.idx` and `used.idx` (split rings); see ``current``.
+        var indexes = RingIndexes(available: nil, used: nil)
+        /// Split rings: the indexes the last poll's events end at (`nil` before the first poll).
+        var lastAvail: UInt16?
+        var lastUsed: UInt16?
+        /// Packed rings: the positions and buffers followed.
+        var follower: PackedRingFollower?
+        /// Packed rings: the descriptor ring as the last poll read it.
+        var packedRing: [Descriptor]?
+        /// Packed rings: QEMU's used index, a starting hint for the follower.
+        let usedHint: PackedRing.Hint?
+    }
+
+    /// One entry per queue of ``queues``.
+    private var followed: [Followed]
+
     /// Each queue's latest `avail.idx` and `used.idx` (split rings), as of the last poll: the second
     /// read when entries were read, else the first. `nil` fields before the first poll and for packed
     /// rings, which keep no indexes (see ``packedPositions``).
-    public private(set) var current: [RingIndexes]
-    private var lastAvail: [UInt16?]
-    private var lastUsed: [UInt16?]
-    private var followers: [PackedRingFollower?]
+    public var current: [RingIndexes] { followed.map(\.indexes) }
+
     /// Packed rings: the descriptor ring as the last poll read it (the events of that poll were
     /// derived from it); `nil` for split rings and before the first poll.
-    public private(set) var packedRings: [[Descriptor]?]
-    private let usedHints: [PackedRing.Hint?]
+    public var packedRings: [[Descriptor]?] { followed.map(\.packedRing) }
+
+    /// Queue `queue`'s descriptor ring as the last poll read it (see ``packedRings``).
+    public func packedRing(_ queue: Int) -> [Descriptor]? { followed[queue].packedRing }
     /// Whether every queue reads through the same map (no IOMMU views): one ``GuestMemory`` read.
     private let shared: Bool
 
@@ -102,22 +121,18 @@ public final class RingWatcher {
         self.memories = memories
         shared = memories.dropFirst().allSatisfy { $0.map == memories[0].map }
         self.queues = queues
-        current = Array(repeating: RingIndexes(available: nil, used: nil), count: queues.count)
-        lastAvail = Array(repeating: nil, count: queues.count)
-        lastUsed = Array(repeating: nil, count: queues.count)
-        followers = queues.enumerated().map { i, q in q.layout == .packed ? PackedRingFollower(queue: i, size: q.size) : nil }
-        packedRings = Array(repeating: nil, count: queues.count)
-        usedHints = queues.indices.map { i in
-            guard queues[i].layout == .packed, i < deviceStates.count, let state = deviceStates[i] else { return nil }
-            return PackedRing.Hint(index: state.usedIndex)
+        followed = queues.enumerated().map { i, q in
+            guard q.layout == .packed else { return Followed(usedHint: nil) }
+            let hint = i < deviceStates.count ? deviceStates[i].map { PackedRing.Hint(index: $0.usedIndex) } : nil
+            return Followed(follower: PackedRingFollower(queue: i, size: q.size), usedHint: hint)
         }
     }
 
     /// Packed rings: the driver's and the device's next positions as the watcher follows them
     /// (`nil` for split rings and before a packed ring's first successful poll).
     public var packedPositions: [(driver: PackedRing.Position, deviceUsed: PackedRing.Position)?] {
-        followers.map { f in
-            guard let f, let driver = f.driverPosition, let used = f.deviceUsedPosition else { return nil }
+        followed.map { q in
+            guard let f = q.follower, let driver = f.driverPosition, let used = f.deviceUsedPosition else { return nil }
             return (driver, used)
         }
     }
@@ -175,19 +190,19 @@ public final class RingWatcher {
         var perQueue = [[RingEvent]](repeating: [], count: queues.count)
         // Split rings: which new entries to read, (queue, isUsed, from, count).
         var spans: [(queue: Int, used: Bool, from: UInt16, count: Int)] = []
-        var nextAvail = lastAvail, nextUsed = lastUsed
+        var nextAvail = followed.map(\.lastAvail), nextUsed = followed.map(\.lastUsed)
         for i in split {
             let avail = view.u16(i * 4), used = view.u16(i * 4 + 2)
             let size = Int(queues[i].size)
-            if let last = lastAvail[i], avail != last {
+            if let last = followed[i].lastAvail, avail != last {
                 let moved = Int(avail &- last)
-                if moved > size { perQueue[i].append(RingEvent(queue: i, kind: .lapped(ring: "avail", missed: moved - size), index: last)) }
+                if moved > size { perQueue[i].append(RingEvent(queue: i, kind: .lapped(ring: .avail, missed: moved - size), index: last)) }
                 let count = min(moved, size)
                 spans.append((i, false, avail &- UInt16(count), count))
             }
-            if let last = lastUsed[i], used != last {
+            if let last = followed[i].lastUsed, used != last {
                 let moved = Int(used &- last)
-                if moved > size { perQueue[i].append(RingEvent(queue: i, kind: .lapped(ring: "used", missed: moved - size), index: last)) }
+                if moved > size { perQueue[i].append(RingEvent(queue: i, kind: .lapped(ring: .used, missed: moved - size), index: last)) }
                 let count = min(moved, size)
                 spans.append((i, true, used &- UInt16(count), count))
             }
@@ -240,7 +255,7 @@ public final class RingWatcher {
             for k in 0..<span.count {
                 let index = span.from &+ UInt16(k)
                 if Int(latest &- index) > size {
-                    perQueue[span.queue].append(RingEvent(queue: span.queue, kind: .lapped(ring: span.used ? "used" : "avail", missed: 1), index: index))
+                    perQueue[span.queue].append(RingEvent(queue: span.queue, kind: .lapped(ring: span.used ? .used : .avail, missed: 1), index: index))
                     continue
                 }
                 if span.used {
@@ -253,21 +268,21 @@ public final class RingWatcher {
         }
 
         // Nothing below can fail: commit.
-        lastAvail = nextAvail
-        lastUsed = nextUsed
         for i in split {
-            current[i] = moved.contains(i)
+            followed[i].lastAvail = nextAvail[i]
+            followed[i].lastUsed = nextUsed[i]
+            followed[i].indexes = moved.contains(i)
                 ? RingIndexes(available: entries.u16(afterOffset[i]), used: entries.u16(afterOffset[i] + 2))
                 : RingIndexes(available: view.u16(i * 4), used: view.u16(i * 4 + 2))
         }
         for i in queues.indices where queues[i].layout == .packed {
             let o = ringOffset[i], n = Int(queues[i].size)
             let ring = first.withUnsafeBytes { Descriptor.decode(UnsafeRawBufferPointer(rebasing: $0[o..<o + 16 * n]), layout: .packed) }
-            packedRings[i] = ring
-            if followers[i]!.isStarted {
-                perQueue[i] += followers[i]!.advance(ring)
+            followed[i].packedRing = ring
+            if followed[i].follower!.isStarted {
+                perQueue[i] += followed[i].follower!.advance(ring)
             } else {
-                followers[i]!.start(ring, location: queues[i], usedHint: usedHints[i])
+                followed[i].follower!.start(ring, location: queues[i], usedHint: followed[i].usedHint)
             }
         }
         return perQueue.flatMap { $0 }

@@ -167,13 +167,14 @@ public enum SplitRing {
                             consistent: true, attempts: 0)
         }
         let eventIndex = location.features.contains(.eventIndex)
-        let descBytes = 16 * n, availBytes = 6 + 2 * n, usedBytes = 6 + 8 * n
+        let layout = SplitRingLayout(size: n)
+        let descBytes = layout.descriptorTableBytes, availBytes = layout.availBytes, usedBytes = layout.usedBytes
         // Storage: [before: 4][desc][avail][used][after: 4][final: 4]
         let descOffset = 4, availOffset = descOffset + descBytes, usedOffset = availOffset + availBytes
         let afterOffset = usedOffset + usedBytes, finalOffset = afterOffset + 4
         var storage = [UInt8](repeating: 0, count: finalOffset + 4)
-        let availIdxAddress = GuestPhysicalAddress(location.driverArea.rawValue &+ 2)
-        let usedIdxAddress = GuestPhysicalAddress(location.deviceArea.rawValue &+ 2)
+        let availIdxAddress = GuestPhysicalAddress(location.driverArea.rawValue &+ UInt64(SplitRingLayout.indexOffset))
+        let usedIdxAddress = GuestPhysicalAddress(location.deviceArea.rawValue &+ UInt64(SplitRingLayout.indexOffset))
         let tries = max(1, maxAttempts)
 
         return try rethrowing(MemoryError.self) {
@@ -196,7 +197,7 @@ public enum SplitRing {
                         (location.deviceArea, part(usedOffset, usedBytes)),
                     ] + indexPair(afterOffset))
 
-                    let availIndex = u16(availOffset + 2), usedIndex = u16(usedOffset + 2)
+                    let availIndex = u16(availOffset + SplitRingLayout.indexOffset), usedIndex = u16(usedOffset + SplitRingLayout.indexOffset)
                     let still = u16(0) == availIndex && u16(afterOffset) == availIndex
                         && u16(2) == usedIndex && u16(afterOffset + 2) == usedIndex
                     if !still && attempt < tries { continue }
@@ -204,12 +205,14 @@ public enum SplitRing {
                     let descriptors = Descriptor.decode(UnsafeRawBufferPointer(part(descOffset, descBytes)), layout: .split)
                     let avail = AvailableRing(
                         flags: u16(availOffset), index: availIndex,
-                        ring: (0..<n).map { u16(availOffset + 4 + 2 * $0) },
-                        usedEvent: eventIndex ? u16(availOffset + 4 + 2 * n) : nil)
+                        ring: (0..<n).map { u16(availOffset + layout.availEntryOffset($0)) },
+                        usedEvent: eventIndex ? u16(availOffset + layout.usedEventOffset) : nil)
                     let used = UsedRing(
                         flags: u16(usedOffset), index: usedIndex,
-                        ring: (0..<n).map { UsedElement(id: u32(usedOffset + 4 + 8 * $0), length: u32(usedOffset + 8 + 8 * $0)) },
-                        availEvent: eventIndex ? u16(usedOffset + 4 + 8 * n) : nil)
+                        ring: (0..<n).map {
+                            UsedElement(id: u32(usedOffset + layout.usedEntryOffset($0)), length: u32(usedOffset + layout.usedEntryOffset($0) + 4))
+                        },
+                        availEvent: eventIndex ? u16(usedOffset + layout.availEventOffset) : nil)
 
                     // Which tables the in-flight chains need, then read them with both indexes after.
                     var collect = ChainWalker(layout: .split, table: descriptors, map: memory.map, limits: limits)

@@ -11,6 +11,13 @@ enum Sys {
 
     static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
+    /// The host's page size, `sysconf(_SC_PAGESIZE)` (4 KiB on x86; 16 or 64 KiB on some arm64 and
+    /// POWER hosts): the unit of `/proc/PID/pagemap` entries and of residency.
+    static let pageSize: UInt64 = {
+        let size = sysconf(Int32(_SC_PAGESIZE))
+        return size > 0 ? UInt64(size) : 4096
+    }()
+
     /// `open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)`: a log of vqscope's own (never a target's file).
     static func openAppending(_ path: String) -> Result<Int32, Errno> {
         retrying { open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644) }

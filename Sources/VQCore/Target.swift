@@ -146,7 +146,7 @@ public final class Target {
                     guard let client = qmp else { continue }
                     return try finish(try QMPSlotSource.slotMap(client: client), .qmp)
                 case .kvm:
-                    if spec.slots == .auto && process.accelerator != "kvm" {
+                    if spec.slots == .auto && process.accelerator != .kvm {
                         notes.append("kvm slots: not a KVM guest (accelerator \(process.accelerator))")
                         continue
                     }
@@ -172,7 +172,7 @@ public final class Target {
     /// maps no QEMU's guest RAM is not a target (`notQEMU`, said so).
     static func openBackend(pid: Int32, executable: String, spec: TargetSpec, notQEMU: TargetError) throws(TargetError) -> Target {
         let theirs = try QEMUProcess.mappings(pid: pid)
-        let candidates = QEMUProcess.all().filter { !$0.isSimulatedGuest }.compactMap { q in (try? q.mappings()).map { (pid: q.pid, mappings: $0) } }
+        let candidates = QEMUProcess.all().filter { $0.accelerator != .simulated }.compactMap { q in (try? q.mappings()).map { (pid: q.pid, mappings: $0) } }
         guard let qemuPID = VhostUserBackend.qemu(sharingWith: theirs, candidates: candidates),
               let qemuMappings = candidates.first(where: { $0.pid == qemuPID })?.mappings else {
             throw .usage("\(notQEMU), nor a vhost-user back-end: it maps no QEMU's guest RAM (no shared file that a QEMU on this host maps too)")

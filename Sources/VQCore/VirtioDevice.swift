@@ -1,9 +1,20 @@
-/// A virtio device of a QEMU process and its queues, as QEMU reports them over QMP.
+/// Where vqscope learned of a device or a queue.
+public enum QueueOrigin: Sendable, Hashable {
+    /// QEMU said so over QMP: the device has a QOM path, a type and features.
+    case qmp
+    /// A RAM scan found the rings: no QOM path, the device a guess from what the rings carry.
+    case scan
+}
+
+/// A virtio device of a QEMU process and its queues, as QEMU reports them over QMP (or a
+/// pseudo-device grouping rings a RAM scan found).
 public struct VirtioDevice: Sendable, Hashable {
     /// QEMU's device name (`virtio-blk`, `virtio-net`...).
     public var name: String
-    /// The QOM path of the device's virtio backend.
+    /// The QOM path of the device's virtio backend (empty for a scan's pseudo-device).
     public var path: String
+    /// Whether QMP reported the device or a scan grouped its rings.
+    public var origin: QueueOrigin
     /// The device's `id=` on the command line, when it has one (from the QOM path).
     public var id: String?
     /// The PCI address (`00:04.0`) of a virtio-pci device, when QEMU says it.
@@ -23,9 +34,10 @@ public struct VirtioDevice: Sendable, Hashable {
 
     public init(name: String, path: String, id: String? = nil, pciAddress: String? = nil, deviceID: Int,
                 features: VirtioFeatures, status: [String] = [], backend: VirtioBackend = .qemu, vhostStarted: Bool = false,
-                queues: [Virtqueue] = []) {
+                queues: [Virtqueue] = [], origin: QueueOrigin = .qmp) {
         self.name = name
         self.path = path
+        self.origin = origin
         self.id = id
         self.pciAddress = pciAddress
         self.deviceID = deviceID
@@ -92,8 +104,11 @@ public struct VhostRingMapping: Sendable, Hashable {
 /// (from QMP) when there is one.
 public struct Virtqueue: Sendable, Hashable {
     public var device: String
+    /// The device's QOM path (empty for a ring a scan found; see ``origin``).
     public var path: String
     public var index: Int
+    /// Whether QMP reported the queue or a RAM scan found its rings.
+    public var origin: QueueOrigin
     public var location: VirtqueueLocation
     /// What QEMU's device model says of the queue, when QMP was asked (never for a vhost queue:
     /// QEMU's indexes are stale there, and asking would stop a vhost-user back-end's ring).
@@ -107,9 +122,10 @@ public struct Virtqueue: Sendable, Hashable {
     public var deviceLabel: String?
 
     public init(device: String, path: String, index: Int, location: VirtqueueLocation, deviceState: DeviceQueueState? = nil,
-                backend: VirtioBackend = .qemu, vhostMapping: VhostRingMapping? = nil) {
+                backend: VirtioBackend = .qemu, vhostMapping: VhostRingMapping? = nil, origin: QueueOrigin = .qmp) {
         self.device = device
         self.path = path
+        self.origin = origin
         self.index = index
         self.location = location
         self.deviceState = deviceState

@@ -164,5 +164,5 @@ struct FrameData: Sendable {
 
 extension Virtqueue {
     /// Who serves the queue, for the queue list: ``VirtioBackend``'s name, `?` for a ring a scan found.
-    var backendName: String { path.isEmpty ? "?" : backend.rawValue }
+    var backendName: String { origin == .scan ? "?" : backend.rawValue }
 }

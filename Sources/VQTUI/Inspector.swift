@@ -180,7 +180,7 @@ public final class Inspector {
         var counts: [String: Int] = [:]
         for q in queues { counts[q.path] = max(counts[q.path] ?? 0, q.index + 1) }
         return queues.map { q in
-            let role = q.path.isEmpty ? QueueRole(guess: q.device) : QueueRole(deviceName: q.device, index: q.index, queueCount: counts[q.path])
+            let role = q.origin == .scan ? QueueRole(guess: q.device) : QueueRole(deviceName: q.device, index: q.index, queueCount: counts[q.path])
             return QueueHealthMonitor(queue: q, role: role, at: t)
         }
     }

@@ -7,15 +7,26 @@ import VQCore
 public final class LiveSource: InspectorSource {
     public let target: Target
     public let summary: TargetSummary
-    private var queues: [Virtqueue] = []
+    /// One queue of the list and what the source keeps for it.
+    private struct Queue {
+        var queue: Virtqueue
+        /// How its payloads are decoded (``QueueList/payloadRole(of:)``).
+        let role: PayloadRole?
+        /// Its position among the watcher's queues; `nil` when it is not followed (its size is
+        /// wrong, or its IOVAs cannot be translated).
+        var watcherIndex: Int?
+        /// When QMP was last asked for its packed-ring positions.
+        var hintTime: Double?
+    }
+
+    private var queues: [Queue] = []
+    /// Each queue's position in ``queues``, by its identity.
+    private var positions: [QueueID: Int] = [:]
     /// The list the queues came from (for each device's memory, ``Target/ringMemory(for:in:)``).
     private var list = QueueList(source: .qmp, devices: [])
-    /// How each queue's payloads are decoded (``QueueList/payloadRole(of:)``), by index in `queues`.
-    private var roles: [PayloadRole?] = []
     private var watcher: RingWatcher?
-    /// Queues the watcher follows, by their index in `queues`.
+    /// Queues the watcher follows, by their position in `queues`.
     private var watched: [Int] = []
-    private var hintTimes: [Int: Double] = [:]
     private let clock: () -> Double
 
     /// Wraps an opened target; `title` replaces the target's own title in the header.
@@ -50,19 +61,21 @@ public final class LiveSource: InspectorSource {
             }
         }
         self.list = list
-        queues = list.queues
-        roles = queues.map { list.payloadRole(of: $0) }
+        queues = list.queues.map { Queue(queue: $0, role: list.payloadRole(of: $0)) }
+        positions = Dictionary(queues.enumerated().map { ($1.queue.id, $0) }, uniquingKeysWith: { first, _ in first })
         // A queue whose IOVAs cannot be translated is shown, with why, but not followed.
         var memories: [GuestMemory] = []
-        watched = queues.indices.filter { i in
-            guard queues[i].location.sizeProblem == nil, let memory = try? memory(for: queues[i]) else { return false }
+        watched = []
+        for i in queues.indices {
+            guard queues[i].queue.location.sizeProblem == nil, let memory = try? memory(for: queues[i].queue) else { continue }
             memories.append(memory)
-            return true
+            queues[i].watcherIndex = watched.count
+            watched.append(i)
         }
-        watcher = try RingWatcher(memories: memories.isEmpty ? [target.memory] : memories, queues: watched.map { queues[$0].location },
-                                  deviceStates: watched.map { queues[$0].deviceState })
+        watcher = try RingWatcher(memories: memories.isEmpty ? [target.memory] : memories, queues: watched.map { queues[$0].queue.location },
+                                  deviceStates: watched.map { queues[$0].queue.deviceState })
         _ = try? watcher?.poll()
-        return queues
+        return queues.map(\.queue)
     }
 
     public func poll() throws(MemoryError) -> PollResult {
@@ -71,7 +84,8 @@ public final class LiveSource: InspectorSource {
         let events = try watcher.poll()
         // The devices' IOMMU mappings are walked again for the snapshots after this poll.
         target.refreshRings()
-        for (k, i) in watched.enumerated() where k < watcher.current.count { indexes[i] = watcher.current[k] }
+        let current = watcher.current
+        for (k, i) in watched.enumerated() where k < current.count { indexes[i] = current[k] }
         var packed = [PackedPositions?](repeating: nil, count: queues.count)
         for (k, p) in watcher.packedPositions.enumerated() where k < watched.count {
             packed[watched[k]] = p.map { PackedPositions(driver: $0.driver, deviceUsed: $0.deviceUsed) }
@@ -85,30 +99,23 @@ public final class LiveSource: InspectorSource {
 
     public func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot {
         let state = queue.location.layout == .packed ? freshDeviceState(queue) : nil
+        // QMP's answer is up to a second old: the ring read now wins where they disagree.
         return try target.readRing(queue, in: list, unmapped: \.namesUnmappedIOVA) { ring throws(MemoryError) in
-            switch queue.location.layout {
-            case .split:
-                return .split(try SplitRing.snapshot(memory: ring.memory, location: queue.location))
-            case .packed:
-                // QMP's answer is up to a second old: the ring read now wins where they disagree.
-                return .packed(try PackedRing.snapshot(memory: ring.memory, location: queue.location, deviceState: state))
-            }
+            try RingSnapshot.read(memory: ring.memory, location: queue.location, hints: state)
         }
     }
 
     /// A packed ring's positions live in the device: ask QMP for them, at most once a second per
     /// queue (an image or a target without QMP has none, and the decoder infers them).
     private func freshDeviceState(_ queue: Virtqueue) -> DeviceQueueState? {
-        guard let qmp = target.qmp, let i = queues.firstIndex(where: { $0.path == queue.path && $0.index == queue.index }) else {
-            return nil
-        }
+        guard let qmp = target.qmp, let i = positions[queue.id] else { return nil }
         let now = clock()
-        if let last = hintTimes[i], now - last < 1 { return queues[i].deviceState }
-        hintTimes[i] = now
+        if let last = queues[i].hintTime, now - last < 1 { return queues[i].queue.deviceState }
+        queues[i].hintTime = now
         if let state = try? QMPQueueStatus.deviceState(client: qmp, queue: queue) {
-            queues[i].deviceState = state
+            queues[i].queue.deviceState = state
         }
-        return queues[i].deviceState
+        return queues[i].queue.deviceState
     }
 
     public func read(at gpa: GuestPhysicalAddress, count: Int) throws(MemoryError) -> [UInt8] {
@@ -116,8 +123,7 @@ public final class LiveSource: InspectorSource {
     }
 
     public func payload(of chain: Chain, queue: Virtqueue, completedLength: UInt32?) -> DevicePayload? {
-        guard let i = queues.firstIndex(where: { $0.path == queue.path && $0.device == queue.device && $0.index == queue.index }),
-              i < roles.count, let role = roles[i] else { return nil }
+        guard let i = positions[queue.id], let role = queues[i].role else { return nil }
         guard let memory = try? memory(for: queue) else { return nil }
         return role.decode(chain, memory: memory, completedLength: completedLength)
     }

@@ -48,7 +48,7 @@ struct QueueActivity: Hashable, Sendable {
         case .available: additions += 1
         case .used: add(1, at: time)
         case .lapped(let ring, let missed):
-            if ring == "used" { add(missed, at: time) } else { additions += missed }
+            if ring == .used { add(missed, at: time) } else { additions += missed }
         }
     }
 

@@ -91,7 +91,7 @@ public struct QueueHealthMonitor: Sendable {
         switch kind {
         case .available: driverMoved(at: now)
         case .used: deviceMoved(at: now)
-        case .lapped(let ring, _): ring == "used" ? deviceMoved(at: now) : driverMoved(at: now)
+        case .lapped(let ring, _): ring == .used ? deviceMoved(at: now) : driverMoved(at: now)
         }
     }
 

@@ -62,7 +62,7 @@ struct CaptureCommand: ParsableCommand {
         var watched: [Watched] = []
         for (d, dev) in devices.enumerated() {
             var highest = (dev.queues.map(\.index).max() ?? -1) + 1
-            if dev.path.isEmpty { highest += highest % 2 } // scanned: no control queue among them
+            if dev.origin == .scan { highest += highest % 2 } // scanned: no control queue among them
             for q in dev.queues {
                 let plan = kind == .network ? assemblers[d].plan(queueIndex: q.index, queueCount: highest) : BlockRequestTracer.plan
                 guard let plan else { continue }
@@ -106,7 +106,7 @@ struct CaptureCommand: ParsableCommand {
             out.write(block: Pcapng.sectionHeader(application: "vqscope"))
             for dev in devices {
                 out.write(block: Pcapng.interfaceDescription(snapLength: UInt32(snapLength), name: dev.id ?? dev.pciAddress ?? dev.name,
-                                                             description: dev.path.isEmpty ? "\(dev.name) rings found by a RAM scan of QEMU PID \(process.pid)"
+                                                             description: dev.origin == .scan ? "\(dev.name) rings found by a RAM scan of QEMU PID \(process.pid)"
                                                                                        : "\(dev.name) \(dev.path) of QEMU PID \(process.pid)"))
             }
             out.flush()
@@ -177,7 +177,7 @@ struct CaptureCommand: ParsableCommand {
             var byQueue = [[RingEvent]](repeating: [], count: watched.count)
             for e in events { byQueue[e.queue].append(e) }
             for (i, w) in watched.enumerated() {
-                let outputs = w.tap.process(byQueue[i], packedRing: watcher.packedRings[i], at: now)
+                let outputs = w.tap.process(byQueue[i], packedRing: watcher.packedRing(i), at: now)
                 if let ring = walked[i] {
                     pins[i].update(w.tap.inFlight.map(\.chain), through: ring)
                     walked[i] = nil
@@ -246,15 +246,16 @@ struct CaptureCommand: ParsableCommand {
         let rx = rings("virtio-net-rx"), tx = rings("virtio-net-tx")
         if !rx.isEmpty || !tx.isEmpty {
             var net = VirtioDevice(name: "virtio-net", path: "", id: "scanned-net", deviceID: VirtioDeviceType.network.rawValue,
-                                   features: [.version1, .netMergeableReceiveBuffers])
-            for (k, q) in rx.enumerated() { net.queues.append(Virtqueue(device: "virtio-net", path: "", index: 2 * k, location: q.location)) }
-            for (k, q) in tx.enumerated() { net.queues.append(Virtqueue(device: "virtio-net", path: "", index: 2 * k + 1, location: q.location)) }
+                                   features: [.version1, .netMergeableReceiveBuffers], origin: .scan)
+            for (k, q) in rx.enumerated() { net.queues.append(Virtqueue(device: "virtio-net", path: "", index: 2 * k, location: q.location, origin: .scan)) }
+            for (k, q) in tx.enumerated() { net.queues.append(Virtqueue(device: "virtio-net", path: "", index: 2 * k + 1, location: q.location, origin: .scan)) }
             devices.append(net)
         }
         let blk = rings("virtio-blk")
         if !blk.isEmpty {
-            var d = VirtioDevice(name: "virtio-blk", path: "", id: "scanned-blk", deviceID: VirtioDeviceType.block.rawValue, features: [.version1])
-            d.queues = blk.enumerated().map { k, q in Virtqueue(device: "virtio-blk", path: "", index: k, location: q.location) }
+            var d = VirtioDevice(name: "virtio-blk", path: "", id: "scanned-blk", deviceID: VirtioDeviceType.block.rawValue, features: [.version1],
+                                 origin: .scan)
+            d.queues = blk.enumerated().map { k, q in Virtqueue(device: "virtio-blk", path: "", index: k, location: q.location, origin: .scan) }
             devices.append(d)
         }
         return devices

@@ -175,7 +175,7 @@ struct DiagnosedQueue {
                     throw .usage("\(message): \(why)")
                 }
             }
-            queues = queues.filter { $0.queue.path == chosen.path && $0.queue.device == chosen.device && $0.queue.index == chosen.index }
+            queues = queues.filter { $0.queue.id == chosen.id }
         } else {
             leftOut = loaded.notes
         }
@@ -185,12 +185,7 @@ struct DiagnosedQueue {
     /// A consistent snapshot of the queue's ring; QEMU's indexes, when given, are a packed ring's
     /// position hints.
     func snapshot(memory: GuestMemory, hints: DeviceQueueState? = nil) throws(MemoryError) -> RingSnapshot {
-        switch queue.location.layout {
-        case .split:
-            return .split(try SplitRing.snapshot(memory: memory, location: queue.location))
-        case .packed:
-            return .packed(try PackedRing.snapshot(memory: memory, location: queue.location, deviceState: hints))
-        }
+        try RingSnapshot.read(memory: memory, location: queue.location, hints: hints)
     }
 }
 
@@ -208,7 +203,7 @@ extension DiagnosedQueue {
         var fields: [(String, JSON)] = [
             ("device", .string(queue.device)), ("label", .string(queue.label)), ("path", .string(queue.path)),
             ("index", .int(Int64(queue.index))), ("layout", .string(queue.location.layout.rawValue)), ("role", .string(role.name)), ("flow", .string(role.flow.rawValue)),
-            ("backend", queue.path.isEmpty ? .null : .string(queue.backend.rawValue)),
+            ("backend", queue.origin == .scan ? .null : .string(queue.backend.rawValue)),
             ("addressing", .string(result.addressing)),
         ]
         guard let d = result.diagnosis else {

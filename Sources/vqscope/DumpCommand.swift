@@ -77,9 +77,9 @@ struct DumpCommand: ParsableCommand {
     /// The location --desc and its companions give (after ``validate()``).
     func explicitLocation() throws -> DumpedQueue {
         guard let desc, let num else { throw ValidationError("--desc needs --num N, the queue size") }
-        let n = UInt64(num)
-        func at(_ base: UInt64, plus offset: UInt64, _ what: String) throws -> GuestPhysicalAddress {
-            guard let a = GuestPhysicalAddress(base).advanced(by: offset) else { throw ValidationError("\(what) passes the end of the address space") }
+        let n = Int(num)
+        func at(_ base: UInt64, plus offset: Int, _ what: String) throws -> GuestPhysicalAddress {
+            guard let a = GuestPhysicalAddress(base).advanced(by: UInt64(offset)) else { throw ValidationError("\(what) passes the end of the address space") }
             return a
         }
         if packed {
@@ -87,16 +87,18 @@ struct DumpCommand: ParsableCommand {
             let location = VirtqueueLocation(layout: .packed, size: UInt16(num), descriptors: GuestPhysicalAddress(desc),
                                              driverArea: GuestPhysicalAddress(driver ?? desc), deviceArea: GuestPhysicalAddress(device ?? desc),
                                              features: [.packedRing])
-            _ = try at(desc, plus: 16 * n - 1, "the descriptor ring")
+            _ = try at(desc, plus: PackedRingLayout(size: n).descriptorRingBytes - 1, "the descriptor ring")
             return DumpedQueue(location: location, hasDriverArea: driver != nil, hasDeviceArea: device != nil)
         }
         if legacy {
             // Virtio 1.2, 2.7.2: the table on a page, avail right after it, used on the next page boundary.
-            guard desc & 0xFFF == 0 else { throw ValidationError("--legacy: a legacy ring's descriptor table starts on a 4 KiB page; \(Hex.string(desc)) does not") }
-            let availAddress = try at(desc, plus: 16 * n, "the available ring")
-            let usedOffset = (16 * n + 6 + 2 * n + 0xFFF) & ~0xFFF
-            let usedAddress = try at(desc, plus: usedOffset, "the used ring")
-            _ = try at(desc, plus: usedOffset + 6 + 8 * n - 1, "the used ring")
+            let layout = SplitRingLayout(size: n)
+            guard desc % UInt64(SplitRingLayout.legacyAlignment) == 0 else {
+                throw ValidationError("--legacy: a legacy ring's descriptor table starts on a 4 KiB page; \(Hex.string(desc)) does not")
+            }
+            let availAddress = try at(desc, plus: layout.legacyAvailOffset, "the available ring")
+            let usedAddress = try at(desc, plus: layout.legacyUsedOffset, "the used ring")
+            _ = try at(desc, plus: layout.legacyTotalBytes - 1, "the used ring")
             return DumpedQueue(location: VirtqueueLocation(layout: .split, size: UInt16(num), descriptors: GuestPhysicalAddress(desc),
                                                            driverArea: availAddress, deviceArea: usedAddress))
         }
@@ -191,7 +193,7 @@ struct DumpedQueue {
     init(queue q: Virtqueue, list: QueueList) {
         location = q.location
         device = q.device
-        deviceLabel = list.queues.first { $0.path == q.path && $0.device == q.device && $0.index == q.index }?.deviceLabel ?? q.deviceLabel
+        deviceLabel = list.queues.first(q.id)?.deviceLabel ?? q.deviceLabel
         path = list.path(of: q)
         index = q.index
         scanned = list.source == .scan
@@ -227,14 +229,11 @@ struct RingDump {
         self.ring = ring
         self.iommu = iommu
         self.image = image
-        switch queue.location.layout {
-        case .split:
-            let s = try SplitRing.snapshot(memory: memory, location: queue.location)
+        switch try RingSnapshot.read(memory: memory, location: queue.location, hints: queue.deviceState) {
+        case .split(let s):
             split = s
             for f in s.inFlight { if let c = f.chain { payloads[f.head] = decode(c) } }
-        case .packed:
-            let hints = queue.deviceState
-            let p = try PackedRing.snapshot(memory: memory, location: queue.location, deviceState: hints)
+        case .packed(let p):
             packed = p
             for a in p.available { payloads[a.slot] = decode(a.chain) }
         }

@@ -18,8 +18,8 @@ struct ListCommand: ParsableCommand {
                     ("executable", .string(p.executable)),
                     ("ram", .uint(p.commandLine.ramSize)),
                     ("machine", .string(p.commandLine.machineType)),
-                    ("accelerator", .string(p.accelerator)),
-                    ("simulated", .bool(p.isSimulatedGuest)),
+                    ("accelerator", .string(p.accelerator.description)),
+                    ("simulated", .bool(p.accelerator == .simulated)),
                     ("qmp", .array(access.socketPaths.map { .string($0) })),
                     ("qmp_access", .string(access.kind)),
                     ("libvirt", p.libvirtDomain.map { d in
@@ -43,7 +43,7 @@ struct ListCommand: ParsableCommand {
         printTable(["PID", "NAME", "ACCEL", "RAM", "MACHINE", "LIBVIRT", "QMP"], processes.map { p in
             let access = p.qmpAccess
             let qmp = access.socketPaths.isEmpty ? access.kind : "socket " + access.socketPaths.joined(separator: ", ")
-            return [String(p.pid), (p.commandLine.name ?? "-") + (p.isSimulatedGuest ? " (demo)" : ""), p.accelerator,
+            return [String(p.pid), (p.commandLine.name ?? "-") + (p.accelerator == .simulated ? " (demo)" : ""), p.accelerator.description,
                     Hex.humanSize(p.commandLine.ramSize), p.commandLine.machineType ?? "default", p.libvirtDomain?.name ?? "-", qmp]
         })
     }

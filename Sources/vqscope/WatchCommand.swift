@@ -230,7 +230,7 @@ struct WatchCommand: ParsableCommand {
         case .used(let id, let length):
             fields += [("event", .string("used")), ("idx", .uint(UInt64(event.index))), ("id", .uint(UInt64(id))), ("len", .uint(UInt64(length)))]
         case .lapped(let ring, let missed):
-            fields += [("event", .string("lapped")), ("ring", .string(ring)), ("idx", .uint(UInt64(event.index))), ("missed", .int(Int64(missed)))]
+            fields += [("event", .string("lapped")), ("ring", .string(ring.rawValue)), ("idx", .uint(UInt64(event.index))), ("missed", .int(Int64(missed)))]
         }
         if let wrap = event.wrap { fields.append(("wrap", .bool(wrap))) }
         return .object(fields)
@@ -265,11 +265,11 @@ struct WatchCommand: ParsableCommand {
         for q in queues {
             var entries: [(index: UInt16, head: UInt16, wrap: Bool?, chain: Chain?)] = []
             do {
-                switch q.location.layout {
-                case .split:
-                    entries = try SplitRing.snapshot(memory: memory, location: q.location).inFlight.map { ($0.position, $0.head, nil, $0.chain) }
-                case .packed:
-                    entries = try PackedRing.snapshot(memory: memory, location: q.location).available.map { ($0.slot, $0.bufferID, $0.wrap, $0.chain) }
+                switch try RingSnapshot.read(memory: memory, location: q.location) {
+                case .split(let s):
+                    entries = s.inFlight.map { ($0.position, $0.head, nil, $0.chain) }
+                case .packed(let p):
+                    entries = p.available.map { ($0.slot, $0.bufferID, $0.wrap, $0.chain) }
                 }
             } catch {
                 out.flush()

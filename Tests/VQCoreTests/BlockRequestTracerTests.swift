@@ -179,7 +179,7 @@ final class BlockRequestTracerTests: XCTestCase {
 
     func testLappedAvailRingCountsMissedRequests() {
         var tracer = BlockRequestTracer()
-        XCTAssertEqual(tracer.requests(from: [.lapped(ring: "avail", count: 4), .lapped(ring: "used", count: 2)], queueIndex: 0), [])
+        XCTAssertEqual(tracer.requests(from: [.lapped(ring: .avail, count: 4), .lapped(ring: .used, count: 2)], queueIndex: 0), [])
         XCTAssertEqual(tracer.missed, 4)
     }
 }

@@ -23,7 +23,7 @@ final class PackedRingFollowerTests: XCTestCase {
         RingEvent(queue: 0, kind: .used(id: UInt32(id), length: len), index: slot, wrap: wrap)
     }
 
-    private func lapped(_ ring: String, _ missed: Int, _ slot: UInt16, _ wrap: Bool = true) -> RingEvent {
+    private func lapped(_ ring: RingProblem.Ring, _ missed: Int, _ slot: UInt16, _ wrap: Bool = true) -> RingEvent {
         RingEvent(queue: 0, kind: .lapped(ring: ring, missed: missed), index: slot, wrap: wrap)
     }
 
@@ -175,7 +175,7 @@ final class PackedRingFollowerTests: XCTestCase {
         var f = started(sim)
         for _ in 0..<12 { sim.post(id: 3); sim.completeOldest() }
         let events = f.advance(sim.ring)
-        XCTAssertEqual(Array(events.prefix(2)), [lapped("avail", 4, 0), lapped("used", 4, 0)])
+        XCTAssertEqual(Array(events.prefix(2)), [lapped(.avail, 4, 0), lapped(.used, 4, 0)])
         // The eight buffers whose slots could still be read, each available then used.
         var expected: [RingEvent] = []
         for k in 4..<12 { expected += [avail(3, UInt16(k % 8), k < 8), used(3, UInt16(k % 8), k < 8)] }
@@ -195,7 +195,7 @@ final class PackedRingFollowerTests: XCTestCase {
         sim.post(id: 0)
         sim.post(id: 1)  // slots 0 and 1 rewritten before their used descriptors were read
         let events = f.advance(sim.ring)
-        XCTAssertEqual(events, [lapped("used", 2, 0), used(2, 2), used(3, 3), avail(0, 0, false), avail(1, 1, false)])
+        XCTAssertEqual(events, [lapped(.used, 2, 0), used(2, 2), used(3, 3), avail(0, 0, false), avail(1, 1, false)])
     }
 
     func testTwoWholeLapsBetweenPollsCannotBeSeen() {

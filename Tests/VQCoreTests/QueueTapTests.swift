@@ -277,7 +277,7 @@ final class QueueTapTests: XCTestCase {
         // Eleven entries on a ring of eight: the first three were overwritten before any poll.
         for p: UInt16 in 0..<11 { ring.post(p % 8) }
         let outputs = tap.process(try watcher.poll(), at: 1)
-        XCTAssertEqual(outputs.first, .lapped(ring: "avail", count: 3))
+        XCTAssertEqual(outputs.first, .lapped(ring: .avail, count: 3))
         let buffers = outputs.compactMap(\.madeAvailable)
         XCTAssertEqual(buffers.map(\.position), Array(3..<11))
         XCTAssertEqual(buffers.map(\.id), [3, 4, 5, 6, 7, 0, 1, 2])

@@ -74,7 +74,7 @@ final class RingWatcherTests: XCTestCase {
     }
 
     func testRingOrderAcrossTheIndexWrap() {
-        let events = [RingEvent(queue: 0, kind: .lapped(ring: "avail", missed: 2), index: 65530),
+        let events = [RingEvent(queue: 0, kind: .lapped(ring: .avail, missed: 2), index: 65530),
                       RingEvent(queue: 0, kind: .available(head: 1), index: 65535),
                       RingEvent(queue: 0, kind: .available(head: 2), index: 0),
                       RingEvent(queue: 0, kind: .used(id: 9, length: 1), index: 65534),
@@ -82,7 +82,7 @@ final class RingWatcherTests: XCTestCase {
                       RingEvent(queue: 0, kind: .used(id: 2, length: 1), index: 0)]
         XCTAssertEqual(RingWatcher.inRingOrder(events).map(\.index), [65530, 65534, 65535, 65535, 0, 0])
         XCTAssertEqual(RingWatcher.inRingOrder(events).map(\.kind).prefix(3),
-                       [.lapped(ring: "avail", missed: 2), .used(id: 9, length: 1), .available(head: 1)])
+                       [.lapped(ring: .avail, missed: 2), .used(id: 9, length: 1), .available(head: 1)])
     }
 
     func testSplitAndPackedQueuesTogether() throws {
@@ -165,7 +165,7 @@ final class RingWatcherTests: XCTestCase {
         _ = try watcher.poll()
         for p: UInt16 in 0..<11 { splitAvail(p, head: p % 8) }
         let events = try watcher.poll()
-        XCTAssertEqual(events.first, RingEvent(queue: 0, kind: .lapped(ring: "avail", missed: 3), index: 0))
+        XCTAssertEqual(events.first, RingEvent(queue: 0, kind: .lapped(ring: .avail, missed: 3), index: 0))
         XCTAssertEqual(events.dropFirst().map(\.index), Array(3..<11))
         XCTAssertEqual(watcher.current[0], RingIndexes(available: 11, used: 0))
     }

@@ -43,13 +43,13 @@ final class DemoGuestProcessTests: XCTestCase {
         XCTAssertEqual(launcher.qmpPath, launcher.qmpPaths[0])
 
         let process = try QEMUProcess(pid: launcher.pid)
-        XCTAssertTrue(process.isSimulatedGuest)
-        XCTAssertEqual(process.accelerator, "sim")
+        XCTAssertTrue(process.accelerator == .simulated)
+        XCTAssertEqual(process.accelerator.description, "sim")
         XCTAssertEqual(process.commandLine.name, "vqscope-demo")
         XCTAssertEqual(process.commandLine.ramSize, 64 << 20)
         XCTAssertEqual(process.commandLine.machineFamily, "pc")
         XCTAssertEqual(Target.qmpSockets(of: process), launcher.qmpPaths)
-        XCTAssertTrue(QEMUProcess.all().contains { $0.pid == launcher.pid && $0.isSimulatedGuest })
+        XCTAssertTrue(QEMUProcess.all().contains { $0.pid == launcher.pid && $0.accelerator == .simulated })
 
         let target = try Target.open(TargetSpec(pid: launcher.pid))
         XCTAssertEqual(target.source, .qmp)

@@ -22,7 +22,7 @@ final class KVMGuestTests: GuestTestCase {
     func testNoQMPPrefersKVMSlots() throws {
         let target = try guest.open(noQMP: true)
         XCTAssertEqual(target.source, .kvm)
-        XCTAssertEqual(target.process?.accelerator, "kvm")
+        XCTAssertEqual(target.process?.accelerator, .kvm)
     }
 
     func testQMPAndMapsSourcesUnderKVM() throws {

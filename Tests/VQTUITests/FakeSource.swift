@@ -135,10 +135,7 @@ final class FakeSource: InspectorSource {
     func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot {
         snapshots += 1
         if let snapshotError { throw snapshotError }
-        switch queue.location.layout {
-        case .split: return .split(try SplitRing.snapshot(memory: memory, location: queue.location))
-        case .packed: return .packed(try PackedRing.snapshot(memory: memory, location: queue.location, deviceState: packedDeviceState))
-        }
+        return try RingSnapshot.read(memory: memory, location: queue.location, hints: packedDeviceState)
     }
 
     func read(at gpa: GuestPhysicalAddress, count: Int) throws(MemoryError) -> [UInt8] {

@@ -126,9 +126,9 @@ final class ScannedRoleTests: XCTestCase {
         let location = VirtqueueLocation(layout: .split, size: 8, descriptors: GuestPhysicalAddress(0x1000),
                                          driverArea: GuestPhysicalAddress(0x1080), deviceArea: GuestPhysicalAddress(0x10c0))
         let queues = [
-            Virtqueue(device: "virtio-net-rx", path: "", index: 0, location: location),
-            Virtqueue(device: "virtio-console", path: "", index: 3, location: location),
-            Virtqueue(device: "virtio-blk", path: "", index: 1, location: location),
+            Virtqueue(device: "virtio-net-rx", path: "", index: 0, location: location, origin: .scan),
+            Virtqueue(device: "virtio-console", path: "", index: 3, location: location, origin: .scan),
+            Virtqueue(device: "virtio-blk", path: "", index: 1, location: location, origin: .scan),
             Virtqueue(device: "virtio-console", path: "/machine/peripheral/vser0/virtio-backend", index: 3, location: location),
         ]
         let roles = Inspector.monitors(for: queues, at: 0).map(\.tracker.role)

@@ -83,7 +83,7 @@ final class LayoutTests: InspectorTestCase {
     func testEveryViewAndOverlayAtEverySizeDoesNotCrash() {
         source.scriptedPolls = [PollResult(indexes: try! source.currentIndexes(), events: [
             event(0, .available(head: 0), index: 1), event(0, .used(id: 5, length: 64), index: 0),
-            event(0, .lapped(ring: "avail", missed: 3), index: 7),
+            event(0, .lapped(ring: .avail, missed: 3), index: 7),
         ])]
         press(.enter)
         let sizes = [(80, 24), (200, 60), (40, 10), (0, 0), (10, 3), (41, 11), (150, 20)]

@@ -23,7 +23,7 @@ final class PartsTests: XCTestCase {
         XCTAssertEqual(seconds, [0, 0, 0, 25, 25])
         XCTAssertEqual(a.rate(at: 20), 0, "nothing in the last two seconds")
         XCTAssertEqual(a.perSecond(last: 30, at: 60), [Int](repeating: 0, count: 30), "old buckets are forgotten")
-        a.record(.lapped(ring: "used", missed: 40), at: 61)
+        a.record(.lapped(ring: .used, missed: 40), at: 61)
         XCTAssertEqual(a.completions, 90)
         a.record(.available(head: 1), at: 61)
         XCTAssertEqual(a.additions, 1)

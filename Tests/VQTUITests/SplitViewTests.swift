@@ -84,7 +84,7 @@ final class SplitViewTests: InspectorTestCase {
         source.scriptedPolls = [PollResult(indexes: try! source.currentIndexes(), events: [
             event(0, .available(head: 3), index: 2),
             event(0, .used(id: 5, length: 64), index: 0),
-            event(0, .lapped(ring: "used", missed: 7), index: 1),
+            event(0, .lapped(ring: .used, missed: 7), index: 1),
             event(1, .available(head: 2), index: 2, wrap: true),
         ])]
         var grid = open(.events)
