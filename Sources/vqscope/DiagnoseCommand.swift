@@ -31,6 +31,7 @@ struct DiagnoseCommand: ParsableCommand {
     @Flag(name: .customLong("no-history"), help: "Neither continue nor save the watch of earlier diagnose runs.")
     var noHistory = false
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var eventOptions: EventOptions
 
     /// Milliseconds between samples.
     static let sampleInterval: Double = 100
@@ -48,6 +49,7 @@ struct DiagnoseCommand: ParsableCommand {
         let limit = threshold / 1000
         var results = [QueueResult](repeating: QueueResult(), count: queues.count)
         var samples = 0
+        var events: DiagnoseEvents?
         // What each queue's addresses are (`gpa`, or `iova` behind an IOMMU).
         for (i, q) in queues.enumerated() { results[i].addressing = q.addressing(in: t) }
 
@@ -63,6 +65,7 @@ struct DiagnoseCommand: ParsableCommand {
             }
             samples = 1
         } else {
+            events = try eventOptions.start(t, queues: queues.map(\.queue)).map { DiagnoseEvents(session: $0, queues: queues.count) }
             var history = noHistory ? nil : t.process.flatMap { DiagnoseHistory(pid: $0.pid) }
             let begin = MonotonicClock.now()
             var trackers = queues.map { q in
@@ -85,6 +88,7 @@ struct DiagnoseCommand: ParsableCommand {
                         let snapshot = try q.snapshot(in: t, hints: state)
                         results[i].diagnosis = trackers[i].observe(snapshot, deviceState: state, deviceBroken: deviceBroken,
                                                                    at: MonotonicClock.now())
+                        if final { events?.facts[i] = EventDiagnosis.RingFacts(snapshot: snapshot, deviceState: state) }
                     } catch {
                         if case .processGone = error {
                             Failure.printError("\(error)")
@@ -96,11 +100,13 @@ struct DiagnoseCommand: ParsableCommand {
                 samples += 1
             }
             while true {
+                try events?.drain()
                 try sample(final: false)
                 let elapsed = MonotonicClock.now() - begin
                 if elapsed >= seconds { break }
                 MonotonicClock.sleep(seconds: min(Self.sampleInterval, (seconds - elapsed) * 1000) / 1000)
             }
+            try events?.drain()
             try sample(final: true)
             if history != nil {
                 for (i, q) in queues.enumerated() where results[i].error == nil { history!.set(trackers[i].memory, for: q.queue.location) }
@@ -110,7 +116,12 @@ struct DiagnoseCommand: ParsableCommand {
 
         if json {
             printJSON(.object([
-                ("queues", .array(zip(queues, results).map { $0.json($1) })),
+                ("queues", .array(zip(queues, results).enumerated().map { k, qr in
+                    let entry = qr.0.json(qr.1)
+                    guard let events, case .object(let fields) = entry else { return entry }
+                    return .object(fields + [("events", events.json(k, threshold: limit))])
+                })),
+                ("events", .string(events == nil ? "poll" : "bpf")),
                 ("live", .bool(t.process != nil)), ("samples", .int(Int64(samples))),
                 ("seconds", .double(t.process == nil ? 0 : seconds)), ("threshold_ms", .double(threshold)),
                 ("left_out", .array(leftOut.map(\.json))),
@@ -121,6 +132,10 @@ struct DiagnoseCommand: ParsableCommand {
             printTable(["QUEUE", "ROLE", "HEALTH", "WHY"], zip(queues, results).map { q, r in
                 [q.queue.label, q.role.name, r.diagnosis?.health.rawValue ?? "unreadable", r.diagnosis?.summary ?? r.error ?? ""]
             })
+            // What QEMU's own events say, one line a finding.
+            for (k, q) in queues.enumerated() {
+                for f in events?.findings(k, threshold: limit) ?? [] { Output.standardOutput.write("\(q.queue.label): \(f.message)\n") }
+            }
         }
         // The table shows each unreadable queue's reason; one line on standard error says which.
         let unreadable = zip(queues, results).compactMap { q, r in r.error.map { (queue: q.queue.label, error: $0) } }

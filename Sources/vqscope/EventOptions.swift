@@ -14,7 +14,7 @@ struct EventOptions: ParsableArguments {
     func start(_ t: Target, queues: [Virtqueue]) throws -> ProbeSession? {
         let forbidden = getenv(EventModeChoice.forbidVariable).map { String(cString: $0) }
             .flatMap { $0.isEmpty || $0 == "0" ? nil : "\(EventModeChoice.forbidVariable)=\($0)" }
-        let live = t.process.map { !$0.isSimulatedGuest && t.imagePath == nil && t.backend == nil } ?? false
+        let live = t.process.map { $0.accelerator != .simulated && t.imagePath == nil && t.backend == nil } ?? false
         let facts = EventModeChoice.Facts(isRoot: geteuid() == 0, isLiveQEMU: live, forbidden: forbidden,
                                           vhostQueues: queues.filter { $0.backend.isVhost }.map(\.label))
         var choice = EventModeChoice.decide(requested: events, facts: facts)

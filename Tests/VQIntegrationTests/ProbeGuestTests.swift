@@ -105,19 +105,8 @@ final class ProbeGuestTests: GuestTestCase {
     private func wakeState(_ guest: BenchGuest, _ q: Virtqueue) throws -> WakeState {
         let avail = q.location.driverArea.rawValue
         let eventIndex = q.location.features.contains(.eventIndex)
-        return WakeState(flags: try independentU16(guest, avail),
-                         usedEvent: eventIndex ? try independentU16(guest, avail + 4 + 2 * UInt64(q.location.size)) : nil,
-                         used: try independentU16(guest, q.location.deviceArea.rawValue + 2))
-    }
-
-    /// A little-endian u16 at `gpa`, read through QEMU's gpa2hva and /proc/PID/mem.
-    private func independentU16(_ guest: BenchGuest, _ gpa: UInt64) throws -> UInt16 {
-        guard let hva = try guest.gpa2hva(gpa) else { throw BenchError("QEMU: no hva for \(Hex.string(gpa))") }
-        let mem = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(guest.pid)/mem"))
-        defer { try? mem.close() }
-        try mem.seek(toOffset: hva)
-        let bytes = [UInt8](try mem.read(upToCount: 2) ?? Data())
-        guard bytes.count == 2 else { throw BenchError("short read at \(Hex.string(gpa))") }
-        return UInt16(bytes[0]) | UInt16(bytes[1]) << 8
+        return WakeState(flags: try guest.independentU16(avail),
+                         usedEvent: eventIndex ? try guest.independentU16(avail + 4 + 2 * UInt64(q.location.size)) : nil,
+                         used: try guest.independentU16(q.location.deviceArea.rawValue + 2))
     }
 }
