@@ -15,6 +15,14 @@ archive=$(clang -print-file-name=libstdc++.a 2>/dev/null || true)
 shim=$PWD/.build/static-libstdc++
 mkdir -p "$shim"
 echo "INPUT($archive)" >"$shim/libstdc++.so"
+# libbpf (the eBPF probes' loader) and the libelf and zlib it needs, linked in the same way: the
+# CLibbpf module asks for -lbpf -lelf -lz, and these scripts name the static archives.
+for lib in bpf elf z; do
+    a=$(gcc -print-file-name=lib$lib.a 2>/dev/null || true)
+    [ -f "$a" ] || a=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)/lib$lib.a
+    [ -f "$a" ] || { echo "build-release: no lib$lib.a (Debian: apt-get install libbpf-dev libelf-dev zlib1g-dev)" >&2; exit 2; }
+    echo "INPUT($a)" >"$shim/lib$lib.so"
+done
 
 flags=(-c release --static-swift-stdlib --product vqscope
        -Xlinker -L"$shim" -Xswiftc -Xclang-linker -Xswiftc -static-libgcc "$@")

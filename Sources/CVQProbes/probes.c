@@ -118,7 +118,7 @@ static const struct attachment attachments[] = {
     {"raise_interrupt", "msix_notify", 0},
     {"raise_interrupt", "msi_notify", 0},
     {"raise_interrupt", "pci_set_irq", 0},
-    {"raise_interrupt", "event_notifier_set", 0},
+    {"raise_by_write", NULL, 0}, /* the sys_enter raw tracepoint: a write(2) to the irqfd */
 };
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -175,14 +175,22 @@ int vqp_open(struct vqp_probes **out, int pid, const char *binary, const struct 
             vqp_close(p);
             return fail(err, errlen, ENOENT, a->program);
         }
-        LIBBPF_OPTS(bpf_uprobe_opts, uopts, .func_name = a->function, .retprobe = a->retprobe);
-        struct bpf_link *link = bpf_program__attach_uprobe_opts(prog, pid, binary, 0, &uopts);
+        struct bpf_link *link;
+        if (a->function) {
+            LIBBPF_OPTS(bpf_uprobe_opts, uopts, .func_name = a->function, .retprobe = a->retprobe);
+            link = bpf_program__attach_uprobe_opts(prog, pid, binary, 0, &uopts);
+        } else {
+            link = bpf_program__attach_raw_tracepoint(prog, "sys_enter");
+        }
         if (!link) {
             int e = errno ? errno : ENOENT;
             vqp_close(p);
             char what[160];
-            snprintf(what, sizeof(what), "cannot attach a %s to QEMU's %s", a->retprobe ? "uretprobe" : "uprobe",
-                     a->function);
+            if (a->function)
+                snprintf(what, sizeof(what), "cannot attach a %s to QEMU's %s", a->retprobe ? "uretprobe" : "uprobe",
+                         a->function);
+            else
+                snprintf(what, sizeof(what), "cannot attach to the sys_enter raw tracepoint");
             return fail(err, errlen, e, what);
         }
         p->links[p->nlinks++] = link;

@@ -63,7 +63,8 @@ public struct ProbeEvent: Sendable, Hashable {
     public var outCount: UInt32
     public var inCount: UInt32
     /// pop: every segment (the readable ones with their bytes); fill: the writable ones with
-    /// the bytes the device wrote. At most ``ProbeRecordDecoder/maxSegments``.
+    /// the bytes the device wrote. At most ``ProbeRecordDecoder/maxSegments``: of a longer chain,
+    /// its first seven and its last (``outCount`` and ``inCount`` say how many it has).
     public var segments: [Segment]
     /// interrupt/suppressed: through an irqfd (`virtio_notify_irqfd`).
     public var throughIrqfd: Bool

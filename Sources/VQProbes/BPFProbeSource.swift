@@ -6,7 +6,7 @@ import VQCore
 /// QEMU's virtio code, read-only. Detached when released.
 public final class BPFProbeSource: ProbeEventSource {
     private let handle: OpaquePointer
-    /// How many uprobes are attached.
+    /// How many probes are attached (uprobes, and the raw tracepoint that sees the irqfd writes).
     public let attached: Int
 
     /// Loads the probes on `pid` (its executable: `/proc/PID/exe`). Throws one line saying what

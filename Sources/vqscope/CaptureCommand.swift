@@ -35,6 +35,7 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Milliseconds between polls: a fast device returns a buffer within a millisecond, and the driver may take it back at once.", valueName: "ms")) var interval: Double = 0.2
     @Option(name: .customShort("s"), help: ArgumentHelp("Bytes of each frame to keep (the rest is counted, not written).", valueName: "snaplen"))
     var snapLength: Int = 65535
+    @OptionGroup var eventOptions: EventOptions
 
     func validate() throws {
         guard target.image == nil else { throw ValidationError("capture needs a live target (--pid): an image does not change") }
@@ -83,6 +84,8 @@ struct CaptureCommand: ParsableCommand {
             Failure.printError("\(devices.map(\.name).joined(separator: ", ")) of \(t.title) has no active queue to capture (is the driver loaded?)")
             throw ExitCode(Failure.unusable)
         }
+        // Block requests from QEMU's own events when the probes can be had (frames are polled).
+        let probes = try eventOptions.start(t, queues: watched.map(\.queue), polledBecause: kind == .network ? "frames are taken from the rings" : nil)
         let watcher = try Failure.reporting { () throws(TargetError) in
             try RingWatcher(memories: watched.map(\.tap.memory), queues: watched.map(\.queue.location),
                             deviceStates: watched.map(\.queue.deviceState))
@@ -116,6 +119,11 @@ struct CaptureCommand: ParsableCommand {
 
         signal(SIGINT) { _ in WatchCommand.stopRequested.store(true, ordering: .relaxed) }
         signal(SIGTERM) { _ in WatchCommand.stopRequested.store(true, ordering: .relaxed) }
+        if let session = probes {
+            try captureBlocks(from: session, devices: devices, queues: watched.map { ($0.device, $0.queue) }, out: out)
+            if fd != 1 { close(fd) }
+            return
+        }
         let progress = ProgressLine()
         let begun = MonotonicClock.now()
         var captured = 0, received = 0, sent = 0

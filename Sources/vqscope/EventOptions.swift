@@ -11,7 +11,16 @@ struct EventOptions: ParsableArguments {
     /// Starts the eBPF probes on `t` for `queues` when the mode and the target allow, after one
     /// stderr line naming the mode in use (and why not bpf, when not). `--events bpf` that cannot
     /// be had is one error line and a non-zero exit.
-    func start(_ t: Target, queues: [Virtqueue]) throws -> ProbeSession? {
+    /// `polledBecause`: the command polls whatever the mode (the line says why).
+    func start(_ t: Target, queues: [Virtqueue], polledBecause: String? = nil) throws -> ProbeSession? {
+        if let polledBecause {
+            if events == .bpf {
+                Failure.printError("--events bpf: \(polledBecause)")
+                throw ExitCode(Failure.unusable)
+            }
+            Failure.printError("events: poll (\(polledBecause))")
+            return nil
+        }
         let forbidden = getenv(EventModeChoice.forbidVariable).map { String(cString: $0) }
             .flatMap { $0.isEmpty || $0 == "0" ? nil : "\(EventModeChoice.forbidVariable)=\($0)" }
         let live = t.process.map { $0.accelerator != .simulated && t.imagePath == nil && t.backend == nil } ?? false
@@ -28,7 +37,7 @@ struct EventOptions: ParsableArguments {
                                       deviceArea: q.location.deviceArea.rawValue, size: q.location.size, queueNumber: q.index)
                 }
                 session = ProbeSession(source: source, rings: rings) { address, count in try? memory.bytes(at: address, count: count) }
-                Failure.printError("events: bpf (\(source.attached) eBPF uprobes on QEMU pid \(pid))")
+                Failure.printError("events: bpf (\(source.attached) eBPF probes on QEMU pid \(pid))")
             } catch {
                 choice = events == .bpf ? .refused("--events bpf: \(error)") : .poll(reason: "\(error)")
             }

@@ -83,3 +83,58 @@ final class EventDiagnosisTests: XCTestCase {
         XCTAssertFalse(EventDiagnosis.kickOwed(availEvent: 5, availIndex: 10, lastAvail: 10), "nothing new")
     }
 }
+
+/// Block requests traced from QEMU's pops and fills.
+final class ProbeBlockTracerTests: XCTestCase {
+    func named(_ kind: ProbeEvent.Kind, at ns: UInt64, head: UInt32, queue: Int? = 0, segments: [ProbeEvent.Segment], out: UInt32 = 1, into: UInt32 = 2, count: UInt32? = nil) -> ProbeSession.Named {
+        ProbeSession.Named(event: ProbeEvent(nanoseconds: ns, kind: kind, thread: 1, subject: .virtQueue(0x10), head: head, count: count,
+                                             outCount: out, inCount: into, segments: segments), queue: queue)
+    }
+
+    /// A read of 8 sectors at sector 0x1234: header (type 0), 4096 data bytes, status.
+    var readPop: [ProbeEvent.Segment] {
+        [.init(address: 0x1000, length: 16, writable: false, bytes: [0, 0, 0, 0, 0, 0, 0, 0, 0x34, 0x12, 0, 0, 0, 0, 0, 0]),
+         .init(address: 0x2000, length: 4096, writable: true, bytes: []), .init(address: 0x3000, length: 1, writable: true, bytes: [])]
+    }
+
+    func testPopThenFillIsOneRequest() {
+        var t = ProbeBlockTracer()
+        let fill: [ProbeEvent.Segment] = [.init(address: 0x2000, length: 4096, writable: true, bytes: [1, 2]), .init(address: 0x3000, length: 1, writable: true, bytes: [0])]
+        let events = [named(.pop, at: 1_000_000_000, head: 5, segments: readPop), named(.kick, at: 1_000_000_500, head: 0, segments: []),
+                      named(.fill, at: 1_000_250_000, head: 5, segments: fill, count: 4097)]
+        let done = t.requests(from: events, queues: [0], wall: { Double($0) / 1e9 })
+        XCTAssertEqual(done.count, 1)
+        XCTAssertEqual(done[0].id, 5)
+        XCTAssertEqual(done[0].request.typeName, "read")
+        XCTAssertEqual(done[0].request.sector, 0x1234)
+        XCTAssertEqual(done[0].request.dataLength, 4096)
+        XCTAssertEqual(done[0].request.status, 0)
+        XCTAssertEqual(done[0].latency ?? 0, 0.00025, accuracy: 1e-9)
+        XCTAssertTrue(t.pending(queueIndex: { $0 }).isEmpty)
+    }
+
+    func testUnmatchedAndUnwatchedAndPending() {
+        var t = ProbeBlockTracer()
+        // A fill of a head popped before the trace: untimed, not emitted.
+        XCTAssertTrue(t.requests(from: [named(.fill, at: 5, head: 9, segments: [], count: 1)], queues: [0], wall: { Double($0) }).isEmpty)
+        XCTAssertEqual(t.untimed, 1)
+        // Another queue's events are not this trace's.
+        XCTAssertTrue(t.requests(from: [named(.pop, at: 6, head: 1, queue: 3, segments: readPop)], queues: [0], wall: { Double($0) }).isEmpty)
+        // A pop whose header was not copied: counted, not guessed.
+        _ = t.requests(from: [named(.pop, at: 7, head: 2, segments: [.init(address: 1, length: 16, writable: false, bytes: [0, 0])])], queues: [0], wall: { Double($0) })
+        XCTAssertEqual(t.unreadable, 1)
+        // Popped, not completed: pending at the end.
+        _ = t.requests(from: [named(.pop, at: 8, head: 3, segments: readPop)], queues: [0], wall: { Double($0) })
+        XCTAssertEqual(t.pending(queueIndex: { $0 }).map(\.id), [3])
+    }
+
+    func testLongReadTakesItsLengthFromWhatTheDeviceWrote() {
+        var t = ProbeBlockTracer()
+        // 20 buffers: the probe describes 8 (the first seven and the last).
+        let pop = named(.pop, at: 1, head: 0, segments: readPop, out: 1, into: 19)
+        let fill = named(.fill, at: 2, head: 0, segments: [.init(address: 0x3000, length: 1, writable: true, bytes: [0])], into: 19, count: 18 * 4096 + 1)
+        let done = t.requests(from: [pop, fill], queues: [0], wall: { Double($0) })
+        XCTAssertEqual(done.first?.request.dataLength, 18 * 4096)
+        XCTAssertEqual(done.first?.request.status, 0)
+    }
+}

@@ -64,6 +64,62 @@ final class ProbeGuestTests: GuestTestCase {
         print("ProbeGuestTests: virtio-blk:0 \(pops.count) pops, \(fills.count) fills, \(events("virtio-blk:0", "kick").count) kicks, \(events("virtio-blk:0", "interrupt").count) interrupts, \(events("virtio-blk:0", "suppressed").count) suppressed; quiet queues \(busyQuiet.map { $0.label })")
     }
 
+    func testBlockCaptureFromQEMUMissesNothingQEMUCounted() throws {
+        let guest = try guest
+        func reads() throws -> Int64 {
+            let stats = try guest.harness.execute("query-blockstats")
+            var total: Int64 = 0
+            for device in stats.array ?? [] {
+                let rd: Int64 = device["stats"]?["rd_operations"]?.int64 ?? 0
+                let wr: Int64 = device["stats"]?["wr_operations"]?.int64 ?? 0
+                total += rd + wr
+            }
+            return total
+        }
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("vqscope-capture-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trace = dir.appendingPathComponent("blk.json"), errURL = dir.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let capture = Process()
+        capture.executableURL = Tool.executable
+        capture.arguments = ["capture", "--pid", String(guest.pid), "--qmp", guest.toolSocket, "--device", "virtio-blk",
+                             "-w", trace.path, "--events", "bpf", "--seconds", "60"]
+        capture.standardError = try FileHandle(forWritingTo: errURL)
+        try capture.run()
+        defer { if capture.isRunning { capture.terminate() } }
+        func stderr() -> String { String(decoding: (try? Data(contentsOf: errURL)) ?? Data(), as: UTF8.self) }
+        let deadline = Date().addingTimeInterval(90)
+        while !stderr().contains("capturing requests"), capture.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertTrue(stderr().hasPrefix("vqscope: events: bpf ("), stderr())
+        Thread.sleep(forTimeInterval: 1)
+        // QEMU's count between two instants inside the capture, and the trace's completions between them.
+        let before = try reads(), from = Date().timeIntervalSince1970
+        Thread.sleep(forTimeInterval: 8)
+        let after = try reads(), to = Date().timeIntervalSince1970
+        Thread.sleep(forTimeInterval: 1)
+        capture.interrupt()
+        capture.waitUntilExit()
+        XCTAssertEqual(capture.terminationStatus, 0, stderr())
+        let requests = String(decoding: try Data(contentsOf: trace), as: UTF8.self).split(separator: "\n").compactMap { try? JSON.parse(String($0)) }
+        let traced = requests.filter { r in
+            guard case .double(let completed)? = r["completed"] else { return false }
+            return completed >= from && completed <= to
+        }
+        let counted = Int(after - before)
+        XCTAssertGreaterThan(counted, 100, "the busy disk's reads in 8 s")
+        // Instants are taken by two processes: a request completing within a few ms of either edge may
+        // fall on the other side of it. Beyond that, every read QEMU counted is traced.
+        XCTAssertEqual(Double(traced.count), Double(counted), accuracy: max(2, 0.001 * Double(counted)), "traced \(traced.count) of \(counted) reads")
+        for r in traced.prefix(100) {
+            XCTAssertEqual(r["type"]?.string, "read", r.text)
+            XCTAssertEqual(r["status"]?.string, "ok", r.text)
+            XCTAssertNotNil(r["latency_us"]?.int, r.text)
+        }
+        XCTAssertTrue(stderr().contains("\n0 missed"), stderr())
+        print("ProbeGuestTests: capture traced \(traced.count) of \(counted) reads query-blockstats counted")
+    }
+
     func testForbiddenBPFFallsBackToPollingWithOneLine() throws {
         let guest = try guest
         setenv(EventModeChoice.forbidVariable, "1", 1)

@@ -13,8 +13,10 @@
  *   virtio_notify_irqfd(VirtIODevice *vdev, VirtQueue *vq)    the same through an irqfd
  * virtio_notify decides in a static function (virtio_should_notify) whether to interrupt; a probe
  * cannot see that decision, so it is observed: between virtio_notify's entry and its return on the
- * same thread, QEMU raising an interrupt (msix_notify, msi_notify, pci_set_irq, or
- * event_notifier_set for the irqfd) makes it an INTERRUPT, nothing raised a SUPPRESSED. */
+ * same thread, QEMU raising an interrupt (msix_notify, msi_notify, pci_set_irq, or a write(2) to an
+ * eventfd: event_notifier_set, for the irqfd) makes it an INTERRUPT, nothing raised a SUPPRESSED.
+ * The write is seen at the sys_enter raw tracepoint, not by a uprobe on event_notifier_set: QEMU's
+ * main loop calls that thousands of times a second, and a uprobe traps on every call. */
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
 #include <bpf/bpf_helpers.h>
@@ -150,13 +152,16 @@ static long segment_step(__u32 i, void *ctx)
     unsigned int s = r->h.nsegs;
     if (s >= VQP_MAX_SEGS)
         return 1;
+    /* A chain longer than the records: its first segments and, in the last record, its last
+     * one (a blk request's status byte, a frame's end). */
+    __u32 idx = (i == VQP_MAX_SEGS - 1 && w->num > VQP_MAX_SEGS) ? w->num - 1 : i;
     __u64 addr = 0;
     __u64 iov[2] = {0, 0};
-    bpf_probe_read_user(&addr, sizeof(addr), (void *)(w->addrs + i * 8));
-    bpf_probe_read_user(iov, sizeof(iov), (void *)(w->sg + i * 16));
+    bpf_probe_read_user(&addr, sizeof(addr), (void *)(w->addrs + (__u64)idx * 8));
+    bpf_probe_read_user(iov, sizeof(iov), (void *)(w->sg + (__u64)idx * 16));
     unsigned int remaining = r->remaining;
     unsigned int want = iov[1] > remaining ? remaining : (unsigned int)iov[1];
-    unsigned int cap = (i == 0 || i == w->num - 1) ? VQP_EDGE_SEG_BYTES : VQP_MID_SEG_BYTES;
+    unsigned int cap = (idx == 0 || idx == w->num - 1) ? VQP_EDGE_SEG_BYTES : VQP_MID_SEG_BYTES;
     if (want > cap)
         want = cap;
     unsigned int off = r->h.data_len;
@@ -322,12 +327,25 @@ int BPF_KPROBE(notify_entry_irqfd, __u64 vdev, __u64 vq) { return notify_entry(v
 SEC("uretprobe")
 int BPF_KRETPROBE(notify_return_irqfd) { return notify_return(); }
 
-/* An interrupt raised by QEMU (MSI-X, MSI, INTx, or an irqfd's eventfd): counts only inside a
- * virtio_notify on the same thread. */
+/* An interrupt raised by QEMU (MSI-X, MSI, INTx): counts only inside a virtio_notify on the same
+ * thread. */
 SEC("uprobe")
 int BPF_KPROBE(raise_interrupt)
 {
     if (!is_target())
+        return 0;
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    struct notify_state *st = bpf_map_lookup_elem(&notifying, &tid);
+    if (st)
+        st->raised = 1;
+    return 0;
+}
+
+/* A write(2) inside a virtio_notify on the same thread: event_notifier_set signalling the irqfd. */
+SEC("raw_tp/sys_enter")
+int BPF_PROG(raise_by_write, struct pt_regs *regs, long id)
+{
+    if (id != 1 /* __NR_write on x86-64 */ || !is_target())
         return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct notify_state *st = bpf_map_lookup_elem(&notifying, &tid);

@@ -7,7 +7,7 @@
 #ifndef VQPROBES_H
 #define VQPROBES_H
 
-#define VQP_MAX_SEGS 8          /* segments described per event (a chain's first ones) */
+#define VQP_MAX_SEGS 8          /* segments described per event: a chain's first 7 and its last */
 #define VQP_EDGE_SEG_BYTES 1600 /* bytes copied of a chain's first and last segment (a frame) */
 #define VQP_MID_SEG_BYTES 128   /* bytes copied of each segment between them */
 #define VQP_DATA_MAX 4096       /* bytes copied per event at most */

@@ -26,7 +26,7 @@ int vqp_poll(struct vqp_probes *p, int timeout_ms, vqp_record_fn fn, void *ctx);
 /* Records the probes could not write because the ring buffer was full. */
 unsigned long long vqp_dropped(struct vqp_probes *p);
 
-/* How many uprobes are attached. */
+/* How many probes are attached. */
 int vqp_attached(const struct vqp_probes *p);
 
 void vqp_close(struct vqp_probes *p);
