@@ -45,11 +45,15 @@ public struct PollResult: Hashable, Sendable {
     /// Each packed queue's positions as the poll followed them (`nil` for split queues and packed
     /// ones not followed yet; may be empty when the source follows none).
     public var packed: [PackedPositions?]
+    /// What QEMU itself did since the last poll (the eBPF probes), by queue index; empty when
+    /// events are polled.
+    public var qemuEvents: [ProbeSession.Named]
 
-    public init(indexes: [RingIndexes], events: [RingEvent], packed: [PackedPositions?] = []) {
+    public init(indexes: [RingIndexes], events: [RingEvent], packed: [PackedPositions?] = [], qemuEvents: [ProbeSession.Named] = []) {
         self.indexes = indexes
         self.events = events
         self.packed = packed
+        self.qemuEvents = qemuEvents
     }
 }
 
@@ -110,6 +114,12 @@ public protocol InspectorSource: AnyObject {
     func resume() throws(TargetError)
     /// Whether the target still exists (a process may exit under the inspector).
     func isAlive() -> Bool
+    /// Where QEMU's events come from (`bpf (...)`, `poll (why)`), nil when not said.
+    var eventsMode: String? { get }
+}
+
+extension InspectorSource {
+    public var eventsMode: String? { nil }
 }
 
 extension InspectorSource {
