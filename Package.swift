@@ -20,10 +20,13 @@ let package = Package(
         // ncursesw (Debian: libncursesw5-dev), with wrappers for what Swift cannot import.
         .systemLibrary(name: "CNcursesw", providers: [.apt(["libncursesw5-dev"])]),
         // libbpf (Debian: libbpf-dev) with the libelf and zlib it needs: the loader of the eBPF probes.
-        .systemLibrary(name: "CLibbpf", pkgConfig: "libbpf", providers: [.apt(["libbpf-dev"])]),
+        // No pkgConfig: its -L/usr/lib/... would come before the release build's static archives;
+        // CVQProbes (C, which no Swift autolinking reaches) names the libraries itself.
+        .systemLibrary(name: "CLibbpf", providers: [.apt(["libbpf-dev"])]),
         // vqscope's eBPF probes on QEMU's virtio functions: their C source (bpf/, compiled by
         // scripts/bpf-build.sh into vqprobes_object.c, which is committed) and the libbpf loader.
-        .target(name: "CVQProbes", dependencies: ["CLibbpf"], exclude: ["bpf"]),
+        .target(name: "CVQProbes", dependencies: ["CLibbpf"], exclude: ["bpf"],
+                linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]),
         // The eBPF event source (VQCore's ProbeEventSource) over CVQProbes.
         .target(name: "VQProbes", dependencies: ["VQCore", "CVQProbes"]),
         // The live inspector: state -> a screen model (an in-memory grid) -> ncurses.

@@ -16,26 +16,15 @@ Floors (issue: lossless events): trace >= 99.9% of the reads, CPU <= 3% of a cor
 probes >= 95% of without. Prints one line a measure with its ratio; exit status 1 when a floor is
 not met. QMP-SOCKET must be one no other client holds (the guest's own, not vqscope's).
 """
-import argparse, json, os, signal, socket, subprocess, sys, tempfile, time
+import argparse, importlib.util, json, os, signal, subprocess, sys, tempfile, time
 
-class QMP:
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.settimeout(5)
-        self.sock.connect(path)
-        self.file = self.sock.makefile("rw")
-        json.loads(self.file.readline())
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, **arguments):
-        self.file.write(json.dumps({"execute": name, "arguments": arguments}) + "\n")
-        self.file.flush()
-        while True:
-            reply = json.loads(self.file.readline())
-            if "return" in reply:
-                return reply["return"]
-            if "error" in reply:
-                raise RuntimeError(f"{name}: {reply['error']}")
+def load_qmp():
+    """The QMP client of qmp-check.py beside this script."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "qmp-check.py")
+    spec = importlib.util.spec_from_file_location("qmp_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.QMP
 
 def reads(qmp):
     """Reads and writes QEMU counted on the guest's disk (every block device summed)."""
@@ -91,7 +80,7 @@ def main():
     parser.add_argument("pid", type=int)
     parser.add_argument("qmp")
     args = parser.parse_args()
-    qmp = QMP(args.qmp)
+    qmp = load_qmp()(args.qmp)
     ok = True
 
     without1 = rate(qmp, args.seconds)
