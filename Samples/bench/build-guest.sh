@@ -10,6 +10,8 @@
 #                     virtio-blk ring keeps moving) and writes "VQSCOPE-READY" to the
 #                     debug console (port 0x402) after its first successful read; sectors
 #                     n >= 1 start "VQSCOPE-FW-SECTOR-<n>\n".
+#   DIR/share/        a few small files the devices variant shares with its guest over 9p
+#                     (read-only): hello.txt, "VQSCOPE-9P <n>" lines in lines.txt, sub/deep.txt.
 #   DIR/.build-stamp  sha256 of this script; when it matches and all outputs exist the
 #                     script does nothing (so it is cheap to call before every test run).
 #
@@ -18,6 +20,12 @@
 # ping to the slirp gateway, /dev/hwrng reads, a line to the virtserialport "vq.0" every
 # 0.5 s). It prints exactly "VQSCOPE-READY" on ttyS0 once all loops run, or
 # "VQSCOPE-ERROR <what>" if a device is missing. See run-guest.sh to start it.
+#
+# With vqscope.devices=more on the kernel command line (run-guest.sh --variant devices) the
+# guest also loads the modules of DEVICES_MODULES and keeps those devices busy: virtio-scsi
+# (reads of its disk /dev/sda), virtio-9p (the share mounted at /mnt/share, read and listed),
+# virtio-input (the keyboard's caps-lock LED toggled through evdev: status queue messages) and
+# the balloon (QEMU polls its statistics). Without it nothing of this runs.
 #
 # Needs root only when a tool is missing (apt-get install) — and for nothing else.
 set -euo pipefail
@@ -31,6 +39,10 @@ FW_DISK_MIB=1        # size of fw-disk.img
 # Their dependencies are added from each module's own depends= field (see below).
 WANTED_MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
                 virtio_blk failover net_failover virtio_net virtio_console virtio_rng)
+
+# Modules of the devices variant, loaded only with vqscope.devices=more (dependencies likewise,
+# except those the modules above already bring).
+DEVICES_MODULES=(virtio_scsi sd_mod 9pnet_virtio 9p virtio_input evdev virtio_balloon)
 
 log() { echo "build-guest: $*" >&2; }
 die() { echo "build-guest: error: $*" >&2; exit 1; }
@@ -46,7 +58,7 @@ exec 9>"$DIR/.build-lock"
 flock 9
 
 # ---------------------------------------------------------------- fast path: already built
-outputs=("$DIR/vmlinuz" "$DIR/initramfs.gz" "$DIR/disk.img" "$DIR/fw-disk.img")
+outputs=("$DIR/vmlinuz" "$DIR/initramfs.gz" "$DIR/disk.img" "$DIR/fw-disk.img" "$DIR/share/lines.txt")
 all_there=1
 for f in "${outputs[@]}"; do [[ -s $f ]] || all_there=0; done
 if (( all_there )) && [[ -f $STAMP && $(cat "$STAMP") == "$script_hash" ]]; then
@@ -122,7 +134,7 @@ log "kernel version: $kver"
 # Module names use '_'; file names may use '-' (virtio-rng.ko). Modules may be compressed
 # (.ko.xz, .ko.zst); busybox insmod cannot load those, so decompress them here.
 initrd="$WORK/initrd"
-mkdir -p "$initrd"/{bin,dev,proc,sys,tmp,lib/modules}
+mkdir -p "$initrd"/{bin,dev,proc,sys,tmp,mnt/share,lib/modules}
 
 find_module_file() {     # $1 = module name -> path of its .ko[.xz|.zst] (empty if none)
     local pattern=${1//_/[_-]}         # virtio_rng matches virtio-rng.ko too
@@ -160,6 +172,10 @@ add_module() {
 for m in "${WANTED_MODULES[@]}"; do add_module "$m"; done
 printf '%s\n' "${order[@]}" >"$initrd/lib/modules/load-order"
 log "module load order: ${order[*]}"
+order=()
+for m in "${DEVICES_MODULES[@]}"; do add_module "$m"; done
+printf '%s\n' "${order[@]}" >"$initrd/lib/modules/load-order-devices"
+log "devices variant, then: ${order[*]}"
 
 # ---------------------------------------------------------------- initramfs
 cp "$BUSYBOX" "$initrd/bin/busybox"
@@ -228,11 +244,61 @@ grep -q 'vqscope.io=busy' /proc/cmdline && PAUSE=0
   done ) &
 [ $PAUSE -eq 0 ] && ( while :; do sleep 1; echo "VQSCOPE-IO $(cat /tmp/io-count 2>/dev/null || echo 0)"; done ) &
 # virtio-net: ping the slirp gateway every 0.5 s (slirp answers itself: tx and rx move).
-( while :; do ping -q -i 0.5 10.0.2.2 >/dev/null 2>&1; sleep 1; done ) &
 # virtio-rng: read 16 bytes from the hardware RNG ~4 times a second.
-( while :; do dd if=/dev/hwrng of=/dev/null bs=16 count=1 2>/dev/null; usleep 250000; done ) &
+# With vqscope.net=busy on the kernel command line: a ping every 20 ms, a read every 50 ms.
+PING_EVERY=0.5 RNG_PAUSE=250000
+grep -q 'vqscope.net=busy' /proc/cmdline && { PING_EVERY=0.02; RNG_PAUSE=50000; }
+( while :; do ping -q -i $PING_EVERY 10.0.2.2 >/dev/null 2>&1; sleep 1; done ) &
+( while :; do dd if=/dev/hwrng of=/dev/null bs=16 count=1 2>/dev/null; usleep $RNG_PAUSE; done ) &
 # virtio-serial: a line to the port vq.0 every 0.5 s.
 ( n=0; while :; do echo "vqscope-tick $n" >"$VPORT"; n=$((n + 1)); usleep 500000; done ) &
+
+# ---- the devices variant (vqscope.devices=more): virtio-scsi, 9p, input, balloon
+if grep -q 'vqscope.devices=more' /proc/cmdline; then
+    while read -r m; do
+        insmod "/lib/modules/$m.ko" || fail "insmod $m"
+    done </lib/modules/load-order-devices
+    # An evdev node by the input device's name (QEMU Virtio Keyboard / QEMU Virtio Tablet).
+    find_input() { # $1 = name -> sets INPUT
+        for e in /sys/class/input/event*; do
+            [ "$(cat "$e/device/name" 2>/dev/null)" = "$1" ] && [ -c "/dev/input/${e##*/}" ] &&
+                { INPUT=/dev/input/${e##*/}; return 0; }
+        done
+        return 1
+    }
+    balloon_bound() { ls /sys/bus/virtio/drivers/virtio_balloon/ 2>/dev/null | grep -q virtio; }
+    wait_for test -b /dev/sda                 || fail "virtio-scsi: no /dev/sda"
+    mount -t 9p -o trans=virtio,version=9p2000.L,ro vqshare /mnt/share ||
+        fail "virtio-9p: mount of vqshare failed"
+    wait_for find_input "QEMU Virtio Keyboard" || fail "virtio-input: no keyboard"
+    KBD=$INPUT
+    wait_for find_input "QEMU Virtio Tablet"   || fail "virtio-input: no tablet"
+    TABLET=$INPUT
+    wait_for balloon_bound                    || fail "virtio-balloon: no device"
+    # virtio-scsi: one 4 KiB read (a different place each time) ~4 times a second.
+    SD_BLOCKS=$(( $(cat /sys/block/sda/size) / 8 ))
+    ( n=0; while :; do
+          dd if=/dev/sda of=/dev/null bs=4096 count=1 skip=$(( (n * 89) % SD_BLOCKS )) \
+             iflag=direct 2>/dev/null
+          n=$((n + 1)); usleep 250000
+      done ) &
+    # virtio-9p: walk, open, read and list the share twice a second (no cache: every one is a
+    # message to the device).
+    ( while :; do
+          cat /mnt/share/hello.txt /mnt/share/sub/deep.txt >/dev/null
+          head -c 300 /mnt/share/lines.txt >/dev/null
+          ls -l /mnt/share >/dev/null
+          usleep 500000
+      done ) &
+    # virtio-input: the keyboard's caps-lock LED on and off once a second (struct input_event:
+    # 16 bytes of time, then type, code, value): EV_LED LED_CAPSL v, EV_SYN SYN_REPORT 0.
+    Z8='\0\0\0\0\0\0\0\0'
+    ( v=1; while :; do
+          printf "$Z8$Z8\021\0\001\0\00$v\0\0\0$Z8$Z8$Z8" >"$KBD"
+          v=$((1 - v)); sleep 1
+      done ) &
+    echo "VQSCOPE-DEVICES scsi=/dev/sda 9p=/mnt/share keyboard=$KBD tablet=$TABLET"
+fi
 
 echo "VQSCOPE-READY"
 while :; do sleep 3600; done
@@ -241,6 +307,12 @@ chmod 755 "$initrd/init"
 
 ( cd "$initrd" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --quiet ) |
     gzip -9n >"$WORK/initramfs.gz"
+
+# ---------------------------------------------------------------- the 9p share
+mkdir -p "$WORK/share/sub"
+echo "hello from the vqscope bench share" >"$WORK/share/hello.txt"
+echo "deep inside the vqscope bench share" >"$WORK/share/sub/deep.txt"
+for n in $(seq 0 255); do echo "VQSCOPE-9P $n"; done >"$WORK/share/lines.txt"
 
 # ---------------------------------------------------------------- disks
 # disk.img: sector n begins with "VQSCOPE-SECTOR-<n>\n", the rest of the sector is zero.
@@ -283,5 +355,7 @@ cp "$vmlinuz" "$WORK/vmlinuz"
 for f in vmlinuz initramfs.gz disk.img fw-disk.img; do
     mv -f "$WORK/$f" "$DIR/$f"
 done
+rm -rf "$DIR/share"
+mv "$WORK/share" "$DIR/share"
 echo "$script_hash" >"$STAMP"
-log "built in $DIR: vmlinuz ($kver), initramfs.gz, disk.img (${DISK_MIB} MiB), fw-disk.img"
+log "built in $DIR: vmlinuz ($kver), initramfs.gz, disk.img (${DISK_MIB} MiB), fw-disk.img, share/"

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Measures the inspector's cost: runs `vqscope [ARGS...] --stats` in a detached tmux session of
-120x40, lets it settle, then reads its CPU time from /proc over a window and quits it with `q`.
+120x40 (--width, --height), lets it settle, then reads its CPU time from /proc over a window and quits it with `q`.
 Prints the share of one core, frames and polls a second, and the ring entries the event log
 missed (a ring that lapped between two polls).
 
-    inspector-cpu.py [--seconds S] [--settle S] -- /path/to/vqscope --pid PID --qmp SOCKET
+    inspector-cpu.py [--seconds S] [--settle S] [--width W --height H] -- /path/to/vqscope --pid PID --qmp SOCKET
 """
 import argparse, os, subprocess, sys, tempfile, time
 
@@ -12,6 +12,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--settle", type=float, default=3)
+    parser.add_argument("--width", type=int, default=120)
+    parser.add_argument("--height", type=int, default=40)
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = [c for c in args.command if c != "--"]
@@ -19,7 +21,7 @@ def main():
     stats = tempfile.NamedTemporaryFile(prefix="vqscope-stats-", delete=False).name
     tmux = ["tmux", "-L", server, "-f", "/dev/null"]
     shell = " ".join("'" + c.replace("'", "'\\''") + "'" for c in command + ["--stats"]) + f" 2>'{stats}'"
-    subprocess.run(tmux + ["new-session", "-d", "-x", "120", "-y", "40", "-s", "t", shell], check=True)
+    subprocess.run(tmux + ["new-session", "-d", "-x", str(args.width), "-y", str(args.height), "-s", "t", shell], check=True)
     try:
         time.sleep(args.settle)
         pane = int(subprocess.run(tmux + ["display-message", "-p", "-t", "t", "#{pane_pid}"],
@@ -42,7 +44,7 @@ def main():
                 break
             time.sleep(0.1)
         summary = open(stats).read().strip()
-        print(f"inspector: {100 * used / elapsed:.2f}% of one core over {elapsed:.1f} s; {summary}")
+        print(f"inspector {args.width}x{args.height}: {100 * used / elapsed:.2f}% of one core over {elapsed:.1f} s; {summary}")
     finally:
         subprocess.run(tmux + ["kill-server"], stderr=subprocess.DEVNULL)
         os.unlink(stats)

@@ -2,9 +2,9 @@
 # shellcheck disable=SC2054  # QEMU's key=value,key=value arguments are not array typos
 # run-guest.sh — start a vqscope bench guest; QEMU runs in the foreground.
 #
-# Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug|vhost-user|iommu] [--dir DIR] [--name NAME]
-#                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--blkdebug] [--intremap]
-#                     [--vhost-user SOCKET] [--memory MIB] [--busy-io] [--extra "ARGS"]...
+# Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug|vhost-user|iommu|devices] [--dir DIR] [--name NAME]
+#                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--busy] [--busy-io] [--blkdebug] [--intremap]
+#                     [--vhost-user SOCKET] [--memory MIB] [--numa N] [--extra "ARGS"]...
 #
 # The script ends by `exec`ing qemu-system-x86_64, so its PID *is* QEMU's PID: start it as
 # a child process and kill that PID (SIGTERM) to stop the guest. Build the guest first
@@ -30,10 +30,18 @@
 #           guest RAM in a shared memfd (memory-backend-memfd, share=on, as vhost-user needs),
 #           and the guest reads its disk without a pause, printing "VQSCOPE-IO N" (reads done
 #           so far) on the console once a second.
+#   devices  as basic, and more devices the guest keeps busy (vqscope.devices=more): virtio-scsi
+#           (id scsi0) with a read-only scsi-hd (id sdisk0) of DIR/disk.img under QEMU's
+#           blkdebug driver (drive id sd0, for holding a read as --blkdebug does for d0);
+#           virtio-9p (id share0, mount tag vqshare) sharing DIR/share read-only; a
+#           virtio-keyboard (id kbd0) and a virtio-tablet (id tablet0); virtio-balloon (id
+#           balloon0) with QEMU polling the guest's statistics every second. Besides
+#           VQSCOPE-READY the guest prints "VQSCOPE-DEVICES scsi=... keyboard=/dev/input/..."
+#           once these devices are up (before the ready line).
 #
 # Ready signal — wait for this exact line in the --serial LOGFILE:
 #       VQSCOPE-READY
-#   basic/big/shared/blkdebug/iommu: printed by the guest's /init on ttyS0 once every device was found and
+#   basic/big/shared/blkdebug/iommu/devices: printed by the guest's /init on ttyS0 once every device was found and
 #                     its I/O loop runs ("VQSCOPE-ERROR <what>" instead if one is missing).
 #   kvm:              LOGFILE is SeaBIOS's debug console (isa-debugcon, port 0x402), not a
 #                     serial port. SeaBIOS writes its own log there; after probing it prints
@@ -53,7 +61,13 @@
 #   --memory MIB   guest RAM in MiB instead of the variant's (basic/blkdebug/shared 256,
 #                  big 4608, kvm 128); e.g. --variant basic --memory 1024 for a 1 GiB guest.
 #                  On the pc machine RAM of 3584 MiB or more is split at 3 GiB, as in big.
+#   --numa N       guest RAM as N NUMA nodes of equal size, each its own memory backend
+#                  (-object memory-backend-ram,id=nodeI,size=RAM/N -numa node,nodeid=I,memdev=nodeI):
+#                  N anonymous mappings of one size that /proc/PID/maps cannot tell apart.
+#                  Variants with plain RAM only (basic, blkdebug, big, iommu, kvm); RAM must divide by N.
 #   --packed       packed=on for virtio-net-pci and virtio-rng-pci (Linux variants only).
+#   --busy         the guest pings every 20 ms and reads the hwrng every 50 ms (vqscope.net=busy;
+#                  Linux variants only): rx, tx and the rng queue keep moving.
 #   --blkdebug     put QEMU's blkdebug driver under the virtio-blk disk (drive id d0, Linux
 #                  variants only), so a test can hold a request in flight over QMP:
 #                  human-monitor-command `qemu-io d0 "break read_aio t1"` holds the guest's
@@ -76,9 +90,11 @@ serial=
 mem_path=
 memory=
 packed=0
+busy=0
 blkdebug=0
 intremap=0
 busy_io=0
+numa=0
 qmp_sockets=()
 vhost_user=
 extra=()
@@ -93,9 +109,11 @@ while (( $# )); do
         --mem-path) mem_path=${2:?--mem-path needs a path}; shift 2 ;;
         --memory)  memory=${2:?--memory needs a size in MiB}; shift 2 ;;
         --packed)  packed=1; shift ;;
+        --busy)    busy=1; shift ;;
         --blkdebug) blkdebug=1; shift ;;
         --intremap) intremap=1; shift ;;
         --busy-io) busy_io=1; shift ;;
+        --numa)    numa=${2:?--numa needs a node count}; shift 2 ;;
         --vhost-user) vhost_user=${2:?--vhost-user needs a socket path}; shift 2 ;;
         --extra)   read -r -a more <<<"${2:?--extra needs a value}"
                    extra+=("${more[@]}"); shift 2 ;;
@@ -104,10 +122,15 @@ while (( $# )); do
     esac
 done
 
-case $variant in basic|big|shared|kvm|iommu) ;; vhost-user) [[ -n $vhost_user ]] || die "variant vhost-user needs --vhost-user SOCKET" ;; blkdebug) blkdebug=1 ;; *) die "unknown variant: $variant" ;; esac
+case $variant in basic|big|shared|kvm|iommu|devices) ;; vhost-user) [[ -n $vhost_user ]] || die "variant vhost-user needs --vhost-user SOCKET" ;; blkdebug) blkdebug=1 ;; *) die "unknown variant: $variant" ;; esac
 (( intremap )) && [[ $variant != iommu ]] && die "--intremap goes with --variant iommu"
 [[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "--name may use only letters, digits, . _ -"
 [[ -z $memory || $memory =~ ^[1-9][0-9]*$ ]] || die "--memory takes a whole number of MiB (e.g. 1024)"
+[[ $numa =~ ^[0-9]$ ]] || die "--numa takes a node count from 2 to 8"
+if (( numa )); then
+    (( numa >= 2 && numa <= 8 )) || die "--numa takes a node count from 2 to 8"
+    case $variant in basic|blkdebug|big|iommu|kvm) ;; *) die "--numa goes with a variant whose RAM is plain -m (basic, blkdebug, big, iommu, kvm)" ;; esac
+fi
 [[ -d $dir ]] || die "no bench directory $dir (run build-guest.sh first)"
 dir=$(readlink -f "$dir")
 serial=${serial:-$dir/$name.serial.log}
@@ -131,6 +154,7 @@ if [[ $variant == kvm ]]; then
     [[ -c /dev/kvm ]] || die "/dev/kvm is missing"
     (( packed )) && echo "run-guest: --packed ignored for kvm (SeaBIOS uses split rings)" >&2
     (( blkdebug )) && echo "run-guest: --blkdebug ignored for kvm" >&2
+    (( busy )) && echo "run-guest: --busy ignored for kvm" >&2
     args+=(-accel kvm -machine pc -m "${memory:-128}"
            -drive "file=$img,format=raw,if=none,id=d0,readonly=on"
            -device virtio-blk-pci,drive=d0,bootindex=0
@@ -148,7 +172,7 @@ else
     disk=$dir/disk.img
     (( blkdebug )) && disk=blkdebug::$dir/disk.img
     case $variant in
-        basic|blkdebug) args+=(-accel tcg -machine pc -m "${memory:-256}") ;;
+        basic|blkdebug|devices) args+=(-accel tcg -machine pc -m "${memory:-256}") ;;
         big)    args+=(-accel tcg -machine pc -m "${memory:-4608}") ;;
         iommu)  if (( intremap )); then
                     args+=(-accel tcg -machine q35,kernel-irqchip=split -m "${memory:-256}"
@@ -164,6 +188,7 @@ else
                        -machine pc,memory-backend=ram0) ;;
     esac
     append="console=ttyS0 quiet"
+    (( busy )) && append+=" vqscope.net=busy"
     [[ $variant == iommu ]] && append+=" intel_iommu=on"
     (( busy_io )) && [[ $variant != vhost-user ]] && append+=" vqscope.io=busy"
     if [[ $variant == vhost-user ]]; then
@@ -176,6 +201,18 @@ else
         args+=(-drive "file=$disk,format=raw,if=none,id=d0,readonly=on"
                -device "virtio-blk-pci,drive=d0$dma")
     fi
+    if [[ $variant == devices ]]; then
+        [[ -d $dir/share ]] || die "missing $dir/share (run build-guest.sh)"
+        append+=" vqscope.devices=more"
+        args+=(-drive "file=blkdebug::$dir/disk.img,format=raw,if=none,id=sd0,readonly=on"
+               -device virtio-scsi-pci,id=scsi0
+               -device scsi-hd,drive=sd0,bus=scsi0.0,id=sdisk0
+               -fsdev "local,id=fs0,path=$dir/share,security_model=none,readonly=on"
+               -device virtio-9p-pci,fsdev=fs0,mount_tag=vqshare,id=share0
+               -device virtio-keyboard-pci,id=kbd0
+               -device virtio-tablet-pci,id=tablet0
+               -device virtio-balloon-pci,id=balloon0,guest-stats-polling-interval=1)
+    fi
     args+=(-kernel "$dir/vmlinuz" -initrd "$dir/initramfs.gz"
            -append "$append"
            -chardev "file,id=con0,path=$serial" -serial chardev:con0
@@ -187,6 +224,15 @@ else
            -device "virtio-serial-pci,id=vser0$dma"
            -chardev "file,id=vq0,path=$vport_log"
            -device virtserialport,bus=vser0.0,chardev=vq0,name=vq.0)
+fi
+
+# NUMA nodes of equal size, one memory backend each; -m stays the total.
+if (( numa )); then
+    case $variant in big) total=${memory:-4608} ;; kvm) total=${memory:-128} ;; *) total=${memory:-256} ;; esac
+    (( total % numa == 0 )) || die "--numa $numa: $total MiB of RAM does not divide into $numa equal nodes"
+    for (( i = 0; i < numa; i++ )); do
+        args+=(-object "memory-backend-ram,id=node$i,size=$(( total / numa ))M" -numa "node,nodeid=$i,memdev=node$i")
+    done
 fi
 
 args+=("${extra[@]}")

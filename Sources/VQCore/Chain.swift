@@ -115,6 +115,25 @@ extension Chain {
         walkReading(layout: .split, table: table, memory: memory, limits: limits) { $0.split(head: head) }
     }
 
+    /// Walks the split-ring chains whose heads are `heads` in `table`, each on its own (chains may
+    /// share descriptors: a head used again, a hostile ring), reading every indirect table they
+    /// need from `memory` in one batched read. One chain per head, in order.
+    public static func split(heads: [UInt16], table: [Descriptor], memory: GuestMemory,
+                             limits: ChainLimits = ChainLimits()) -> [Chain] {
+        var wanted: [IndirectKey] = []
+        var seen = Set<IndirectKey>()
+        for head in heads {
+            var walker = ChainWalker(layout: .split, table: table, map: memory.map, limits: limits)
+            _ = walker.split(head: head)
+            for key in walker.wanted where seen.insert(key).inserted { wanted.append(key) }
+        }
+        let loaded = (try? IndirectTableLoader.load(wanted, layout: .split, memory: memory, limits: limits)) ?? [:]
+        return heads.map { head in
+            var walker = ChainWalker(layout: .split, table: table, map: memory.map, limits: limits, tables: loaded)
+            return walker.split(head: head)
+        }
+    }
+
     /// Walks the split-ring chain whose head is descriptor `head` of `table`, without I/O: indirect
     /// tables come from `indirectTables` by address (a missing one is flagged `indirect_unread`).
     /// Addresses are checked against `map` when one is given.
@@ -431,7 +450,8 @@ enum IndirectTableLoader {
     /// Reads the tables named by `keys` in one batched read, followed in the same batch by `trailing`
     /// (re-reads of ring indexes or flags that bracket the whole read for a consistency check).
     /// A table not wholly in guest RAM is not read; tables past the byte budget are not read; if the
-    /// batch fails, the tables are read one by one (failures become `unread`), then `trailing`.
+    /// batch fails, each range's failure is its own (``GuestMemory/readEach(_:)``): a table that
+    /// cannot be read is `unread`, the others are decoded.
     /// Throws only when `trailing` cannot be read.
     static func load(_ keys: [IndirectKey], layout: RingLayout, memory: GuestMemory, limits: ChainLimits,
                      trailing: [(gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)] = []) throws(MemoryError)
@@ -458,22 +478,19 @@ enum IndirectTableLoader {
                 func slice(_ p: (key: IndirectKey, offset: Int, count: Int)) -> UnsafeMutableRawBufferPointer {
                     UnsafeMutableRawBufferPointer(rebasing: raw[p.offset..<p.offset + p.count])
                 }
-                do {
-                    try memory.read(planned.map { (gpa: $0.key.address, buffer: slice($0)) } + trailing)
-                    for p in planned {
+                let ranges = planned.map { (gpa: $0.key.address, buffer: slice($0)) } + trailing
+                // One batch; when a table in it cannot be read, each range's own answer, from as few
+                // calls as the backend needs.
+                var failures = [MemoryError?](repeating: nil, count: ranges.count)
+                do { try memory.read(ranges) } catch { failures = memory.readEach(ranges) }
+                for (k, p) in planned.enumerated() {
+                    if let failure = failures[k] {
+                        result[p.key] = .unread(failure.description)
+                    } else {
                         result[p.key] = .loaded(Descriptor.decode(UnsafeRawBufferPointer(slice(p)), layout: layout))
                     }
-                } catch {
-                    for p in planned {
-                        do throws(MemoryError) {
-                            try memory.read(at: p.key.address, into: slice(p))
-                            result[p.key] = .loaded(Descriptor.decode(UnsafeRawBufferPointer(slice(p)), layout: layout))
-                        } catch {
-                            result[p.key] = .unread(error.description)
-                        }
-                    }
-                    if !trailing.isEmpty { try memory.read(trailing) }
                 }
+                if let failure = failures[planned.count...].first(where: { $0 != nil }) ?? nil { throw failure }
             }
         }
         return result

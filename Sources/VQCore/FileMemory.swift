@@ -20,15 +20,24 @@ public final class FileMemory: MemoryReader, Sendable {
     deinit { Sys.close(fd) }
 
     public func read(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) throws(MemoryError) {
-        for r in requests where r.buffer.count > 0 {
-            if let size, !(r.address < size && UInt64(r.buffer.count) <= size - r.address) {
-                throw .backingUnmapped(r.address)
-            }
-            switch Sys.pread(fd, r.buffer, at: r.address) {
-            case .success(let n) where n == r.buffer.count: continue
-            case .success(let n): throw .backingUnmapped(r.address + UInt64(n))
-            case .failure(let code): throw .system(call: "pread \(path)", errno: code.rawValue)
-            }
+        for r in requests { if let error = read(r) { throw error } }
+    }
+
+    /// One `pread` a request (that is what a file costs anyway), each failure its own.
+    public func readEach(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) -> [MemoryError?] {
+        requests.map(read)
+    }
+
+    /// Reads one request; why it failed, or nil.
+    private func read(_ r: MemoryReadRequest) -> MemoryError? {
+        guard r.buffer.count > 0 else { return nil }
+        if let size, !(r.address < size && UInt64(r.buffer.count) <= size - r.address) {
+            return .backingUnmapped(r.address)
+        }
+        switch Sys.pread(fd, r.buffer, at: r.address) {
+        case .success(let n) where n == r.buffer.count: return nil
+        case .success(let n): return .backingUnmapped(r.address + UInt64(n))
+        case .failure(let code): return .system(call: "pread \(path)", errno: code.rawValue)
         }
     }
 }

@@ -44,6 +44,35 @@ public struct GuestMemory {
         try rethrowing(MemoryError.self) { try requests.withUnsafeMutableBufferPointer { try reader.read($0) } }
     }
 
+    /// Reads several guest-physical ranges in one batch, each on its own: `failures[i]` is why
+    /// range `i` was not read (an address no slot holds, or the backing read failed), `nil` when it
+    /// was (``MemoryReader/readEach(_:)``). Never throws.
+    public func readEach(_ ranges: [(gpa: GuestPhysicalAddress, buffer: UnsafeMutableRawBufferPointer)]) -> [MemoryError?] {
+        var failures = [MemoryError?](repeating: nil, count: ranges.count)
+        var requests: [MemoryReadRequest] = []
+        var owner: [Int] = []
+        requests.reserveCapacity(ranges.count)
+        owner.reserveCapacity(ranges.count)
+        for (i, range) in ranges.enumerated() where range.buffer.count > 0 {
+            do throws(MemoryError) {
+                var done = 0
+                for piece in try map.pieces(from: range.gpa, count: range.buffer.count) {
+                    requests.append(MemoryReadRequest(address: piece.host,
+                                                      buffer: UnsafeMutableRawBufferPointer(rebasing: range.buffer[done..<done + piece.count])))
+                    owner.append(i)
+                    done += piece.count
+                }
+            } catch {
+                failures[i] = error
+            }
+        }
+        let pieceFailures = requests.withUnsafeMutableBufferPointer { reader.readEach($0) }
+        for (k, failure) in pieceFailures.enumerated() where failure != nil && failures[owner[k]] == nil {
+            failures[owner[k]] = failure
+        }
+        return failures
+    }
+
     /// `count` bytes from `gpa`.
     public func bytes(at gpa: GuestPhysicalAddress, count: Int) throws(MemoryError) -> [UInt8] {
         var result = [UInt8](repeating: 0, count: count)

@@ -13,11 +13,11 @@ public struct HostPhysicalLookup {
             let entries = try pagemap.entries(for: addresses)
             return zip(entries, addresses).map { $0.hostPhysical(of: $1) }
         } catch {
-            // A batch failed as a whole (the process exited, say): fall back to one at a time so
-            // each address gets its own answer.
-            return addresses.map { hva in
-                do { return try pagemap.entries(for: [hva])[0].hostPhysical(of: hva) } catch {
-                    return .failure(.unreadable("\(error)"))
+            // The batch failed (the process exited, say): each address's own answer.
+            return zip(pagemap.eachEntry(for: addresses), addresses).map { entry, hva in
+                switch entry {
+                case .success(let e): return e.hostPhysical(of: hva)
+                case .failure(let error): return .failure(.unreadable("\(error)"))
                 }
             }
         }

@@ -18,6 +18,9 @@ public struct MachineLayout: Equatable, Sendable {
     public var pieces: [Piece]
     /// Ranges inside or beside RAM that are not plain RAM (the legacy VGA/BIOS window, the PCI hole).
     public var holes: [MemoryHole]
+    /// Where memory devices (`-device pc-dimm`) start: on x86 the end of the RAM above 4 GiB rounded
+    /// up to 1 GiB (hw/i386/pc.c); nil where vqscope does not know it.
+    public var deviceMemoryBase: UInt64?
 
     /// The layout for `commandLine`, or a reason why it is not known.
     public static func forMachine(_ commandLine: QEMUCommandLine) throws(TargetError) -> MachineLayout {
@@ -74,7 +77,9 @@ public struct MachineLayout: Equatable, Sendable {
         if ramSize > below4G {
             pieces.append(Piece(guest: GuestPhysicalAddress(1 << 32), size: ramSize - below4G, ramOffset: below4G))
         }
-        return MachineLayout(pieces: pieces.filter { $0.size > 0 }, holes: holes)
+        let gigabyte: UInt64 = 1 << 30
+        let deviceMemory = ((1 << 32) + (ramSize - below4G) + gigabyte - 1) / gigabyte * gigabyte
+        return MachineLayout(pieces: pieces.filter { $0.size > 0 }, holes: holes, deviceMemoryBase: deviceMemory)
     }
 
     static func flat(base: UInt64, ramSize: UInt64) -> MachineLayout {

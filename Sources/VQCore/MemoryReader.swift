@@ -34,6 +34,27 @@ public protocol MemoryReader {
     /// Fills every request's buffer from its address, or throws naming the first address that failed.
     /// A reader never writes to its target.
     func read(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) throws(MemoryError)
+
+    /// Fills every request it can and says, request by request, why the others were not read
+    /// (memflow's `out_fail`): `failures[i]` is `nil` when request `i` was read. The buffers of
+    /// failed requests hold anything. Never throws, so that a caller with many independent reads
+    /// (indirect tables, page-table pages, page-map entries) gets every answer from one call
+    /// instead of retrying one address at a time. The default reads the batch whole and, only
+    /// when it fails, each request alone; backends whose batches stop at the first failure
+    /// (``ProcessMemory``) go on after it instead.
+    func readEach(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) -> [MemoryError?]
+}
+
+extension MemoryReader {
+    public func readEach(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) -> [MemoryError?] {
+        var failures = [MemoryError?](repeating: nil, count: requests.count)
+        do { try read(requests) } catch {
+            for i in requests.indices {
+                do throws(MemoryError) { try read(UnsafeMutableBufferPointer(rebasing: requests[i...i])) } catch { failures[i] = error }
+            }
+        }
+        return failures
+    }
 }
 
 extension MemoryReader {

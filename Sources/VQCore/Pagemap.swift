@@ -61,6 +61,22 @@ public struct Pagemap {
         }
     }
 
+    /// Entries for the pages holding `addresses`, in order, each with its own failure (a read of
+    /// the page map that fails for one address does not cost the others their answer).
+    public func eachEntry(for addresses: [HostVirtualAddress]) -> [Result<PagemapEntry, MemoryError>] {
+        var raw = [UInt64](repeating: 0, count: addresses.count)
+        let failures = raw.withUnsafeMutableBytes { bytes in
+            var requests = addresses.enumerated().map { i, hva in
+                MemoryReadRequest(address: hva.rawValue / Self.pageSize * 8,
+                                  buffer: UnsafeMutableRawBufferPointer(rebasing: bytes[i * 8..<i * 8 + 8]))
+            }
+            return requests.withUnsafeMutableBufferPointer { file.readEach($0) }
+        }
+        return zip(raw, failures).map { value, failure in
+            failure.map { .failure($0) } ?? .success(PagemapEntry(raw: UInt64(littleEndian: value)))
+        }
+    }
+
     /// Entries for the pages holding `addresses`, in order; one batched read.
     public func entries(for addresses: [HostVirtualAddress]) throws(MemoryError) -> [PagemapEntry] {
         var raw = [UInt64](repeating: 0, count: addresses.count)

@@ -132,6 +132,10 @@ public enum PayloadDecoder {
     private static func input(_ parts: ChainParts, queueIndex: Int) -> DevicePayload? {
         let limit = VirtioInputEvents.maxEvents * VirtioInputEvents.eventSize
         if queueIndex == 0 {
+            // Posted and not yet filled: what it is, not what its stale bytes say.
+            guard parts.isCompleted else {
+                return parts.chain.readableBytes == 0 ? .input(VirtioInputEvents(postedLength: parts.chain.writableBytes)) : nil
+            }
             guard let written = parts.written(limit) else { return nil }
             return .input(VirtioInputEvents(written, length: parts.writtenLength, fromDevice: true))
         }

@@ -61,6 +61,44 @@ public final class ProcessMemory: MemoryReader, Sendable {
         }
     }
 
+    /// One `process_vm_readv` for the whole batch when every request is readable; when one is not,
+    /// the call stops there (the kernel reads iovecs in order), that request is marked failed and
+    /// the next call starts after it: one call per failure more, never one per request. Through
+    /// `/proc/PID/mem`, one `pread` a request as always.
+    public func readEach(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) -> [MemoryError?] {
+        var failures = [MemoryError?](repeating: nil, count: requests.count)
+        var start = 0
+        while start < requests.count {
+            let end = min(requests.count, start + Self.maxIOV)
+            let batch = UnsafeMutableBufferPointer(rebasing: requests[start..<end])
+            do throws(MemoryError) {
+                try read(batch)
+                start = end
+            } catch {
+                if case .processGone = error {
+                    for i in start..<requests.count { failures[i] = error }
+                    return failures
+                }
+                // The requests before the one holding the failing address were read (both paths
+                // read in order); go on after it.
+                if let k = firstFailed(batch, at: error) {
+                    failures[start + k] = error
+                    start += k + 1
+                } else {
+                    for i in start..<end { failures[i] = error }
+                    start = end
+                }
+            }
+        }
+        return failures
+    }
+
+    /// The position in `batch` of the request holding the address `error` names, if any.
+    private func firstFailed(_ batch: UnsafeMutableBufferPointer<MemoryReadRequest>, at error: MemoryError) -> Int? {
+        guard case .backingUnmapped(let address) = error else { return nil }
+        return batch.firstIndex { r in r.buffer.count > 0 && address >= r.address && address - r.address < UInt64(r.buffer.count) }
+    }
+
     private func readVM(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) throws(MemoryError) {
         var local = [iovec]()
         var remote = [iovec]()

@@ -27,6 +27,16 @@ public struct QEMUCommandLine: Sendable, Hashable {
     public var uuid: String?
     /// `-numa node,memdev=ID` in order: the backends that make up RAM on a NUMA machine.
     public var numaMemoryDevices: [String] = []
+    /// `-device pc-dimm,memdev=ID[,addr=GPA]` in command-line order: RAM beyond `-m`'s, in the
+    /// machine's device-memory area.
+    public var dimms: [DIMM] = []
+
+    /// A `-device pc-dimm`: its backend and, when the command line fixes it, its guest address.
+    public struct DIMM: Hashable, Sendable {
+        public var id: String?
+        public var memoryBackendID: String
+        public var address: UInt64?
+    }
 
     /// A `-object memory-backend-ram|file|memfd,id=...,size=...`.
     public struct MemoryBackend: Hashable, Sendable {
@@ -100,6 +110,10 @@ public struct QEMUCommandLine: Sendable, Hashable {
                 if let o, o["backend"] == "socket", let id = o["id"] { socketChardevs[id] = o }
             case "-mon":
                 if let o, o["mode"] == "control", let id = o["chardev"] { controlMonitors.append(id) }
+            case "-device":
+                if let o, o["driver"] == "pc-dimm", let memdev = o["memdev"] {
+                    dimms.append(DIMM(id: o["id"], memoryBackendID: memdev, address: o["addr"].flatMap { QEMUSize.parse($0) }))
+                }
             case "-object":
                 if let o, let type = o["qom-type"], type.hasPrefix("memory-backend-"), let id = o["id"] {
                     memoryBackends.append(MemoryBackend(

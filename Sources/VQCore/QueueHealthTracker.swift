@@ -20,7 +20,8 @@
 /// - **waiting**: only buffers posted for the device to fill (receive queues, or chains with no
 ///   device-readable part);
 /// - **starved**: a receive queue with nothing posted for at least the threshold (a queue never used
-///   counts only when drivers keep it filled, e.g. net rx);
+///   counts only when drivers keep it filled, e.g. net rx; a queue whose driver posts only when asked,
+///   virtio-rng's, never: it is idle until the next ask);
 /// - **idle**: none of these.
 ///
 /// Ages are lower bounds: a chain already in flight at the first observation is as old as the
@@ -260,7 +261,8 @@ public struct QueueHealthTracker: Sendable {
                 text += "; none \(verb) for \(Self.seconds(usedUnmoved))"
             }
             reasons.append(text)
-        } else if role.flow == .receive && (role.keptFilled || !neverUsed) && (instant || (emptyFor ?? 0) >= threshold) {
+        } else if role.flow == .receive && !role.postsOnDemand && (role.keptFilled || !neverUsed)
+                    && (instant || (emptyFor ?? 0) >= threshold) {
             health = .starved
             let span = emptyFor.map { " for \(Self.seconds($0))" } ?? ""
             if neverUsed {
@@ -275,6 +277,9 @@ public struct QueueHealthTracker: Sendable {
             health = .idle
             if neverUsed {
                 reasons.append("never used: nothing made available since the queue was set up")
+            } else if role.postsOnDemand && role.flow == .receive {
+                let span = emptyFor.map { " for \(Self.seconds($0))" } ?? ""
+                reasons.append("nothing posted\(span): the driver posts \(role.name) buffers only when asked for data, nothing wrong")
             } else if let usedUnmoved, usedUnmoved >= 0.05 {
                 reasons.append("nothing in flight; nothing used for \(Self.seconds(usedUnmoved))")
             } else {

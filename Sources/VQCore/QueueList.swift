@@ -71,7 +71,8 @@ public struct QueueList: Sendable {
         }
         let result: RingScanResult
         do { result = try RingScanner.scan(memory: target.memory, residentPages: resident, progress: progress) } catch { throw .scan(error) }
-        return scanned(result.rings, note: target.imagePath != nil ? "an image has no QMP" : target.notes.first ?? "--no-qmp")
+        let rings = RingScanner.withDeviceAreas(result.rings, of: target, resident: resident)
+        return scanned(rings, note: target.imagePath != nil ? "an image has no QMP" : target.notes.first ?? "--no-qmp")
     }
 
     /// The list for scanned rings: one pseudo-device per guess, in order of first appearance; a

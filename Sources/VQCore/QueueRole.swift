@@ -4,7 +4,8 @@
 /// has something to give (net rx, console input, rng, input events, scsi events, balloon stats).
 ///
 /// A request in flight for long is stuck; a receive buffer in flight for long is normal (nothing
-/// came). A receive queue with nothing posted is starved: nothing can arrive.
+/// came). A receive queue with nothing posted is starved: nothing can arrive — unless its driver
+/// posts only when asked (virtio-rng), where an empty queue is idle.
 public struct QueueRole: Sendable, Hashable, CustomStringConvertible {
     /// Which way the queue's buffers go.
     public enum Flow: String, Sendable, Hashable {
@@ -24,12 +25,16 @@ public struct QueueRole: Sendable, Hashable, CustomStringConvertible {
     /// console control input, input events...): such a queue that was never used is starved, while a
     /// receive queue that need not be filled (a console port nobody opened) is merely unused.
     public var keptFilled: Bool
+    /// Whether the driver posts a buffer here only when something asks it for data (virtio-rng: a
+    /// read of /dev/hwrng): an empty queue then is idle, waiting for the next ask, never starved.
+    public var postsOnDemand: Bool
 
     /// A role from its parts.
-    public init(flow: Flow, name: String, keptFilled: Bool = false) {
+    public init(flow: Flow, name: String, keptFilled: Bool = false, postsOnDemand: Bool = false) {
         self.flow = flow
         self.name = name
         self.keptFilled = keptFilled
+        self.postsOnDemand = postsOnDemand
     }
 
     /// No knowledge of the queue: chains are judged by their shape.
@@ -60,7 +65,7 @@ public struct QueueRole: Sendable, Hashable, CustomStringConvertible {
                 self = index % 2 == 0 ? receive("port \(port) rx", false) : requests("port \(port) tx")
             }
         case .entropy?:
-            self = receive("entropy", false)
+            self = QueueRole(flow: .receive, name: "entropy", postsOnDemand: true)
         case .balloon?:
             // inflateq, deflateq, statsq (held by the device until it wants statistics), free page hints, reporting.
             self = index == 2 ? receive("stats", true) : requests(["inflate", "deflate", "stats", "free page hints", "reporting"][min(index, 4)])

@@ -179,12 +179,17 @@ public struct RingScanLimits: Sendable, Hashable {
 /// bits read `x…x ¬x…¬x` (the driver writes in ring order, so they change at most once); zeroed
 /// slots only as the tail of a first lap, every written slot before them with AVAIL set; at least
 /// one AVAIL or USED bit set. A first lap's zeroed tail does not show `N`: the largest that fits,
-/// up to one page (or twice the written slots), is reported and the reasons say so. The score counts
+/// up to one page (or twice the written slots), is reported and the reasons say so; a size that
+/// leaves written slots outside the ring is refuted by them (the size holding the most written
+/// slots wins, then the score). The score counts
 /// page alignment, distinct ids in flight, written slots, and Linux's event suppression pages
 /// (driver's one page below the ring, device's two below: 4 bytes with flags ≤ 2, the rest of the
 /// page zero), reported as the driver and device areas (Linux's places, unconfirmed, when not
 /// seen). Packed finds overlapping a split ring or a better packed find are dropped. The driver's and
 /// the device's positions come from ``PackedRing/snapshot(memory:location:usedIndex:lastAvailIndex:maxAttempts:limits:)``.
+/// The device is guessed from that snapshot: its latest available chains, as a split ring's, and
+/// its latest used slots, where the device wrote the buffer ID and length and left the driver's
+/// address (a frame read by the device, a frame written, an input event, 512*k + 1 bytes).
 ///
 /// RAM is read in large chunks with the batched reader, two threads by default; pages a live
 /// process has never touched are skipped (reading them would make the kernel map zero pages into
@@ -255,7 +260,12 @@ public enum RingScanner {
             let location = candidate.scannedRing(driver: PackedRing.Position(index: 0, wrap: true),
                                                  deviceUsed: PackedRing.Position(index: 0, wrap: true)).location
             guard let snapshot = try? PackedRing.snapshot(memory: memory, location: location) else { continue }
-            rings.append(candidate.scannedRing(driver: snapshot.driver, deviceUsed: snapshot.deviceUsed))
+            var ring = candidate.scannedRing(driver: snapshot.driver, deviceUsed: snapshot.deviceUsed)
+            let guess = DeviceGuesser(memory: memory, resident: residentPages, ram: ram).guess(snapshot)
+            ring.deviceGuess = guess.name
+            ring.guessScore = guess.score
+            ring.reasons.append(contentsOf: guess.reasons)
+            rings.append(ring)
         }
         rings.sort { $0.location.descriptors < $1.location.descriptors }
         let stats = shared.stats.withLock { $0 }
@@ -287,8 +297,28 @@ public enum RingScanner {
     public static func scan(_ target: Target, threads: Int = 2, minimumScore: Int = defaultMinimumScore,
                             limits: RingScanLimits = RingScanLimits(), progress: Progress? = nil) throws -> RingScanResult {
         let resident = try target.process.map { (process) throws(TargetError) in try residentPages(pid: process.pid) }
-        return try scan(memory: target.memory, residentPages: resident, threads: threads, minimumScore: minimumScore, limits: limits,
-                        progress: progress)
+        var result = try scan(memory: target.memory, residentPages: resident, threads: threads, minimumScore: minimumScore, limits: limits,
+                              progress: progress)
+        result.rings = withDeviceAreas(result.rings, of: target, resident: resident)
+        return result
+    }
+
+    /// `rings` with each packed ring's event suppression areas as QEMU's device holds them, where
+    /// QEMU's memory says (``DeviceRingAreas``): a live process only (an image has no QEMU).
+    static func withDeviceAreas(_ rings: [ScannedRing], of target: Target, resident: (@Sendable (UInt64, Int) -> [Bool])?) -> [ScannedRing] {
+        guard let process = target.process, rings.contains(where: { $0.location.layout == .packed }),
+              let mappings = try? process.mappings() else { return rings }
+        let found = DeviceRingAreas.find(for: rings, reader: ProcessMemory(pid: process.pid), mappings: mappings,
+                                         ram: target.qemuMap ?? target.memory.map, resident: resident)
+        return rings.map { ring in
+            guard ring.location.layout == .packed, let areas = found[ring.location.descriptors.rawValue] else { return ring }
+            var ring = ring
+            ring.location.driverArea = GuestPhysicalAddress(areas.driver)
+            ring.location.deviceArea = GuestPhysicalAddress(areas.device)
+            ring.reasons.removeAll { $0.hasPrefix("event suppression areas") }
+            ring.reasons.append("event suppression areas as QEMU's device holds them (its ring addresses, found in its memory)")
+            return ring
+        }
     }
 
     /// Which pages of process `pid` are resident, from `/proc/PID/pagemap` (bit 63, present): the

@@ -109,11 +109,16 @@ struct PackedProbe {
             at &+= 16
         }
         guard case .written = slots.first else { return nil }
+        // A size that leaves written slots of the first lap outside the ring is refuted by them: 24
+        // slots written in ring order are no full lap of 16 (whose driver position and wrap counter
+        // would be wrong). So the candidate holding the most written slots wins, then the best score.
         var best: PackedCandidate?
         var n = 2
         while n <= slots.count {
             defer { n <<= 1 }
-            if let c = check(slots, n: n, at: p), c.score >= (best?.score ?? Int.min) { best = c }
+            guard let c = check(slots, n: n, at: p) else { continue }
+            if let b = best, c.written < b.written || (c.written == b.written && c.score < b.score) { continue }
+            best = c
         }
         return best
     }

@@ -123,6 +123,14 @@ public struct SlotMap: Sendable, Equatable {
 
     /// Total bytes held by the slots.
     public var totalSize: UInt64 { slots.reduce(0) { $0 &+ $1.size } }
+
+    /// The guest-physical address whose bytes are at backing address `host`, if a slot holds it.
+    public func guestAddress(ofHost host: UInt64) -> UInt64? {
+        for slot in slots where host >= slot.host && host - slot.host < slot.size {
+            return slot.guest.rawValue &+ (host - slot.host)
+        }
+        return nil
+    }
 }
 
 /// A slot map that cannot be built as given.

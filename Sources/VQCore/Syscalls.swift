@@ -2,14 +2,36 @@ import CVQSys
 import Glibc
 
 /// Every libc call vqscope makes lives here, once, with its EINTR retry. Nothing here writes to a
-/// target process or its memory: files are opened read-only and process memory is only read.
-enum Sys {
+/// target process or its memory: target files are opened read-only and process memory is only read;
+/// what is written is vqscope's own output, its history file and its own sockets. The executable
+/// and the demo use the public calls; nobody else loops on EINTR.
+public enum Sys {
     /// `open(path, O_RDONLY | O_CLOEXEC)`.
     static func openReadOnly(_ path: String) -> Result<Int32, Errno> {
         retrying { open(path, O_RDONLY | O_CLOEXEC) }
     }
 
-    static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    /// `open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)`: a new private file
+    /// of vqscope's own (its history), never one that exists, never through a link.
+    public static func createPrivate(_ path: String) -> Result<Int32, Errno> {
+        retrying { open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+    }
+
+    /// `write` until all of `bytes` is written (to vqscope's output or its own files; never to a
+    /// target's memory). A short count from a full disk or a closed pipe is the errno of the next call.
+    public static func write(_ fd: Int32, all bytes: UnsafeRawBufferPointer) -> Result<Void, Errno> {
+        var done = 0
+        while done < bytes.count {
+            switch retrying({ Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }) {
+            case .failure(let e): return .failure(e)
+            case .success(0): return .failure(Errno(rawValue: EIO))
+            case .success(let n): done += n
+            }
+        }
+        return .success(())
+    }
 
     /// The host's page size, `sysconf(_SC_PAGESIZE)` (4 KiB on x86; 16 or 64 KiB on some arm64 and
     /// POWER hosts): the unit of `/proc/PID/pagemap` entries and of residency.
@@ -66,14 +88,16 @@ enum Sys {
         return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// A whole small file (`/proc` text files), or errno.
-    static func readFile(_ path: String, limit: Int = 64 << 20) -> Result<[UInt8], Errno> {
-        switch openReadOnly(path) {
+    /// A whole small file (`/proc` text files), or errno; `followLinks: false` refuses a symbolic
+    /// link at the last component (O_NOFOLLOW).
+    public static func readFile(_ path: String, limit: Int = 64 << 20, followLinks: Bool = true) -> Result<[UInt8], Errno> {
+        let opened = followLinks ? openReadOnly(path) : retrying { open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        switch opened {
         case .failure(let code): return .failure(code)
         case .success(let fd):
             defer { close(fd) }
             var result: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 65536)
+            var chunk = [UInt8](repeating: 0, count: min(max(limit, 1), 65536))
             while result.count < limit {
                 let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
                 if n < 0 {
@@ -172,12 +196,13 @@ extension Sys {
     }
 
     /// One `read` of up to `buffer.count` bytes: 0 at end of stream.
-    static func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+    public static func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
         retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
-    /// Writes all of `bytes` (to a socket vqscope opened; never to a target's memory).
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Result<Void, Errno> {
+    /// Sends all of `bytes` to a socket vqscope opened or accepted (never a target's memory), without
+    /// SIGPIPE when the peer is gone.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Result<Void, Errno> {
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
@@ -185,5 +210,22 @@ extension Sys {
             done += n
         }
         return .success(())
+    }
+
+    /// Whatever is there to read from a socket now (`recv` with MSG_DONTWAIT): the count, 0 at end
+    /// of stream, `nil` when nothing is waiting, or errno.
+    public static func receiveWaiting(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> Result<Int?, Errno> {
+        switch retrying({ Glibc.recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT)) }) {
+        case .success(let n): return .success(n)
+        case .failure(let e) where e.rawValue == EAGAIN || e.rawValue == EWOULDBLOCK: return .success(nil)
+        case .failure(let e): return .failure(e)
+        }
+    }
+
+    /// Accepts one connection on a listening socket of vqscope's own, close-on-exec.
+    public static func accept(_ listener: Int32) -> Result<Int32, Errno> {
+        let accepted = retrying { Glibc.accept(listener, nil, nil) }
+        if case .success(let fd) = accepted { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        return accepted
     }
 }

@@ -53,6 +53,9 @@ public final class Target {
     public let source: SlotSource
     /// How the source was chosen: the sources tried before it and why they were passed over.
     public let notes: [String]
+    /// What the source said about its map: how the `maps` source decided which mapping holds which
+    /// memory backend, or what it left out (``RAMAssignment``). Empty when there was nothing to say.
+    public internal(set) var slotNotes: [String] = []
     /// The QMP connection, when QMP was allowed and answered.
     public let qmp: QMPClient?
     /// When the PID named a vhost-user back-end: that process, whose memory ``memory`` reads at its
@@ -152,7 +155,14 @@ public final class Target {
                     }
                     return try finish(try KVMSlotScanner.scan(memory: reader, mappings: try mappings()).map, .kvm)
                 case .maps:
-                    return try finish(try MapsSlotSource.slotMap(commandLine: process.commandLine, mappings: try mappings()), .maps)
+                    // The page map only where the guest's rings must decide between look-alike mappings.
+                    let ambiguous = try MapsSlotSource.backends(commandLine: process.commandLine, mappings: try mappings()).isAmbiguous
+                    let resident = ambiguous ? try RingScanner.residentPages(pid: pid) : nil
+                    let (map, note) = try MapsSlotSource.slotMap(commandLine: process.commandLine, mappings: try mappings(), reader: reader,
+                                                                 resident: resident)
+                    let target = try finish(map, .maps)
+                    target.slotNotes = note.map { ["maps slots: \($0)"] } ?? []
+                    return target
                 default:
                     continue
                 }
@@ -183,9 +193,11 @@ public final class Target {
         try checkBacked(map, by: theirs, source: qemu.source)
         try checkReadable(memory, pid: pid)
         let backend = VhostUserBackend(pid: pid, executable: executable, qemuPID: qemuPID)
-        return Target(process: qemu.process, imagePath: nil, memory: memory, source: qemu.source,
-                      notes: qemu.notes + ["vhost-user back-end pid \(pid) (\(backend.name)) maps the guest RAM of QEMU pid \(qemuPID): addresses are the back-end's"],
-                      qmp: qemu.qmp, backend: backend, qemuMap: qemu.memory.map)
+        let target = Target(process: qemu.process, imagePath: nil, memory: memory, source: qemu.source,
+                            notes: qemu.notes + ["vhost-user back-end pid \(pid) (\(backend.name)) maps the guest RAM of QEMU pid \(qemuPID): addresses are the back-end's"],
+                            qmp: qemu.qmp, backend: backend, qemuMap: qemu.memory.map)
+        target.slotNotes = qemu.slotNotes
+        return target
     }
 
     /// The QMP sockets of a process vqscope may connect to: every `-qmp unix:` and control `-mon`

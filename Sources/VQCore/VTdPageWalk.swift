@@ -99,7 +99,7 @@ extension VTdPageTables {
         return list
     }
 
-    /// Reads whole tables in one batch; if the batch fails, one by one (a failure is a problem, `nil`).
+    /// Reads whole tables in one batch; if the batch fails, each table's own answer (a failure is a problem, `nil`).
     private static func readTables(_ tables: [GuestPhysicalAddress], memory: GuestMemory, level: Int,
                                    problems: inout [IOMMUTranslationError]) -> [[UInt64]?] {
         guard !tables.isEmpty else { return [] }
@@ -109,16 +109,12 @@ extension VTdPageTables {
             func slice(_ i: Int) -> UnsafeMutableRawBufferPointer {
                 UnsafeMutableRawBufferPointer(rebasing: raw[i * 4096..<(i + 1) * 4096])
             }
-            do {
-                try memory.read(tables.indices.map { (gpa: tables[$0], buffer: slice($0)) })
-            } catch {
-                for i in tables.indices {
-                    do throws(MemoryError) {
-                        try memory.read(at: tables[i], into: slice(i))
-                    } catch {
-                        ok[i] = false
-                        problems.append(VTdDeviceTranslation.tableError(error, table: tables[i], .pageTable(level: level)))
-                    }
+            let ranges = tables.indices.map { (gpa: tables[$0], buffer: slice($0)) }
+            do { try memory.read(ranges) } catch {
+                for (i, failure) in memory.readEach(ranges).enumerated() {
+                    guard let failure else { continue }
+                    ok[i] = false
+                    problems.append(VTdDeviceTranslation.tableError(failure, table: tables[i], .pageTable(level: level)))
                 }
             }
         }

@@ -37,6 +37,15 @@ public struct VirtioInputEvents: Sendable, Hashable {
     public var count: Int
     /// A buffer length that is not a whole number of events, or no event at all.
     public var defect: PayloadDefect?
+    /// An event-queue buffer still posted: room for ``count`` events the device has not written
+    /// (its bytes mean nothing yet, so ``events`` is empty).
+    public var isPosted = false
+
+    /// An event-queue buffer of `length` bytes the driver posted and the device has not filled yet.
+    public init(postedLength length: UInt64) {
+        self.init([], length: length, fromDevice: true)
+        isPosted = true
+    }
 
     /// Decodes events from the first bytes of a buffer of `length` bytes in all.
     public init(_ bytes: [UInt8], length: UInt64, fromDevice: Bool) {
@@ -55,8 +64,13 @@ public struct VirtioInputEvents: Sendable, Hashable {
         }
     }
 
-    /// `input EV_KEY KEY_A 1, EV_SYN SYN_REPORT` (`input status` for the driver's).
+    /// `input EV_KEY KEY_A 1, EV_SYN SYN_REPORT` (`input status` for the driver's; `input: room for
+    /// 1 event, posted for the device to fill` for a buffer posted on the event queue).
     public var summary: String {
+        if isPosted {
+            return "input: room for \(count) event\(count == 1 ? "" : "s"), posted for the device to fill"
+                + (defect.map { " (\($0))" } ?? "")
+        }
         var s = fromDevice ? "input" : "input status"
         let shown = events.prefix(6)
         if !shown.isEmpty { s += " " + shown.map(\.description).joined(separator: ", ") }

@@ -1,6 +1,7 @@
 import Glibc
+import VQCore
 
-/// The Unix-socket calls the QMP server makes, each once, with its EINTR retry.
+/// The Unix-socket calls the QMP server makes (the EINTR retries are VQCore's ``Sys``'s).
 enum UnixSocket {
     /// A listening stream socket at `path` (an old socket file there is removed first, as QEMU
     /// does with `server=on`).
@@ -29,39 +30,26 @@ enum UnixSocket {
     /// Accepts one connection (close-on-exec, with a 2 s send time-out so that a client that stops
     /// reading cannot stall the server), or nil.
     static func accept(_ listener: Int32) -> Int32? {
-        while true {
-            let fd = Glibc.accept(listener, nil, nil)
-            if fd >= 0 {
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-                var timeout = timeval(tv_sec: 2, tv_usec: 0)
-                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                return fd
-            }
-            if errno != EINTR { return nil }
-        }
+        guard case .success(let fd) = Sys.accept(listener) else { return nil }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return fd
     }
 
     /// Whatever is there to read, up to 64 KiB: nil at end of stream or on error.
     static func receive(_ fd: Int32) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if n > 0 { return Array(buffer[0..<n]) }
-            if n < 0 && (errno == EINTR) { continue }
-            if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return [] }
-            return nil
+        switch buffer.withUnsafeMutableBytes({ Sys.receiveWaiting(fd, $0) }) {
+        case .success(let n?) where n > 0: return Array(buffer[0..<n])
+        case .success(nil): return []
+        default: return nil
         }
     }
 
     /// Sends all of `bytes`; false when the peer is gone or stopped reading.
     static func send(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
-            if n < 0 { if errno == EINTR { continue }; return false }
-            done += n
-        }
-        return true
+        if case .success = Sys.writeAll(fd, bytes) { return true }
+        return false
     }
 
     /// Waits up to `milliseconds` for any of `fds` to be readable (or hung up): their indexes.

@@ -34,6 +34,9 @@ struct BufferRef: Hashable, Sendable {
     var chain: ChainID?
     /// The layout of the ring the descriptor belongs to (a packed ring's descriptors are slots).
     var layout: RingLayout = .split
+    /// The descriptor names an indirect table (INDIRECT): the bytes are descriptors, which Enter
+    /// opens as a table, not a buffer of data.
+    var isIndirectTable = false
 
     /// `desc 11 of chain 10`, `entry 2 of table 0x33000`, `0x1000`.
     var title: String {
@@ -41,6 +44,7 @@ struct BufferRef: Hashable, Sendable {
         switch origin {
         case .descriptor(let p):
             text = p.table.map { "entry \(p.index) of table \($0)" } ?? "\(layout == .packed ? "slot" : "desc") \(p.index)"
+            if isIndirectTable { text = "indirect table of " + text }
         case .address:
             text = "address \(address)"
         case .slot(let name):

@@ -157,8 +157,9 @@ enum DescriptorTableView {
         if layout == .packed { values.append(UInt64(d.id)) } else if d.hasNext { values.append(UInt64(d.next)) }
         let end = d.address.rawValue.addingReportingOverflow(UInt64(d.length))
         let ranges = d.length > 0 && !end.overflow ? [d.address.rawValue..<end.partialValue] : []
-        let buffer = BufferRef(address: d.address, length: UInt64(d.length), isWritable: d.isWriteOnly,
+        var buffer = BufferRef(address: d.address, length: UInt64(d.length), isWritable: d.isWriteOnly,
                                origin: .descriptor(position), chain: owner, layout: layout)
+        buffer.isIndirectTable = d.isIndirect && !inIndirectTable
         let follow: FollowTarget
         if d.isIndirect && !inIndirectTable {
             follow = .table(IndirectTableRef(address: d.address, entries: Int(d.length / UInt32(Descriptor.byteCount)),

@@ -25,6 +25,8 @@ struct LogEntry: Hashable, Sendable {
     var index: UInt16
     /// Packed rings: the wrap counter of the slot's lap.
     var wrap: Bool?
+    /// What the event's chain carried (its payload's summary), when the source could tell.
+    var payload: String?
 }
 
 /// The most recent ring events, oldest first, bounded so that a busy guest costs fixed memory.
@@ -38,10 +40,10 @@ struct EventLog: Sendable {
 
     init(capacity: Int = 5000) { self.capacity = max(1, capacity) }
 
-    /// Appends an event seen at `time`.
-    mutating func append(_ event: RingEvent, at time: Double) {
+    /// Appends an event seen at `time`, with its chain's payload summary when known.
+    mutating func append(_ event: RingEvent, payload: String? = nil, at time: Double) {
         add(LogEntry(sequence: nextSequence, time: time, queue: event.queue, kind: .ring(event.kind), index: event.index,
-                     wrap: event.wrap))
+                     wrap: event.wrap, payload: payload))
     }
 
     /// Where QEMU's events come from, for the Events view: `bpf (...)` or `poll (why)`; nil when

@@ -1,7 +1,8 @@
 import VQCore
 
-/// The log of ring activity the polls saw: new buffers, completions with their lengths, lapped
-/// rings, and stalls starting and ending; the selected queue's, or every queue's (`a`).
+/// The log of ring activity the polls saw: new buffers, completions with their lengths (each with
+/// what its chain carried, when the source could read it as its own), lapped rings, and stalls
+/// starting and ending; the selected queue's, or every queue's (`a`).
 enum EventLogView {
     static func content(_ context: ViewContext) -> ViewContent {
         let queueFilter = context.allQueueEvents ? nil : context.nav.queue
@@ -70,6 +71,7 @@ enum EventLogView {
                 line.append("LAPPED \(ring) ring \(at): \(missed) entr\(missed == 1 ? "y" : "ies") missed", CellStyle(.warning, bold: true))
                 values.append(UInt64(missed))
             }
+            if let payload = e.payload { line.append("  " + payload, .accent) }
             return ViewRow(line, values: values, follow: follow)
         }, defaultSelection: max(0, entries.count - 1), emptyText: "no events yet")
     }

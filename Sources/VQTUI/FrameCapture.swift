@@ -143,7 +143,8 @@ extension Inspector {
         frame.ring = ring
     }
 
-    /// The chains of the last few used entries, walked over today's descriptors and indirect tables.
+    /// The chains of the last few used entries, walked over today's descriptors and indirect tables
+    /// (all of them read in one batch, through the memory the queue's device reaches).
     func history(of s: SplitRing.Snapshot, queue: Virtqueue) -> [CompletedChain] {
         let n = s.descriptors.count
         guard n > 0 else { return [] }
@@ -151,26 +152,19 @@ extension Inspector {
         for k in 1...min(Self.historyLength, n) where Int(s.used.index) >= k {
             let position = s.used.index &- UInt16(k)
             let element = s.used.ring[Int(position) % n]
-            var completed = CompletedChain(position: position, id: element.id, length: element.length, chain: nil)
-            if Int(element.id) < n {
-                var tables: [GuestPhysicalAddress: [Descriptor]] = [:]
-                var i = Int(element.id)
-                for _ in 0..<n {
-                    let d = s.descriptors[i]
-                    if d.isIndirect {
-                        let count = min(Int(d.length) / Descriptor.byteCount, Self.tableEntryLimit) * Descriptor.byteCount
-                        if count > 0, let bytes = try? source.read(at: d.address, count: count, queue: queue) {
-                            tables[d.address] = Descriptor.decode(bytes, layout: .split)
-                        }
-                    }
-                    guard d.hasNext, Int(d.next) < n else { break }
-                    i = Int(d.next)
-                }
-                completed.chain = Chain.split(head: UInt16(element.id), table: s.descriptors, indirectTables: tables,
-                                              map: source.slotMap(for: queue))
-            }
-            result.append(completed)
+            result.append(CompletedChain(position: position, id: element.id, length: element.length, chain: nil))
         }
+        let walked = result.indices.filter { Int(result[$0].id) < n }
+        let heads = walked.map { UInt16(result[$0].id) }
+        let limits = ChainLimits(maxIndirectEntries: Self.tableEntryLimit)
+        let chains: [Chain]
+        if let memory = try? source.memory(for: queue) {
+            chains = Chain.split(heads: heads, table: s.descriptors, memory: memory, limits: limits)
+        } else {
+            // Its addresses cannot be translated now: the chains without their tables.
+            chains = heads.map { Chain.split(head: $0, table: s.descriptors, map: source.slotMap(for: queue), limits: limits) }
+        }
+        for (k, i) in walked.enumerated() { result[i].chain = chains[k] }
         return result
     }
 

@@ -39,3 +39,20 @@ struct HealthBadge: Hashable, Sendable {
         }
     }
 }
+
+extension QueueHealthMonitor {
+    /// The health to show at `now`: the latest diagnosis while nothing moved since, else what the
+    /// polled indexes say (split rings), else the latest diagnosis; `nil` before anything is known.
+    func badge(at now: Double) -> HealthBadge? {
+        let provisional = isProvisional(at: now)
+        if let d = diagnosis, !movedSinceObserved || queue.location.layout == .packed {
+            return HealthBadge(d.health, provisional: provisional)
+        }
+        guard let n = inFlight else { return diagnosis.map { HealthBadge($0.health, provisional: provisional) } }
+        if n == 0 {
+            let usedLately = deviceMovedAt > started && now - deviceMovedAt < threshold
+            return HealthBadge(usedLately ? .busy : .idle, provisional: provisional)
+        }
+        return HealthBadge(tracker.role.flow == .receive ? .waiting : .busy, provisional: provisional)
+    }
+}

@@ -97,6 +97,11 @@ enum HexdumpPane {
             line.append(" → not guest RAM: \(map.reasonUnmapped(target.address))", .error)
         }
         line.append(" · \(target.length) B", .normal)
+        if target.isIndirectTable {
+            let entries = target.length / UInt64(Descriptor.byteCount)
+            line.append(" · \(entries) descriptor\(entries == 1 ? "" : "s") (Enter opens them)", .accent)
+            return line
+        }
         switch target.isWritable {
         case true?: line.append(" · device-writable", .warning)
         case false?: line.append(" · device-readable", .good)

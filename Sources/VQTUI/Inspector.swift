@@ -65,7 +65,7 @@ public final class Inspector {
     /// The poll interval the rings' pace calls for (see ``adaptPollInterval(to:)``).
     var currentPollInterval = defaultPollInterval
     static let fastestPollInterval = 0.005
-    static let slowestPollInterval = 0.05
+    static let slowestPollInterval = 0.1
 
     /// Polls as often as the busiest ring needs and no more often: when a poll found a queue moved
     /// by more than an eighth of its ring, poll twice as often; when every queue moved by less than
@@ -162,8 +162,8 @@ public final class Inspector {
             guard let q = named.queue, queues.indices.contains(q) else { continue }
             log.append(named.event, queue: q, at: t)
         }
-        for event in result.events {
-            log.append(event, at: t)
+        for (k, event) in result.events.enumerated() {
+            log.append(event, payload: k < result.payloads.count ? result.payloads[k]?.summary : nil, at: t)
             if activity.indices.contains(event.queue) { activity[event.queue].record(event.kind, at: t) }
             if health.indices.contains(event.queue) { health[event.queue].record(event.kind, at: t) }
         }

@@ -45,14 +45,19 @@ public struct PollResult: Hashable, Sendable {
     /// Each packed queue's positions as the poll followed them (`nil` for split queues and packed
     /// ones not followed yet; may be empty when the source follows none).
     public var packed: [PackedPositions?]
+    /// What each event's chain carries, aligned with `events` (``RingEventPayloads``: nil where its
+    /// bytes may no longer be its own); empty when the source decodes none.
+    public var payloads: [DevicePayload?]
     /// What QEMU itself did since the last poll (the eBPF probes), by queue index; empty when
     /// events are polled.
     public var qemuEvents: [ProbeSession.Named]
 
-    public init(indexes: [RingIndexes], events: [RingEvent], packed: [PackedPositions?] = [], qemuEvents: [ProbeSession.Named] = []) {
+    public init(indexes: [RingIndexes], events: [RingEvent], packed: [PackedPositions?] = [], payloads: [DevicePayload?] = [],
+                qemuEvents: [ProbeSession.Named] = []) {
         self.indexes = indexes
         self.events = events
         self.packed = packed
+        self.payloads = payloads
         self.qemuEvents = qemuEvents
     }
 }
@@ -104,6 +109,10 @@ public protocol InspectorSource: AnyObject {
     func read(at address: GuestPhysicalAddress, count: Int, queue: Virtqueue) throws(MemoryError) -> [UInt8]
     /// The map `queue`'s addresses are checked against (the device's IOVA view behind an IOMMU).
     func slotMap(for queue: Virtqueue) -> SlotMap
+    /// The memory `queue`'s addresses are read through: guest memory, or the device's view through
+    /// its IOMMU when its addresses are IOVAs; throws when they cannot be translated. What VQCore's
+    /// decoders read chains and tables through in one batch.
+    func memory(for queue: Virtqueue) throws(MemoryError) -> GuestMemory
     /// Decodes what a chain carries for its device (blk request, net header and frame...).
     func payload(of chain: Chain, queue: Virtqueue, completedLength: UInt32?) -> DevicePayload?
     /// The VM's run state, or `nil` when it cannot be known (no QMP, an image).

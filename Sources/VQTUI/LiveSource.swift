@@ -25,6 +25,8 @@ public final class LiveSource: InspectorSource {
     /// The list the queues came from (for each device's memory, ``Target/ringMemory(for:in:)``).
     private var list = QueueList(source: .qmp, devices: [])
     private var watcher: RingWatcher?
+    /// The payloads of the watcher's events, chains seen in flight kept until they are used.
+    private var payloads = RingEventPayloads()
     /// Queues the watcher follows, by their position in `queues`.
     private var watched: [Int] = []
     private let clock: () -> Double
@@ -49,7 +51,7 @@ public final class LiveSource: InspectorSource {
 
     /// The memory `queue`'s addresses are read through: its device's view through the IOMMU when
     /// they are IOVAs; throws when they cannot be translated (nothing is then read).
-    private func memory(for queue: Virtqueue) throws(MemoryError) -> GuestMemory {
+    public func memory(for queue: Virtqueue) throws(MemoryError) -> GuestMemory {
         do throws(IOMMUTranslationError) { return try target.ringMemory(for: queue, in: list).memory } catch {
             throw .untranslated(error)
         }
@@ -111,11 +113,14 @@ public final class LiveSource: InspectorSource {
                 eventsMode = "poll (the eBPF probes stopped: \(error))"
             }
         }
-        return PollResult(indexes: indexes, events: events.map { event in
+        // In the order they can have happened, which the payloads' bookkeeping needs.
+        let ordered = RingWatcher.inRingOrder(events, queues: watcher.queues)
+        let decoded = payloads.decode(ordered, watcher: watcher, roles: watched.map { queues[$0].role })
+        return PollResult(indexes: indexes, events: ordered.map { event in
             var event = event
             event.queue = watched[event.queue]
             return event
-        }, packed: packed, qemuEvents: qemu)
+        }, packed: packed, payloads: decoded, qemuEvents: qemu)
     }
 
     public func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot {
@@ -176,5 +181,18 @@ public final class LiveSource: InspectorSource {
         do { try qmp.userRequested(request) } catch { throw .noQMP("\(request.rawValue): \(error)") }
     }
 
-    public func isAlive() -> Bool { target.process?.isAlive ?? true }
+    /// Whether the process lives, asked of the kernel at most every ``aliveInterval`` (a read that
+    /// finds it gone says so at once, through `processGone`).
+    public func isAlive() -> Bool {
+        guard let process = target.process else { return true }
+        let now = clock()
+        if let last = aliveCheck, now - last.time < Self.aliveInterval { return last.alive }
+        let alive = process.isAlive
+        aliveCheck = (now, alive)
+        return alive
+    }
+
+    /// Seconds between two questions to the kernel of whether the process lives.
+    static let aliveInterval = 0.5
+    private var aliveCheck: (time: Double, alive: Bool)?
 }

@@ -86,7 +86,22 @@ struct QueueActivity: Hashable, Sendable {
         let perSecond = Int((1 / Self.bucketSeconds).rounded())
         let n = max(0, min(seconds, (Self.bucketCount - 1) / perSecond))
         let end = Self.bucket(time)
-        return (0..<n).reversed().map { age in sum(lastBuckets: perSecond, endingAt: end - age * perSecond) }
+        guard let newest, n > 0 else { return [Int](repeating: 0, count: n) }
+        // One pass over the kept buckets of the window, oldest first, without a division per bucket.
+        var result = [Int](repeating: 0, count: n)
+        let first = end - n * perSecond + 1
+        let lower = max(first, newest - Self.bucketCount + 1), upper = min(end, newest)
+        guard lower <= upper else { return result }
+        var slot = Self.slot(lower)
+        var k = (lower - first) / perSecond, inSecond = (lower - first) % perSecond
+        for _ in lower...upper {
+            result[k] &+= buckets[slot]
+            slot += 1
+            if slot == Self.bucketCount { slot = 0 }
+            inSecond += 1
+            if inSecond == perSecond { inSecond = 0; k += 1 }
+        }
+        return result
     }
 
     /// The sum of `count` buckets ending with bucket `end` (buckets outside what is kept count 0).

@@ -47,8 +47,7 @@ struct CaptureCommand: ParsableCommand {
         guard !write.isEmpty else { throw ValidationError("-w needs a file name, or - for standard output") }
     }
 
-    /// What is captured: the devices, and whether they are network or block devices.
-    enum Kind { case network, block }
+    typealias Kind = CaptureSession.Kind
 
     func run() throws {
         let t = try target.open()
@@ -56,47 +55,19 @@ struct CaptureCommand: ParsableCommand {
         let list = try QueueList.load(t)
         let (kind, devices) = try Self.select(device, from: list.source == .scan ? Self.scannedDevices(list) : list.devices, title: t.title)
 
-        // Each captured queue with its device and tap.
-        struct Watched { var device: Int; var queue: Virtqueue; var tap: QueueTap }
-        var assemblers = devices.map { NetFrameAssembler(format: VirtioNetHeader.Format(features: $0.features), snapLength: snapLength) }
-        var tracers = devices.map { _ in BlockRequestTracer() }
-        var watched: [Watched] = []
-        for (d, dev) in devices.enumerated() {
-            var highest = (dev.queues.map(\.index).max() ?? -1) + 1
-            if dev.origin == .scan { highest += highest % 2 } // scanned: no control queue among them
-            for q in dev.queues {
-                let plan = kind == .network ? assemblers[d].plan(queueIndex: q.index, queueCount: highest) : BlockRequestTracer.plan
-                guard let plan else { continue }
-                if let problem = q.location.sizeProblem {
-                    Failure.printError("\(q.label) \(problem): not captured")
-                    continue
-                }
-                // Through the memory the device reaches by DMA; a queue whose IOVAs cannot be translated is not captured.
-                let memory: GuestMemory
-                do throws(IOMMUTranslationError) { memory = try t.ringMemory(for: q, in: list).memory } catch {
-                    Failure.printError("\(q.label): not captured: \(error)")
-                    continue
-                }
-                watched.append(Watched(device: d, queue: q, tap: QueueTap(memory: memory, location: q.location, plan: plan)))
-            }
-        }
-        guard !watched.isEmpty else {
+        let session = CaptureSession(target: t, list: list, kind: kind, devices: devices, snapLength: snapLength)
+        for line in session.notCaptured { Failure.printError(line) }
+        guard session.hasQueues else {
             Failure.printError("\(devices.map(\.name).joined(separator: ", ")) of \(t.title) has no active queue to capture (is the driver loaded?)")
             throw ExitCode(Failure.unusable)
         }
         // Block requests from QEMU's own events when the probes can be had (frames are polled).
-        let probes = try eventOptions.start(t, queues: watched.map(\.queue), polledBecause: kind == .network ? "frames are taken from the rings" : nil)
-        let watcher = try Failure.reporting { () throws(TargetError) in
-            try RingWatcher(memories: watched.map(\.tap.memory), queues: watched.map(\.queue.location),
-                            deviceStates: watched.map(\.queue.deviceState))
-        }
-
+        let probes = try eventOptions.start(t, queues: session.capturedQueues.map(\.queue),
+                                            polledBecause: kind == .network ? "frames are taken from the rings" : nil)
+        let control = SessionControl.signals()
         // Where the rings are now, then what is in flight: only what comes after is captured.
-        let start = Clock.realtime()
-        do {
-            _ = try watcher.poll()
-            for w in watched { try w.tap.prime(at: start) }
-        } catch {
+        let start = control.wallNow()
+        do throws(CaptureSession.StartError) { try session.start(at: start) } catch {
             Failure.printError("\(error)")
             throw ExitCode(Failure.unusable)
         }
@@ -117,128 +88,86 @@ struct CaptureCommand: ParsableCommand {
         let what = zip(devices, names).map { "\($0.name) \($1)" }.joined(separator: ", ")
         Output.standardError.write("capturing \(kind == .network ? "frames" : "requests") of \(what) (\(t.title)) to \(write == "-" ? "standard output" : write); Ctrl-C stops\n")
 
-        signal(SIGINT) { _ in WatchCommand.stopRequested.store(true, ordering: .relaxed) }
-        signal(SIGTERM) { _ in WatchCommand.stopRequested.store(true, ordering: .relaxed) }
-        if let session = probes {
-            try captureBlocks(from: session, devices: devices, queues: watched.map { ($0.device, $0.queue) }, out: out)
+        if let probes {
+            try captureBlocks(from: probes, devices: devices, queues: session.capturedQueues, out: out, control: control)
             if fd != 1 { close(fd) }
             return
         }
         let progress = ProgressLine()
-        let begun = MonotonicClock.now()
+        let begun = control.now()
         var captured = 0, received = 0, sent = 0
         var perDevice = [Int](repeating: 0, count: devices.count)
         var exitStatus: Int32 = 0
-        var finalPoll = false
         var reachedCount = false
 
-        /// Writes what a tap gave; false once -c is reached.
-        func emit(_ outputs: [QueueTap.Output], _ w: Watched) -> Bool {
-            switch kind {
-            case .network:
-                for frame in assemblers[w.device].frames(from: outputs, queueIndex: w.queue.index) {
-                    out.write(block: Pcapng.enhancedPacket(interface: UInt32(w.device), microseconds: UInt64(max(frame.time, 0) * 1e6),
-                                                           data: frame.bytes, originalLength: frame.length,
-                                                           direction: frame.direction, comment: frame.comment))
-                    captured += 1
-                    perDevice[w.device] += 1
-                    if frame.direction == .inbound { received += 1 } else { sent += 1 }
-                    if let count, captured >= count { return false }
-                }
-            case .block:
-                for r in tracers[w.device].requests(from: outputs, queueIndex: w.queue.index) {
-                    out.write(Self.json(r, device: devices[w.device], queue: w.queue).text + "\n")
-                    captured += 1
-                    if let count, captured >= count { return false }
-                }
+        /// Writes one frame or request; false once -c is reached.
+        func emit(_ record: CaptureSession.Record) -> Bool {
+            switch record {
+            case .frame(let device, let frame):
+                out.write(block: Pcapng.enhancedPacket(interface: UInt32(device), microseconds: UInt64(max(frame.time, 0) * 1e6),
+                                                       data: frame.bytes, originalLength: frame.length,
+                                                       direction: frame.direction, comment: frame.comment))
+                perDevice[device] += 1
+                if frame.direction == .inbound { received += 1 } else { sent += 1 }
+            case .request(let device, let queue, let r):
+                out.write(Self.json(r, device: devices[device], queue: queue).text + "\n")
             }
+            captured += 1
+            if let count, captured >= count { return false }
             return true
         }
 
-        let iommuViews = watched.contains { w in w.tap.memory.map.isIOVA }
-        // Behind an IOMMU: each queue's buffers in flight keep the pages they reached when made
-        // available, so what the device wrote is read even after the guest unmapped them.
-        var pins = watched.map { _ in IOVAPins() }
-        var walked = [RingMemory?](repeating: nil, count: watched.count)
         loop: while true {
-            let stopping = WatchCommand.stopRequested.load(ordering: .relaxed)
-                || seconds.map { MonotonicClock.now() - begun >= $0 } ?? false
-            if stopping { finalPoll = true }
-            let events: [RingEvent]
-            do { events = try watcher.poll() } catch {
+            let finalPoll = control.shouldStop() || seconds.map { control.now() - begun >= $0 } ?? false
+            do throws(MemoryError) {
+                if try !session.poll(at: control.wallNow(), emit: emit) { reachedCount = true; break loop }
+            } catch {
                 progress.finish()
                 out.flush()
                 Failure.printError("\(error)")
                 exitStatus = Failure.partial
                 break loop
             }
-            // Behind an IOMMU: the devices' mappings walked again after a poll that saw the rings
-            // move, so the buffers it found made available are mapped in the views the taps read.
-            if iommuViews && !events.isEmpty {
-                t.refreshRings()
-                for (i, w) in watched.enumerated() {
-                    walked[i] = try? t.ringMemory(for: w.queue, in: list)
-                    if let ring = walked[i] { w.tap.memory = pins[i].memory(ring, guest: t.memory) }
-                }
-            }
-            let now = Clock.realtime()
-            var byQueue = [[RingEvent]](repeating: [], count: watched.count)
-            for e in events { byQueue[e.queue].append(e) }
-            for (i, w) in watched.enumerated() {
-                let outputs = w.tap.process(byQueue[i], packedRing: watcher.packedRing(i), at: now)
-                if let ring = walked[i] {
-                    pins[i].update(w.tap.inFlight.map(\.chain), through: ring)
-                    walked[i] = nil
-                }
-                if !outputs.isEmpty, !emit(outputs, w) { reachedCount = true; break loop }
-            }
             out.flush()
             if finalPoll { break }
-            let missed = kind == .network ? assemblers.reduce(0) { $0 + $1.missedReceived + $1.missedSent } : tracers.reduce(0) { $0 + $1.missed }
             progress.update(kind == .network
-                ? "\(captured) frames (rx \(received), tx \(sent)), \(missed) missed, \(String(format1: MonotonicClock.now() - begun)) s"
-                : "\(captured) requests, \(missed) missed, \(String(format1: MonotonicClock.now() - begun)) s")
-            Clock.sleep(milliseconds: interval)
+                ? "\(captured) frames (rx \(received), tx \(sent)), \(session.missed) missed, \(String(format1: control.now() - begun)) s"
+                : "\(captured) requests, \(session.missed) missed, \(String(format1: control.now() - begun)) s")
+            control.sleep(interval / 1000)
         }
         progress.finish()
-        if exitStatus == 0 && !reachedCount {
-            // What the last poll held back.
-            let now = Clock.realtime()
-            for w in watched where !emit(w.tap.finish(at: now), w) { reachedCount = true; break }
-        }
+        // What the last poll held back.
+        if exitStatus == 0 && !reachedCount && !session.finish(at: control.wallNow(), emit: emit) { reachedCount = true }
 
         // The end: statistics into the file, requests still in flight, and the counts on stderr.
-        let end = Clock.realtime()
+        let end = control.wallNow()
         switch kind {
         case .network:
-            for d in assemblers.indices {
-                assemblers[d].finish()
+            session.finishAssembly()
+            for (d, a) in session.assemblers.enumerated() {
                 out.write(block: Pcapng.interfaceStatistics(interface: UInt32(d), microseconds: UInt64(end * 1e6), start: UInt64(start * 1e6),
                                                             received: UInt64(perDevice[d]),
-                                                            dropped: UInt64(assemblers[d].missedReceived + assemblers[d].missedSent)))
+                                                            dropped: UInt64(a.missedReceived + a.missedSent)))
             }
             out.flush()
-            let missed = assemblers.reduce(0) { $0 + $1.missedReceived + $1.missedSent }
+            let missed = session.missed
             Output.standardError.write("\(captured) frame\(captured == 1 ? "" : "s") captured (rx \(received), tx \(sent))\n")
             var why: [String: Int] = [:]
-            for a in assemblers { why.merge(a.missedBy, uniquingKeysWith: +) }
+            for a in session.assemblers { why.merge(a.missedBy, uniquingKeysWith: +) }
             let reasons = why.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
             Output.standardError.write("\(missed) frame\(missed == 1 ? "" : "s") missed\(reasons.isEmpty ? "" : " (\(reasons))")\n")
         case .block:
             var pending = 0
             if exitStatus == 0 && !reachedCount {
-                for w in watched {
-                    for r in tracers[w.device].pending(w.tap.inFlight, queueIndex: w.queue.index) {
-                        out.write(Self.json(r, device: devices[w.device], queue: w.queue).text + "\n")
-                        pending += 1
-                    }
+                for p in session.pendingRequests() {
+                    out.write(Self.json(p.request, device: devices[p.device], queue: p.queue).text + "\n")
+                    pending += 1
                 }
             }
             out.flush()
-            let missed = tracers.reduce(0) { $0 + $1.missed }
-            let untimed = tracers.reduce(0) { $0 + $1.untimed }
+            let untimed = session.tracers.reduce(0) { $0 + $1.untimed }
             Output.standardError.write("\(captured) request\(captured == 1 ? "" : "s") traced, \(pending) still in flight at the end\n")
-            Output.standardError.write("\(missed) missed (a ring lapped between polls, or the guest took a buffer back before vqscope read it; a shorter --interval misses fewer); \(untimed) completed that were submitted before the trace\n")
+            Output.standardError.write("\(session.missed) missed (a ring lapped between polls, or the guest took a buffer back before vqscope read it; a shorter --interval misses fewer); \(untimed) completed that were submitted before the trace\n")
         }
         if fd != 1 { close(fd) }
         if exitStatus != 0 { throw ExitCode(exitStatus) }

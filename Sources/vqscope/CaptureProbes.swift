@@ -6,7 +6,8 @@ extension CaptureCommand {
     /// `capture --device virtio-blk` from QEMU's own events (the eBPF probes): every request QEMU
     /// pops, traced to its completion, nothing missed unless the probes' ring buffer overflowed
     /// (said at the end). `queues` are the captured queues with their device's index in `devices`.
-    func captureBlocks(from session: ProbeSession, devices: [VirtioDevice], queues: [(device: Int, queue: Virtqueue)], out: Output) throws {
+    func captureBlocks(from session: ProbeSession, devices: [VirtioDevice], queues: [(device: Int, queue: Virtqueue)], out: Output,
+                       control: SessionControl) throws {
         var tracer = ProbeBlockTracer()
         let wanted = Set(queues.indices)
         let begun = MonotonicClock.now()
@@ -14,10 +15,10 @@ extension CaptureCommand {
         var captured = 0
         var failure: String?
         // A probe's ns timestamp (CLOCK_MONOTONIC) as wall-clock seconds.
-        let offset = Clock.realtime() - MonotonicClock.now()
+        let offset = control.wallNow() - MonotonicClock.now()
         func wall(_ ns: UInt64) -> Double { Double(ns) / 1e9 + offset }
         loop: while true {
-            let stopping = WatchCommand.stopRequested.load(ordering: .relaxed) || seconds.map { MonotonicClock.now() - begun >= $0 } ?? false
+            let stopping = control.shouldStop() || seconds.map { MonotonicClock.now() - begun >= $0 } ?? false
             let named: [ProbeSession.Named]
             do throws(ProbeSourceError) { named = try session.poll(timeoutMilliseconds: stopping ? 0 : 50) } catch {
                 failure = "\(error)"

@@ -3,12 +3,14 @@ import VQCore
 
 /// The events of QEMU itself during a `diagnose` run (`--events bpf`): each queue's history, and
 /// the findings the event rules make of it at the end (``EventDiagnosis``).
-struct DiagnoseEvents {
+final class DiagnoseEvents {
     let session: ProbeSession
     let started: UInt64
     var histories: [QueueEventHistory]
     /// The last ring facts per queue (from the final sample).
     var facts: [EventDiagnosis.RingFacts?]
+    /// Why the events stopped (the probes failed), if they did.
+    var failure: String?
 
     init(session: ProbeSession, queues: Int) {
         self.session = session
@@ -17,16 +19,23 @@ struct DiagnoseEvents {
         facts = Array(repeating: nil, count: queues)
     }
 
-    /// Takes the events recorded since the last call.
-    mutating func drain() throws {
+    /// Takes the events recorded since the last call (after a failure, nothing more).
+    func drain() {
+        guard failure == nil else { return }
         do throws(ProbeSourceError) {
             for n in try session.poll() {
                 if let k = n.queue, k < histories.count { histories[k].record(n.event) }
             }
         } catch {
-            Failure.printError("events: \(error)")
-            throw ExitCode(Failure.partial)
+            failure = "\(error)"
         }
+    }
+
+    /// Ends with the failure's line and exit status 1, if the probes failed.
+    func exitIfFailed() throws {
+        guard let failure else { return }
+        Failure.printError("events: \(failure)")
+        throw ExitCode(Failure.partial)
     }
 
     /// Queue `k`'s findings now.

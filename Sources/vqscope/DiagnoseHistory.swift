@@ -48,18 +48,11 @@ struct DiagnoseHistory {
             ("queues", .array(kept.map { .object([("key", .string($0.key)), ("memory", $0.memory.json)]) })),
         ])
         let temporary = path + ".\(getpid()).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return }
+        guard case .success(let fd) = Sys.createPrivate(temporary) else { return }
         let bytes = Array((json.text + "\n").utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            done += n
-        }
-        Glibc.close(fd)
-        if done == bytes.count { rename(temporary, path) }
+        let written = bytes.withUnsafeBytes { Sys.write(fd, all: $0) }
+        Sys.close(fd)
+        if case .success = written { rename(temporary, path) }
         unlink(temporary)
         removeHistoriesOfEndedProcesses()
     }
@@ -115,17 +108,7 @@ struct DiagnoseHistory {
 
     /// A small text file, or `nil` (not following a symlink at the last component).
     private static func readText(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { Glibc.close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while bytes.count < 16 << 20 {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { break }
-            bytes += chunk[0..<n]
-        }
+        guard case .success(let bytes) = Sys.readFile(path, limit: 16 << 20, followLinks: false) else { return nil }
         return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -71,12 +71,7 @@ final class Output: @unchecked Sendable {
     }
 
     func flush() {
-        var done = 0
-        while done < buffer.count {
-            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, buffer.count - done) }
-            if n < 0 { if errno == EINTR { continue }; break }
-            done += n
-        }
+        _ = buffer.withUnsafeBytes { Sys.write(fd, all: $0) }
         buffer.removeAll(keepingCapacity: true)
     }
 }

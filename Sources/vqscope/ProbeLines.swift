@@ -8,7 +8,7 @@ enum ProbeLines {
     static func drain(_ session: ProbeSession, queues: [Virtqueue], json: Bool, monotonicStart: Double) throws(ProbeSourceError) -> [String] {
         let named = try session.poll()
         guard !named.isEmpty else { return [] }
-        let nowMono = MonotonicClock.now(), nowWall = Clock.realtime()
+        let nowMono = MonotonicClock.now(), nowWall = WallClock.now()
         var lines: [String] = []
         for n in named {
             guard let k = n.queue, k < queues.count else { continue }

@@ -84,7 +84,7 @@ struct QueuesCommand: ParsableCommand {
                 }
                 if let error { fields.append(("error", .string(error))) }
                 return .object(fields)
-            })), ("left_out", .array(loaded.notes.map(\.json)))]))
+            })), ("left_out", .array(loaded.notes.map(\.json))), ("slot_notes", .array(t.slotNotes.map { .string($0) }))]))
             return try shortfall.exitIfAny()
         }
         let out = Output.standardOutput
@@ -100,6 +100,7 @@ struct QueuesCommand: ParsableCommand {
                       + "indexes count each guess's rings in address order"
                       + (list.scanned.values.contains { $0.stale == true } ? "; rings nothing shows in use come last, named stale-GUESS" : "")
                       + "\n")
+            for note in t.slotNotes { out.write("(\(note))\n") }
         }
         if queues.isEmpty {
             out.write(list.source == .scan ? "no ring found\n"

@@ -30,10 +30,12 @@ struct ScanCommand: ParsableCommand {
                 })),
                 ("bytes_scanned", .uint(result.bytesScanned)), ("seconds", .double(result.seconds)),
                 ("liveness_window", .double(result.livenessWindow)),
+                ("slot_notes", .array(t.slotNotes.map { .string($0) })),
             ]))
             return
         }
         Output.standardOutput.write("scanned \(Hex.humanSize(result.bytesScanned)) of \(t.title) in \(String(format6: result.seconds)) s\n")
+        for note in t.slotNotes { Output.standardOutput.write("(\(note))\n") }
         printTable(["DESC", "AVAIL", "USED", "NUM", "AVAIL-IDX", "USED-IDX", "GUESS", "SCORE", "STALE"], result.rings.map { r in
             [Hex.string(r.location.descriptors.rawValue), Hex.string(r.location.driverArea.rawValue), Hex.string(r.location.deviceArea.rawValue),
              String(r.location.size), String(r.availIndex), String(r.usedIndex), r.deviceGuess ?? "?", String(r.score), r.staleWord]

@@ -19,13 +19,13 @@ struct SlotsCommand: ParsableCommand {
                     .object([("gpa", .uint(s.guest.rawValue)), ("size", .uint(s.size)), (hostKey, .uint(s.host)),
                              ("name", .string(s.name)), ("kind", .string(s.kind.rawValue))])
                 })),
-                ("notes", .array(t.notes.map { .string($0) })),
+                ("notes", .array((t.notes + t.slotNotes).map { .string($0) })),
             ]))
             return
         }
         let out = Output.standardOutput
         out.write("slot map of \(t.title), from \(t.source.rawValue)\n")
-        for note in t.notes { out.write("  (\(note))\n") }
+        for note in t.notes + t.slotNotes { out.write("  (\(note))\n") }
         printTable(["GUEST-PHYSICAL", "SIZE", t.process == nil ? "FILE-OFFSET" : "HOST-VIRTUAL", "NAME"], map.slots.map { s in
             ["\(Hex.padded(s.guest.rawValue))-\(Hex.padded(s.guestEnd - 1))", Hex.humanSize(s.size), Hex.string(s.host),
              s.kind == .ram ? s.name : "\(s.name) (\(s.kind.rawValue))"]

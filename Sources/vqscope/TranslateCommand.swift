@@ -171,9 +171,8 @@ enum StandardInputLines {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var filled = 0
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress! + filled, $0.count - filled) }
-            if n < 0 { if errno == EINTR { continue }; break }
-            if n == 0 { break }
+            let read = buffer.withUnsafeMutableBytes { Sys.readSome(0, UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+            guard case .success(let n) = read, n > 0 else { break }
             filled += n
             var lineStart = 0
             buffer.withUnsafeBufferPointer { all in

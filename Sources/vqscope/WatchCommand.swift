@@ -1,8 +1,6 @@
 import ArgumentParser
 import Glibc
-import Synchronization
 import VQCore
-import VQTUI
 
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,6 +17,8 @@ struct WatchCommand: ParsableCommand {
             gets a "stall" event (with the oldest request and why, as `diagnose` says it), and a "recover" \
             event when it moves again; a ring is read whole for this only while something is pending \
             and its used index has not moved for half the threshold. \
+            Each avail and used event shows what its chain carries (the payload `dump` shows: \
+            a 9P message, an input event...) where the bytes read are its own, nothing otherwise. \
             Stops after --count events, --seconds, Ctrl-C, or when the target exits. \
             Without QMP the queues are the split rings a RAM scan finds (see `vqscope queues`). An image \
             does not change: watch prints the chains in flight when it was written ("inflight" events, \
@@ -41,8 +41,6 @@ struct WatchCommand: ParsableCommand {
         guard interval >= 0.05, interval <= 60_000 else { throw ValidationError("--interval must be 0.05 to 60000 ms") }
         guard threshold > 0, threshold <= 3_600_000 else { throw ValidationError("--threshold must be 1 to 3600000 ms") }
     }
-
-    static let stopRequested = Atomic<Bool>(false)
 
     func run() throws {
         let t = try target.open()
@@ -88,108 +86,75 @@ struct WatchCommand: ParsableCommand {
             try printInFlight(queues, list: list, memory: t.memory, title: t.title)
             return
         }
-        let watcher = try Failure.reporting { () throws(TargetError) in
-            try RingWatcher(memories: memories, queues: queues.map(\.location), deviceStates: queues.map(\.deviceState))
-        }
         let probes = try eventOptions.start(t, queues: queues)
-        signal(SIGINT) { _ in WatchCommand.stopRequested.store(true, ordering: .relaxed) }
-        signal(SIGTERM) { _ in WatchCommand.stopRequested.store(true, ordering: .relaxed) }
+        let control = SessionControl.signals()
+        let session = try Failure.reporting { () throws(TargetError) in
+            try WatchSession(target: t, list: list, queues: queues, memories: memories, threshold: threshold / 1000, control: control)
+        }
 
         let out = Output.standardOutput
-        let start = MonotonicClock.now()
         var emitted = 0
-        let devices = Dictionary(list.devices.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
-        let watched = queues.map { q in
-            DiagnosedQueue(queue: q, role: list.source == .qmp ? devices[q.path].map { QueueRole(device: $0, queue: q) }
-                                                                  ?? QueueRole(deviceName: q.device, index: q.index)
-                                                               : QueueRole(guess: q.device))
-        }
-        var health = watched.map { QueueHealthMonitor(queue: $0.queue, role: $0.role, threshold: threshold / 1000, at: 0) }
+        var probeFailure: String?
+        let start = MonotonicClock.now()
         if !json {
             let found = list.source == .scan ? " (found by a RAM scan: split rings only)" : ""
             out.write("watching \(queues.count) queue\(queues.count == 1 ? "" : "s")\(found) of \(t.title); Ctrl-C stops\n")
             out.flush()
         }
-        loop: while !Self.stopRequested.load(ordering: .relaxed) {
-            let events: [RingEvent]
-            // In the order they can have happened within the poll, queue by queue.
-            do { events = RingWatcher.inRingOrder(try watcher.poll(), queues: watcher.queues) } catch {
-                out.flush()
-                Failure.printError("\(error)")
-                throw ExitCode(Failure.partial)
-            }
-            let wall = Clock.realtime()
-            let elapsed = MonotonicClock.now() - start
-            for (k, indexes) in watcher.current.enumerated() where k < health.count { health[k].update(indexes, at: elapsed) }
-            for event in events {
-                let q = queues[event.queue]
-                if json {
-                    out.write(Self.json(event, queue: q, time: .double((wall * 1e6).rounded() / 1e6)).text + "\n")
-                } else {
-                    out.write("\(String(format6: MonotonicClock.now() - start)) \(q.label) \(Self.text(event))\n")
+        do {
+            try session.run(interval: interval / 1000, seconds: seconds) { reports in
+                for r in reports {
+                    if json {
+                        out.write(Self.json(r).text + "\n")
+                    } else {
+                        out.write("\(String(format6: r.elapsed)) \(r.queue.label) \(Self.text(r.happening))\(r.payload.map { "  " + $0.summary } ?? "")\n")
+                    }
+                    emitted += 1
+                    if let count, emitted >= count { return false }
                 }
-                health[event.queue].record(event.kind, at: elapsed)
-                emitted += 1
-                if let count, emitted >= count { break loop }
-            }
-            var changed = !events.isEmpty
-            // QEMU's own events (the eBPF probes), beside the ring's.
-            if let probes {
-                let lines: [String]
-                do throws(ProbeSourceError) { lines = try ProbeLines.drain(probes, queues: queues, json: json, monotonicStart: start) } catch {
-                    out.flush()
-                    Failure.printError("events: \(error)")
-                    throw ExitCode(Failure.partial)
+                // QEMU's own events (the eBPF probes), beside the ring's.
+                var lines: [String] = []
+                if let probes {
+                    do throws(ProbeSourceError) { lines = try ProbeLines.drain(probes, queues: queues, json: json, monotonicStart: start) } catch {
+                        probeFailure = "\(error)"
+                        return false
+                    }
                 }
                 for line in lines {
                     out.write(line + "\n")
                     emitted += 1
-                    if let count, emitted >= count { break loop }
+                    if let count, emitted >= count { return false }
                 }
-                changed = changed || !lines.isEmpty
+                if !reports.isEmpty || !lines.isEmpty { out.flush() }
+                return true
             }
-            // The devices' IOMMU mappings are walked again before the snapshots of this poll.
-            if health.indices.contains(where: { health[$0].wantsSnapshot(at: elapsed) }) { t.refreshRings() }
-            for k in health.indices where health[k].wantsSnapshot(at: elapsed) {
-                guard let change = try judge(watched[k], list: list, monitor: &health[k], target: t, at: MonotonicClock.now() - start) else { continue }
-                let q = queues[k]
-                if json {
-                    out.write(Self.json(change, queue: q, time: .double((Clock.realtime() * 1e6).rounded() / 1e6)).text + "\n")
-                } else {
-                    out.write("\(String(format6: MonotonicClock.now() - start)) \(q.label) \(Self.text(change))\n")
-                }
-                changed = true
-                emitted += 1
-                if let count, emitted >= count { break loop }
-            }
-            if changed { out.flush() }
-            if let seconds, MonotonicClock.now() - start >= seconds { break }
-            Clock.sleep(milliseconds: interval)
+        } catch {
+            out.flush()
+            Failure.printError("\(error)")
+            throw ExitCode(Failure.partial)
         }
         out.flush()
+        if let probeFailure {
+            Failure.printError("events: \(probeFailure)")
+            throw ExitCode(Failure.partial)
+        }
     }
 
-    /// Reads a snapshot of `q` (with QEMU's view of it when there is QMP) for its health monitor;
-    /// answers when a stall starts or ends. A ring that cannot be read is left for the next poll.
-    func judge(_ q: DiagnosedQueue, list: QueueList, monitor: inout QueueHealthMonitor, target t: Target, at now: Double) throws -> StallDetector.Change? {
-        var state: DeviceQueueState?
-        if let qmp = t.qmp, t.process != nil {
-            state = try? QMPQueueStatus.deviceState(client: qmp, queue: q.queue)
+    /// One report as a JSON line's object.
+    static func json(_ r: WatchSession.Report) -> JSON {
+        let time = JSON.double((r.wall * 1e6).rounded() / 1e6)
+        switch r.happening {
+        case .ring(let event): return json(event, queue: r.queue, time: time, payload: r.payload)
+        case .health(let change): return json(change, queue: r.queue, time: time)
         }
-        var q = q
-        q.list = list
-        let snapshot: RingSnapshot
-        do throws(MemoryError) {
-            snapshot = try q.snapshot(in: t, hints: state)
-        } catch {
-            if case .processGone = error {
-                Output.standardOutput.flush()
-                Failure.printError("\(error)")
-                throw ExitCode(Failure.partial)
-            }
-            return nil
+    }
+
+    /// One report for people, after the time and the queue.
+    static func text(_ happening: WatchSession.Happening) -> String {
+        switch happening {
+        case .ring(let event): return text(event)
+        case .health(let change): return text(change)
         }
-        return monitor.observe(snapshot, deviceState: state, at: now)
     }
 
     /// A stall starting or ending as a JSON line's object.
@@ -222,7 +187,7 @@ struct WatchCommand: ParsableCommand {
     }
 
     /// One event as a JSON line's object.
-    static func json(_ event: RingEvent, queue q: Virtqueue, time: JSON) -> JSON {
+    static func json(_ event: RingEvent, queue q: Virtqueue, time: JSON, payload: DevicePayload? = nil) -> JSON {
         var fields: [(String, JSON)] = [("time", time), ("queue", .string(q.label)), ("device", .string(q.device)), ("index", .int(Int64(q.index)))]
         switch event.kind {
         case .available(let head):
@@ -233,6 +198,7 @@ struct WatchCommand: ParsableCommand {
             fields += [("event", .string("lapped")), ("ring", .string(ring.rawValue)), ("idx", .uint(UInt64(event.index))), ("missed", .int(Int64(missed)))]
         }
         if let wrap = event.wrap { fields.append(("wrap", .bool(wrap))) }
+        if case .lapped = event.kind {} else { fields.append(("payload", .string(payload?.summary))) }
         return .object(fields)
     }
 
@@ -299,23 +265,6 @@ struct WatchCommand: ParsableCommand {
         }
         out.flush()
         if failed { throw ExitCode(Failure.partial) }
-    }
-}
-
-/// Monotonic and wall-clock time, and sleeping, without Foundation.
-enum Clock {
-    static func realtime() -> Double { read(CLOCK_REALTIME) }
-    private static func read(_ clock: clockid_t) -> Double {
-        var ts = timespec()
-        clock_gettime(clock, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-    static func sleep(milliseconds: Double) {
-        var request = timespec(tv_sec: Int(milliseconds / 1000), tv_nsec: Int(milliseconds.truncatingRemainder(dividingBy: 1000) * 1e6))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR && !WatchCommand.stopRequested.load(ordering: .relaxed) {
-            request = remaining
-        }
     }
 }
 

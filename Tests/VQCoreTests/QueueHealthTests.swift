@@ -216,29 +216,58 @@ final class QueueHealthTests: XCTestCase {
         XCTAssertFalse(d.summary.contains("to fill"), d.summary)
     }
 
-    func testStarvedReceiveQueue() throws {
+    /// A receive queue whose one buffer the device filled: empty since.
+    private func emptiedReceiveRing(length: UInt32) -> TestSplitRing {
         var r = TestSplitRing()
         r.receiveBuffer(head: 0)
         r.makeAvailable([0], from: 0)
-        r.use([0], from: 0, length: 64)
-        var rng = QueueHealthTracker(queue: r.queue("virtio-rng"), threshold: 1)
-        XCTAssertEqual(rng.role.flow, .receive)
-        let a = rng.observe(try r.ring(), at: 0)
+        r.use([0], from: 0, length: length)
+        return r
+    }
+
+    func testStarvedReceiveQueue() throws {
+        var r = emptiedReceiveRing(length: 64)
+        var rx = QueueHealthTracker(queue: r.queue("virtio-net"), threshold: 1)
+        XCTAssertEqual(rx.role.flow, .receive)
+        let a = rx.observe(try r.ring(), at: 0)
         XCTAssertEqual(a.health, .idle, "not yet empty for the threshold")
-        let b = rng.observe(try r.ring(), at: 1.5)
+        let b = rx.observe(try r.ring(), at: 1.5)
         XCTAssertEqual(b.health, .starved)
         XCTAssertEqual(b.reasons, ["nothing posted for the device to fill for 1.5 s: nothing can arrive until the driver posts a buffer"])
         // The driver posts a buffer and the device fills it between two samples: not starved.
         r.makeAvailable([0], from: 1)
         r.use([0], from: 1, length: 64)
-        let c = rng.observe(try r.ring(), at: 2)
+        let c = rx.observe(try r.ring(), at: 2)
         XCTAssertEqual(c.health, .busy)
-        XCTAssertEqual(rng.observe(try r.ring(), at: 2.5).health, .busy)
-        let again = rng.observe(try r.ring(), at: 3.1)
+        XCTAssertEqual(rx.observe(try r.ring(), at: 2.5).health, .busy)
+        let again = rx.observe(try r.ring(), at: 3.1)
         XCTAssertEqual(again.health, .starved)
         XCTAssertEqual(again.reasons, ["nothing posted for the device to fill for 1.1 s: nothing can arrive until the driver posts a buffer"])
         // From one instant: the shape alone.
-        XCTAssertEqual(QueueHealthTracker.judgeInstant(try r.ring(), queue: r.queue("virtio-rng")).health, .starved)
+        XCTAssertEqual(QueueHealthTracker.judgeInstant(try r.ring(), queue: r.queue("virtio-net")).health, .starved)
+    }
+
+    /// virtio-rng's driver posts a buffer only when something reads /dev/hwrng: between two reads a
+    /// second apart its queue is empty, which is idle (waiting for the next ask), never starved.
+    func testEntropyQueueEmptyBetweenReadsIsIdle() throws {
+        var r = emptiedReceiveRing(length: 16)
+        var rng = QueueHealthTracker(queue: r.queue("virtio-rng"), threshold: 1)
+        XCTAssertEqual(rng.role.flow, .receive)
+        XCTAssertTrue(rng.role.postsOnDemand)
+        _ = rng.observe(try r.ring(), at: 0)
+        let b = rng.observe(try r.ring(), at: 1.5)
+        XCTAssertEqual(b.health, .idle)
+        XCTAssertFalse(b.health.isTrouble)
+        XCTAssertEqual(b.reasons, ["nothing posted for 1.5 s: the driver posts entropy buffers only when asked for data, nothing wrong"])
+        // A read a second: the device fills each buffer at once.
+        r.makeAvailable([0], from: 1)
+        r.use([0], from: 1, length: 16)
+        XCTAssertEqual(rng.observe(try r.ring(), at: 2).health, .busy)
+        XCTAssertEqual(rng.observe(try r.ring(), at: 3.1).health, .idle)
+        XCTAssertEqual(QueueHealthTracker.judgeInstant(try r.ring(), queue: r.queue("virtio-rng")).health, .idle)
+        // A buffer posted and not yet filled is waiting, as on any receive queue.
+        r.makeAvailable([0], from: 2)
+        XCTAssertEqual(rng.observe(try r.ring(), at: 4).health, .waiting)
     }
 
     // MARK: broken
@@ -336,7 +365,10 @@ final class QueueHealthTests: XCTestCase {
         rngRing.used(slot: 0, id: 0, wrap: true)
         var rng = QueueHealthTracker(queue: rngRing.queue("virtio-rng"))
         _ = rng.observe(try rngRing.ring(), at: 0)
-        XCTAssertEqual(rng.observe(try rngRing.ring(), at: 1).health, .starved)
+        XCTAssertEqual(rng.observe(try rngRing.ring(), at: 1).health, .idle, "rng posts only when asked")
+        var emptyRx = QueueHealthTracker(queue: rngRing.queue("virtio-net"))
+        _ = emptyRx.observe(try rngRing.ring(), at: 0)
+        XCTAssertEqual(emptyRx.observe(try rngRing.ring(), at: 1).health, .starved)
     }
 
     // MARK: memory across runs

@@ -7,17 +7,8 @@ final class RingWatcherTests: XCTestCase {
     static let host: UInt64 = 0x6600_0000_0000
     static let ramSize = 0x20000
 
-    /// Guest RAM the watcher reads and the test keeps writing (a reference: the guest changes under the watcher).
-    private final class LiveRAM: MemoryReader {
-        var buffer = BufferMemory(base: RingWatcherTests.host, count: RingWatcherTests.ramSize)
-        var calls = 0
-        func read(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) throws(MemoryError) {
-            calls += 1
-            try buffer.read(requests)
-        }
-    }
-
-    private let ram = LiveRAM()
+    /// Guest RAM the watcher reads and the test keeps writing (the guest changes under the watcher).
+    private let ram = LiveTestRAM(host: RingWatcherTests.host, count: RingWatcherTests.ramSize)
 
     /// A legacy-layout split ring of 8 at 0x1000 (avail 0x1080, used 0x2000).
     private let split = VirtqueueLocation(layout: .split, size: 8, descriptors: GuestPhysicalAddress(0x1000),
@@ -27,26 +18,13 @@ final class RingWatcherTests: XCTestCase {
                                            driverArea: GuestPhysicalAddress(0x4080), deviceArea: GuestPhysicalAddress(0x4084),
                                            features: [.version1, .packedRing])
 
-    private func memory() throws -> GuestMemory {
-        GuestMemory(map: try SlotMap(slots: [MemorySlot(guest: GuestPhysicalAddress(0), size: UInt64(Self.ramSize), host: Self.host, name: "pc.ram")]),
-                    reader: ram)
-    }
+    private func memory() throws -> GuestMemory { try ram.memory() }
 
-    private func put<T: FixedWidthInteger>(_ value: T, _ gpa: UInt64) { ram.buffer.store(value, at: Self.host + gpa) }
+    private func put<T: FixedWidthInteger>(_ value: T, _ gpa: UInt64) { ram.put(value, gpa) }
     private func store(_ sim: PackedRingSimulator) { ram.buffer.store(sim.bytes, at: Self.host + packed.descriptors.rawValue) }
 
-    /// The driver makes head `head` available at free-running position `position`.
-    private func splitAvail(_ position: UInt16, head: UInt16) {
-        put(head, split.driverArea.rawValue + 4 + 2 * UInt64(position % 8))
-        put(position &+ 1, split.driverArea.rawValue + 2)
-    }
-
-    /// The device returns `id` at free-running position `position`.
-    private func splitUsed(_ position: UInt16, id: UInt32, length: UInt32) {
-        put(id, split.deviceArea.rawValue + 4 + 8 * UInt64(position % 8))
-        put(length, split.deviceArea.rawValue + 8 + 8 * UInt64(position % 8))
-        put(position &+ 1, split.deviceArea.rawValue + 2)
-    }
+    private func splitAvail(_ position: UInt16, head: UInt16) { ram.splitAvail(split, position, head: head) }
+    private func splitUsed(_ position: UInt16, id: UInt32, length: UInt32) { ram.splitUsed(split, position, id: id, length: length) }
 
     func testOnePollsSplitEventsComeInRingOrder() throws {
         let watcher = try RingWatcher(memory: try memory(), queues: [split])

@@ -57,7 +57,11 @@ final class VirtioInputPayloadTests: XCTestCase {
 
     func testThroughTheDecoder() {
         let guest = PayloadTestGuest([.init(at: 0x100, Self.event(1, 0x111, 0), writable: true)])
-        XCTAssertNil(guest.decode("virtio-input", queue: 0), "a posted event buffer holds nothing yet")
+        // A posted event buffer holds nothing yet: named for what it is, its stale bytes unread.
+        XCTAssertEqual(guest.decode("virtio-input", queue: 0)?.summary, "input: room for 1 event, posted for the device to fill")
+        let wide = PayloadTestGuest([.init(at: 0x100, [UInt8](repeating: 0xff, count: 20), writable: true)])
+        XCTAssertEqual(wide.decode("virtio-input", queue: 0)?.summary,
+                       "input: room for 2 events, posted for the device to fill (malformed: 20 bytes is not a whole number of 8-byte events)")
         XCTAssertEqual(guest.decode("virtio-input", queue: 0, completed: 8)?.summary, "input EV_KEY BTN_RIGHT 0")
         let status = PayloadTestGuest([.init(at: 0x100, Self.event(0x11, 1, 1))])
         XCTAssertEqual(status.decode("virtio-input", queue: 1)?.summary, "input status EV_LED LED_CAPSL 1")

@@ -10,7 +10,9 @@ final class BenchGuest: @unchecked Sendable {
     /// ``holdNextRead()``.
     /// `vhost-user` serves the disk from a qemu-storage-daemon (``backend``) over vhost-user, and
     /// the guest reads it without a pause, printing its progress (``ioCount()``).
-    enum Variant: String { case basic, big, shared, kvm, blkdebug, vhostUser = "vhost-user", iommu }
+    /// `devices` adds virtio-scsi (a disk under blkdebug, drive `sd0`), virtio-9p, a virtio-keyboard
+    /// (`kbd0`), a virtio-tablet (`tablet0`) and the balloon (`balloon0`, statistics polled).
+    enum Variant: String { case basic, big, shared, kvm, blkdebug, vhostUser = "vhost-user", iommu, devices }
 
     let variant: Variant
     let directory: URL
@@ -142,15 +144,16 @@ final class BenchGuest: @unchecked Sendable {
     /// Variant `blkdebug` only: holds the guest's next disk read inside QEMU (blkdebug breakpoint
     /// `t1` on `read_aio`) until ``releaseHeldRead()``; QEMU has fetched the request and does not
     /// complete it.
-    func holdNextRead() throws {
-        _ = try harness.humanMonitorCommand(#"qemu-io d0 "break read_aio t1""#)
+    /// `drive` is the blkdebug drive's id (`sd0`: variant `devices`' SCSI disk).
+    func holdNextRead(drive: String = "d0") throws {
+        _ = try harness.humanMonitorCommand("qemu-io \(drive) \"break read_aio t1\"")
     }
 
     /// Variant `blkdebug` only: lets a read held by ``holdNextRead()`` complete, and drops the
     /// breakpoint if it never fired.
-    func releaseHeldRead() throws {
-        _ = try harness.humanMonitorCommand(#"qemu-io d0 "resume t1""#)
-        _ = try harness.humanMonitorCommand(#"qemu-io d0 "remove_break t1""#)
+    func releaseHeldRead(drive: String = "d0") throws {
+        _ = try harness.humanMonitorCommand("qemu-io \(drive) \"resume t1\"")
+        _ = try harness.humanMonitorCommand("qemu-io \(drive) \"remove_break t1\"")
     }
 
     /// Variant `vhost-user`: the disk reads the guest has done, by its last `VQSCOPE-IO N` line

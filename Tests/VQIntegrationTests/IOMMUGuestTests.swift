@@ -224,3 +224,26 @@ final class IOMMUIntremapGuestTests: IOMMUGuestTests {
     override func testDiagnoseJudgesTheQueuesAsWithoutAnIOMMU() throws { try super.testDiagnoseJudgesTheQueuesAsWithoutAnIOMMU() }
     override func testWatchFollowsTheBlockQueue() throws { try super.testWatchFollowsTheBlockQueue() }
 }
+
+extension IOMMUGuestTests {
+    /// Without QMP the scan lists a ring only where QMP lists one (at the guest-physical address its
+    /// IOVA maps to) or marks it stale: SeaBIOS's leftover virtio-blk ring, the one a scan finds here
+    /// (Linux's rings hold IOVAs, no guest-physical RAM addresses), is stale.
+    func testScanWithoutQMPMarksEveryRingQMPDoesNotListStale() throws {
+        let guest = try guest
+        let withQMP = try Tool.json(["queues", "--pid", String(guest.pid), "--qmp", guest.toolSocket])
+        XCTAssertEqual(withQMP.status, 0, withQMP.stderr)
+        let listed = Set((withQMP.json["queues"]?.array ?? []).compactMap { $0["desc_gpa"]?.uint64 })
+        XCTAssertFalse(listed.isEmpty, withQMP.json.text)
+        let scan = try Tool.json(["scan", "--pid", String(guest.pid), "--no-qmp"])
+        XCTAssertEqual(scan.status, 0, scan.stderr)
+        let rings = try XCTUnwrap(scan.json["rings"]?.array)
+        for ring in rings {
+            let desc = try XCTUnwrap(ring["desc"]?.uint64)
+            XCTAssertTrue(listed.contains(desc) || ring["stale"]?.bool == true, "\(Hex.string(desc)): \(ring.text)")
+        }
+        let firmware = rings.filter { r in r["num"]?.uint64 == 256 && r["used"]?.uint64 == (r["desc"]?.uint64 ?? 0) + 0x2000 }
+        XCTAssertFalse(firmware.isEmpty, "SeaBIOS's ring (used at +0x2000): \(scan.json.text)")
+        for ring in firmware { XCTAssertEqual(ring["stale"]?.bool, true, ring.text) }
+    }
+}

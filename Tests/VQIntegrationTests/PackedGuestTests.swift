@@ -104,6 +104,16 @@ extension PackedGuestTests {
             for ring in extra { print("  packed, not in QMP's list: \(ring.location.descriptors) N=\(ring.location.size) score \(ring.score): \(ring.reasons)") }
             XCTAssertLessThanOrEqual(extra.count, 2, "false packed finds")
             print("packed scan: \(result.rings.count) rings in \(String(format: "%.3f", result.seconds)) s, \(result.anchors) anchors, \(result.candidatesVerified) verified")
+            // What finding the event areas in QEMU's memory costs beside the scan itself.
+            let start = Date()
+            let areas = DeviceRingAreas.find(for: result.rings, reader: ProcessMemory(pid: guest.pid), mappings: try XCTUnwrap(target.process).mappings(),
+                                             ram: target.memory.map, resident: try RingScanner.residentPages(pid: guest.pid))
+            let seconds = Date().timeIntervalSince(start)
+            for q in packed where result.rings.contains(where: { $0.location.descriptors == q.location.descriptors }) {
+                XCTAssertEqual(areas[q.location.descriptors.rawValue],
+                               DeviceRingAreas.Areas(driver: q.location.driverArea.rawValue, device: q.location.deviceArea.rawValue), q.label)
+            }
+            print("event areas from QEMU's memory: \(String(format: "%.3f", seconds)) s, \(String(format: "%.2f", seconds / result.seconds))x the scan")
         }
     }
 }

@@ -144,6 +144,12 @@ final class FakeSource: InspectorSource {
         return try memory.bytes(at: gpa, count: count)
     }
 
+    func memory(for queue: Virtqueue) throws(MemoryError) -> GuestMemory {
+        reads += 1
+        if !alive { throw .processGone(pid: 4242) }
+        return memory
+    }
+
     func payload(of chain: Chain, queue: Virtqueue, completedLength: UInt32?) -> DevicePayload? {
         PayloadDecoder.decode(chain, device: queue.device, queueIndex: queue.index, queueCount: 2, memory: memory,
                               completedLength: completedLength, features: queue.location.features)

@@ -56,6 +56,10 @@ final class NavigationTests: InspectorTestCase {
         press(.down, .down, .down)  // the chain of head 0 is selected at first; descriptor 3 is INDIRECT
         var grid = frame()
         XCTAssertTrue(selectedRow(grid)?.contains("3  0x33000") == true, selectedRow(grid) ?? "")
+        // The hexdump pane says the bytes are a table of descriptors, not a buffer of data.
+        assertShows("Buffer · indirect table of desc 3 · live chain @2", in: grid)
+        assertShows("GPA 0x33000 → HVA 0x7f0000033000 (pc.ram) · 48 B · 3 descriptors (Enter opens them)", in: grid)
+        XCTAssertFalse(grid.text.contains("48 B · device-readable"), grid.text)
         press(.enter)
         grid = frame()
         assertShows("Indirect table at 0x33000 · 3 entries · named by desc 3", in: grid)

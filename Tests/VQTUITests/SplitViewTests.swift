@@ -107,6 +107,23 @@ final class SplitViewTests: InspectorTestCase {
         assertShows("virtio-net:0     avail slot 2 w1   id 2", in: grid)
     }
 
+    func testEventLogShowsWhatEachChainCarried() {
+        let status = VirtioInputEvents([0x11, 0, 1, 0, 1, 0, 0, 0], length: 8, fromDevice: false)
+        source.scriptedPolls = [PollResult(indexes: try! source.currentIndexes(), events: [
+            event(0, .available(head: 3), index: 2),
+            event(0, .used(id: 5, length: 64), index: 0),
+            event(0, .available(head: 6), index: 3),
+        ], payloads: [.input(status), .console(text: "hello"), nil])]
+        let grid = open(.events)
+        assertShows("virtio-blk:0     avail #2          head 3  input status EV_LED LED_CAPSL 1", in: grid)
+        assertShows("virtio-blk:0     used  #0          id 5      len 64  console \"hello\"", in: grid)
+        // An event whose chain could not be read as its own: the event alone.
+        let row = grid.text.split(separator: "\n").first { $0.contains("avail #3") }.map(String.init) ?? ""
+        XCTAssertTrue(row.contains("head 6"), row)
+        XCTAssertFalse(row.contains("console") || row.contains("input"), row)
+        XCTAssertEqual(style(of: "console \"hello\"", in: grid)?.role, .accent)
+    }
+
     func testSlotMapView() {
         let grid = open(.slots)
         XCTAssertTrue(isCurrentTab("Slot map", in: grid))

@@ -1,5 +1,3 @@
-import VQCore
-
 /// Keeps one queue's health up to date at little cost: a ``QueueHealthTracker`` fed with the
 /// snapshots that are read anyway (the inspector's selected queue, every frame) and, for the other
 /// queues, a snapshot only when the cheap polls say one is worth it.
@@ -146,20 +144,5 @@ public struct QueueHealthMonitor: Sendable {
         }
         return QueueHealthTracker.Memory(firstObserved: started, deviceProgress: used, deviceProgressSince: deviceMovedAt,
                                          chainsSince: chains)
-    }
-
-    /// The health to show at `now`: the latest diagnosis while nothing moved since, else what the
-    /// polled indexes say (split rings), else the latest diagnosis; `nil` before anything is known.
-    func badge(at now: Double) -> HealthBadge? {
-        let provisional = isProvisional(at: now)
-        if let d = diagnosis, !movedSinceObserved || queue.location.layout == .packed {
-            return HealthBadge(d.health, provisional: provisional)
-        }
-        guard let n = inFlight else { return diagnosis.map { HealthBadge($0.health, provisional: provisional) } }
-        if n == 0 {
-            let usedLately = deviceMovedAt > started && now - deviceMovedAt < threshold
-            return HealthBadge(usedLately ? .busy : .idle, provisional: provisional)
-        }
-        return HealthBadge(tracker.role.flow == .receive ? .waiting : .busy, provisional: provisional)
     }
 }

@@ -1,8 +1,13 @@
 import Glibc
 import Synchronization
 
-/// SIGINT, SIGTERM and SIGHUP while the inspector owns the terminal: the handler only records the
-/// signal; the loop sees it within one key timeout, restores the terminal and exits.
+/// SIGINT, SIGTERM and SIGHUP while a long-running session runs (watch, capture, diagnose, the
+/// inspector): the handler only records the signal; the session sees it at its next step (a
+/// blocked read or sleep returns early, since the handlers are installed without SA_RESTART) and
+/// ends the way it ends anyway, the terminal restored and the output complete.
+///
+/// The one piece of global state in VQCore: a signal handler cannot carry a context. Sessions do not
+/// read it themselves; they are given a ``SessionControl`` whose `shouldStop` does.
 public enum StopSignals {
     private static let caught = Atomic<Int32>(0)
 
