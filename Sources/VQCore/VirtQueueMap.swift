@@ -126,6 +126,14 @@ public final class VirtQueueMap {
 
     private func ring(notifier p: UInt64) throws(VirtQueueMapError) -> Int? {
         if let known = byNotifier[p] { return known }
+        // Offset known: the VirtQueue that holds it is the one at p minus it, named by its rings.
+        if let notifierOffset, p >= UInt64(notifierOffset) {
+            let base = p - UInt64(notifierOffset)
+            if let r = try ring(virtQueue: base) {
+                byNotifier[p] = r
+                return r
+            }
+        }
         // The identified VirtQueue that holds p, nearest below it.
         guard let (base, r) = byPointer.compactMap({ k, v in v.map { (k, $0) } })
             .filter({ $0.0 < p && p - $0.0 < UInt64(Self.structWindow) }).max(by: { $0.0 < $1.0 }) else { return nil }

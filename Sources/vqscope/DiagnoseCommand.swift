@@ -49,8 +49,8 @@ struct DiagnoseCommand: ParsableCommand {
         let now = MonotonicClock.now()
         let session = DiagnoseSession(target: t, queues: queues, threshold: threshold / 1000,
                                       remembered: { history?.memory(for: $0.location, now: now) }, control: .signals())
-        let events = t.process == nil ? nil : try eventOptions.start(t, queues: queues.map(\.queue)).map { DiagnoseEvents(session: $0, queues: queues.count) }
-        session.beforeSample = { events?.drain() }
+        let started = t.process == nil ? nil : try eventOptions.start(t, queues: queues.map(\.queue)).map { DiagnoseEvents(session: $0, queues: queues.count) }
+        session.beforeSample = { started?.drain() }
         do throws(MemoryError) { try session.run(seconds: seconds) } catch {
             Failure.printError("\(error)")
             throw ExitCode(Failure.unusable)
@@ -60,8 +60,11 @@ struct DiagnoseCommand: ParsableCommand {
             history.save(now: MonotonicClock.now())
         }
         let results = session.outcomes, samples = session.samples
-        events?.facts = session.finalFacts
-        try events?.exitIfFailed()
+        started?.facts = session.finalFacts
+        // Probes that failed during the run: their line, and the ring-based judgement alone.
+        let failedEvents = started?.failure
+        if let failedEvents { Failure.printError("events: poll from here (the eBPF probes failed: \(failedEvents))") }
+        let events = failedEvents == nil ? started : nil
 
         if json {
             printJSON(.object([
@@ -87,6 +90,7 @@ struct DiagnoseCommand: ParsableCommand {
             }
         }
         // The table shows each unreadable queue's reason; one line on standard error says which.
+        if failedEvents != nil, eventOptions.events == .bpf { throw ExitCode(Failure.partial) }
         let unreadable = zip(queues, results).compactMap { q, r in r.error.map { (queue: q.queue.label, error: $0) } }
         try QueueShortfall(part: "rings", unreadable: unreadable, leftOut: leftOut).exitIfAny()
     }

@@ -31,13 +31,6 @@ final class DiagnoseEvents {
         }
     }
 
-    /// Ends with the failure's line and exit status 1, if the probes failed.
-    func exitIfFailed() throws {
-        guard let failure else { return }
-        Failure.printError("events: \(failure)")
-        throw ExitCode(Failure.partial)
-    }
-
     /// Queue `k`'s findings now.
     func findings(_ k: Int, threshold: Double) -> [EventDiagnosis.Finding] {
         let facts = facts[k] ?? EventDiagnosis.RingFacts(unfetched: nil, kickRequested: false)

@@ -58,6 +58,12 @@ final class VirtQueueMapTests: XCTestCase {
         XCTAssertEqual(try map.ring(for: .hostNotifier(0x7100_0080)), 1)
         XCTAssertEqual(map.notifierOffset, 0x80)
         XCTAssertEqual(try map.ring(for: .hostNotifier(0x7100_0120)), 2)
+        // A notifier of a VirtQueue not seen yet, past the last one seen: the VirtQueue at the
+        // notifier's offset below it, named by its rings (not the nearest one seen).
+        q.virtQueue(at: 0x7300_0000, ring: Self.blk, device: 0xb1b1)
+        q.virtQueue(at: 0x7300_00a0, ring: Self.tx, device: 0xb1b1)
+        XCTAssertEqual(try map.ring(for: .virtQueue(0x7300_0000)), 0)
+        XCTAssertEqual(try map.ring(for: .hostNotifier(0x7300_00a0 + 0x80)), 2, "+0x120 from the one seen, +0x80 into its own")
         // A VirtQueue of a ring nobody listed: not named, asked once.
         q.memory[0x7200_0000] = [UInt8](repeating: 0, count: VirtQueueMap.structWindow)
         XCTAssertNil(try map.ring(for: .virtQueue(0x7200_0000)))
