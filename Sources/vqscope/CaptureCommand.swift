@@ -61,9 +61,14 @@ struct CaptureCommand: ParsableCommand {
             Failure.printError("\(devices.map(\.name).joined(separator: ", ")) of \(t.title) has no active queue to capture (is the driver loaded?)")
             throw ExitCode(Failure.unusable)
         }
-        // Block requests from QEMU's own events when the probes can be had (frames are polled).
-        let probes = try eventOptions.start(t, queues: session.capturedQueues.map(\.queue),
-                                            polledBecause: kind == .network ? "frames are taken from the rings" : nil)
+        // Block requests from QEMU's own events when the probes can be had; frames are polled (said
+        // once the output is open: bad input stays one line).
+        let framesPolled = "frames are taken from the rings"
+        if kind == .network, eventOptions.events == .bpf {
+            Failure.printError("--events bpf: \(framesPolled)")
+            throw ExitCode(Failure.unusable)
+        }
+        let probes = kind == .block ? try eventOptions.start(t, queues: session.capturedQueues.map(\.queue)) : nil
         let control = SessionControl.signals()
         // Where the rings are now, then what is in flight: only what comes after is captured.
         let start = control.wallNow()
@@ -74,6 +79,7 @@ struct CaptureCommand: ParsableCommand {
 
         // Only now, with the target known good, the output.
         let fd = try openOutput(kind: kind)
+        if kind == .network { Failure.printError("events: poll (\(framesPolled))") }
         let out = Output(fd: fd)
         let names = devices.map { $0.id ?? $0.pciAddress ?? $0.name }
         if kind == .network {

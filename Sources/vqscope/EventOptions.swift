@@ -12,16 +12,7 @@ struct EventOptions: ParsableArguments {
     /// Starts the eBPF probes on `t` for `queues` when the mode and the target allow, after one
     /// stderr line naming the mode in use (and why not bpf, when not). `--events bpf` that cannot
     /// be had is one error line and a non-zero exit.
-    /// `polledBecause`: the command polls whatever the mode (the line says why).
-    func start(_ t: Target, queues: [Virtqueue], polledBecause: String? = nil) throws -> ProbeSession? {
-        if let polledBecause {
-            if events == .bpf {
-                Failure.printError("--events bpf: \(polledBecause)")
-                throw ExitCode(Failure.unusable)
-            }
-            Failure.printError("events: poll (\(polledBecause))")
-            return nil
-        }
+    func start(_ t: Target, queues: [Virtqueue]) throws -> ProbeSession? {
         switch open(t, queues: queues) {
         case .success(let started):
             Failure.printError("events: " + started.mode)
