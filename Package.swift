@@ -19,6 +19,16 @@ let package = Package(
         .target(name: "VQCore", dependencies: ["CVQSys"]),
         // ncursesw (Debian: libncursesw5-dev), with wrappers for what Swift cannot import.
         .systemLibrary(name: "CNcursesw", providers: [.apt(["libncursesw5-dev"])]),
+        // libbpf (Debian: libbpf-dev) with the libelf and zlib it needs: the loader of the eBPF probes.
+        // No pkgConfig: its -L/usr/lib/... would come before the release build's static archives;
+        // CVQProbes (C, which no Swift autolinking reaches) names the libraries itself.
+        .systemLibrary(name: "CLibbpf", providers: [.apt(["libbpf-dev"])]),
+        // vqscope's eBPF probes on QEMU's virtio functions: their C source (bpf/, compiled by
+        // scripts/bpf-build.sh into vqprobes_object.c, which is committed) and the libbpf loader.
+        .target(name: "CVQProbes", dependencies: ["CLibbpf"], exclude: ["bpf"],
+                linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]),
+        // The eBPF event source (VQCore's ProbeEventSource) over CVQProbes.
+        .target(name: "VQProbes", dependencies: ["VQCore", "CVQProbes"]),
         // The live inspector: state -> a screen model (an in-memory grid) -> ncurses.
         .target(name: "VQTUI", dependencies: ["VQCore", "CNcursesw"]),
         // `vqscope demo`: a simulated guest (RAM with virtqueues and steady traffic) in a child
@@ -31,6 +41,7 @@ let package = Package(
                 "VQCore",
                 "VQTUI",
                 "VQDemo",
+                "VQProbes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -40,6 +51,6 @@ let package = Package(
         .testTarget(name: "VQTUITests", dependencies: ["VQTUI", "VQCore"]),
         .testTarget(name: "VQDemoTests", dependencies: ["VQDemo", "VQCore"]),
         // Boots the Samples/bench guests under QEMU and checks vqscope against QEMU's own answers.
-        .testTarget(name: "VQIntegrationTests", dependencies: ["VQCore", "vqscope"]),
+        .testTarget(name: "VQIntegrationTests", dependencies: ["VQCore", "VQProbes", "vqscope"]),
     ]
 )

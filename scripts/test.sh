@@ -15,6 +15,7 @@ command -v cpio >/dev/null || need+=(cpio)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v python3 >/dev/null || need+=(python3)
 pkg-config --exists ncursesw 2>/dev/null || need+=(libncursesw5-dev)
+pkg-config --exists libbpf 2>/dev/null || need+=(libbpf-dev)
 command -v tmux >/dev/null || need+=(tmux)
 command -v tshark >/dev/null || need+=(tshark)
 command -v libvirtd >/dev/null || need+=(libvirt-daemon-system)
@@ -38,6 +39,8 @@ for _ in $(seq 100); do virsh -c qemu:///system version >/dev/null 2>&1 && break
 export VQSCOPE_BENCH_DIR=${VQSCOPE_BENCH_DIR:-$HOME/.cache/vqscope-bench}
 Samples/bench/build-guest.sh "$VQSCOPE_BENCH_DIR"
 
+# The committed eBPF probes' bytes must be what their source compiles to.
+scripts/bpf-build.sh --check
 swift build --build-tests
 # Every QMP command sent during the suite is logged and held against docs/qmp-allowlist.md; the
 # vhost-user guest's disk (id vublk0) must never be asked for its queue state.

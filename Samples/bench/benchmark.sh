@@ -5,7 +5,7 @@
 # measured by drgn-peer.py (drgn 0.3.0 in a virtual environment, DIR/drgn-venv, made once and
 # reused). Every read figure uses one plan of guest-physical addresses. Prints each figure beside
 # its peer, with ratios; when drgn cannot be installed or run, its rows are skipped with the reason.
-# Then the inspector's CPU share, and last the cost of a full RAM scan (`vqscope scan`) against one
+# Then the inspector's CPU share, the block capture from QEMU's own events (probe-capture.py), and last the cost of a full RAM scan (`vqscope scan`) against one
 # plain read of the same resident RAM on guests of 256 MiB, 1 GiB and 4.5 GiB (scan-cost.py), each
 # booted alone after the others have stopped.
 #   Samples/bench/benchmark.sh [--variant basic|big|shared] [--scan-only]
@@ -148,5 +148,17 @@ if [[ -n ${VQSCOPE_BEFORE:-} ]]; then
 fi
 
 stop_guest
+
+# Events from QEMU itself (eBPF): the block trace against query-blockstats, vqscope's CPU while
+# capturing, and QEMU's I/O rate with the probes attached, beside the polling capture, on a guest
+# that reads its disk without a pause. Needs root (eBPF uprobes).
+if [ "$(id -u)" = 0 ]; then
+    boot_guest --variant basic --busy-io --name vqscope-benchmark-probes \
+        --qmp "$work/bench.sock" --qmp "$work/tool.sock" --mem-path "$work/guest.ram"
+    python3 "$root/Samples/bench/probe-capture.py" --seconds 20 "$bin/vqscope" "$qemu_pid" "$work/bench.sock" || true
+    stop_guest
+else
+    echo "benchmark: eBPF capture rows skipped: not root" >&2
+fi
 scan_rows
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -3,7 +3,7 @@
 # run-guest.sh — start a vqscope bench guest; QEMU runs in the foreground.
 #
 # Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug|vhost-user|iommu|devices] [--dir DIR] [--name NAME]
-#                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--busy] [--blkdebug] [--intremap]
+#                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--busy] [--busy-io] [--blkdebug] [--intremap]
 #                     [--vhost-user SOCKET] [--memory MIB] [--numa N] [--extra "ARGS"]...
 #
 # The script ends by `exec`ing qemu-system-x86_64, so its PID *is* QEMU's PID: start it as
@@ -73,6 +73,8 @@
 #                  human-monitor-command `qemu-io d0 "break read_aio t1"` holds the guest's
 #                  next read until `qemu-io d0 "resume t1"` (`qemu-io d0 "remove_break t1"`
 #                  drops the breakpoint).
+#   --busy-io      the guest reads its disk without a pause (vqscope.io=busy, as the vhost-user
+#                  variant does), printing "VQSCOPE-IO N" once a second.
 #   --intremap     variant iommu: interrupt remapping on (intremap=on, kernel-irqchip=split).
 #   --vhost-user SOCKET  the vhost-user-blk back-end's socket (variant vhost-user).
 #   --extra "ARGS" extra QEMU arguments, split on whitespace; may be repeated.
@@ -91,6 +93,7 @@ packed=0
 busy=0
 blkdebug=0
 intremap=0
+busy_io=0
 numa=0
 qmp_sockets=()
 vhost_user=
@@ -109,6 +112,7 @@ while (( $# )); do
         --busy)    busy=1; shift ;;
         --blkdebug) blkdebug=1; shift ;;
         --intremap) intremap=1; shift ;;
+        --busy-io) busy_io=1; shift ;;
         --numa)    numa=${2:?--numa needs a node count}; shift 2 ;;
         --vhost-user) vhost_user=${2:?--vhost-user needs a socket path}; shift 2 ;;
         --extra)   read -r -a more <<<"${2:?--extra needs a value}"
@@ -186,6 +190,7 @@ else
     append="console=ttyS0 quiet"
     (( busy )) && append+=" vqscope.net=busy"
     [[ $variant == iommu ]] && append+=" intel_iommu=on"
+    (( busy_io )) && [[ $variant != vhost-user ]] && append+=" vqscope.io=busy"
     if [[ $variant == vhost-user ]]; then
         # The disk through the back-end process; RAM it can map (a shared memfd).
         append+=" vqscope.io=busy"

@@ -91,6 +91,8 @@ public final class CaptureSession {
 
     /// Whether any queue is captured.
     public var hasQueues: Bool { !tapped.isEmpty }
+    /// The queues captured, each with its device's index in ``devices``.
+    public var capturedQueues: [(device: Int, queue: Virtqueue)] { tapped.map { ($0.device, $0.queue) } }
 
     /// Records where the rings are now, then what is in flight: only what comes after is captured.
     public func start(at wall: Double) throws(StartError) {

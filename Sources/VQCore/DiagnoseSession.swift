@@ -30,6 +30,10 @@ public final class DiagnoseSession {
     /// Whether the target changes (a process), or is one instant (an image).
     public let live: Bool
     private var trackers: [QueueHealthTracker]
+    /// Called before each sample (QEMU's events drained into their histories, `diagnose --events`).
+    public var beforeSample: (() -> Void)?
+    /// Each queue's ring facts at the final sample, for the event rules (``EventDiagnosis``).
+    public private(set) var finalFacts: [EventDiagnosis.RingFacts?]
     private let control: SessionControl
 
     /// A diagnosis of `queues` of `target` with a stall `threshold` in seconds. `remembered` gives
@@ -45,6 +49,7 @@ public final class DiagnoseSession {
             o.addressing = q.addressing(in: target)
             return o
         }
+        finalFacts = Array(repeating: nil, count: queues.count)
         trackers = queues.map { q in
             QueueHealthTracker(queue: q.queue, threshold: threshold, role: q.role, memory: remembered(q.queue) ?? .init())
         }
@@ -87,6 +92,7 @@ public final class DiagnoseSession {
 
     /// One sample of every queue still readable; the final one asks QEMU for its view first.
     public func sample(final: Bool) throws(MemoryError) {
+        beforeSample?()
         var broken: [String: Bool] = [:]
         // The devices' IOMMU mappings, walked again once a sample.
         target.refreshRings()
@@ -101,6 +107,7 @@ public final class DiagnoseSession {
             do throws(MemoryError) {
                 let snapshot = try q.snapshot(in: target, hints: state)
                 outcomes[i].diagnosis = trackers[i].observe(snapshot, deviceState: state, deviceBroken: deviceBroken, at: control.now())
+                if final { finalFacts[i] = EventDiagnosis.RingFacts(snapshot: snapshot, deviceState: state) }
             } catch {
                 if case .processGone = error { throw error }
                 outcomes[i].error = "\(error)"

@@ -9,6 +9,9 @@ struct LogEntry: Hashable, Sendable {
         case ring(RingEvent.Kind)
         /// The queue's health judgement saw a stall begin or end.
         case health(StallDetector.Change)
+        /// QEMU itself did it (the eBPF probes): a kick, pop, fill, flush, interrupt or suppressed
+        /// interrupt, with what it carries for people (`head 3 len 4097`).
+        case qemu(ProbeEvent.Kind, detail: String)
     }
 
     /// Counts up from 0 over the inspector's life; a frozen display shows entries below a limit.
@@ -42,6 +45,23 @@ struct EventLog: Sendable {
         add(LogEntry(sequence: nextSequence, time: time, queue: event.queue, kind: .ring(event.kind), index: event.index,
                      wrap: event.wrap, payload: payload))
     }
+
+    /// Where QEMU's events come from, for the Events view: `bpf (...)` or `poll (why)`; nil when
+    /// the source says nothing of it (an image, the demo).
+    var eventsMode: String?
+    /// Kicks and interrupts per queue from QEMU's events.
+    private(set) var qemuRates = QEMUEventRates()
+
+    /// Appends an event QEMU reported (the eBPF probes) for queue `queue`, seen at `time`.
+    mutating func append(_ event: ProbeEvent, queue: Int, at time: Double) {
+        qemuRates.record(event.kind, queue: queue, at: time)
+        var detail = ProbeEventFormat.text(event)
+        detail = String(detail.drop { $0 != " " }.drop { $0 == " " })
+        add(LogEntry(sequence: nextSequence, time: time, queue: queue, kind: .qemu(event.kind, detail: detail), index: 0, wrap: nil))
+    }
+
+    /// Brings the rates to `time` (a second with no event shows none).
+    mutating func rollRates(to time: Double) { qemuRates.roll(to: time) }
 
     /// Appends a stall of queue `queue` starting or ending, seen at `time`.
     mutating func append(_ change: StallDetector.Change, queue: Int, at time: Double) {

@@ -11,12 +11,23 @@ enum EventLogView {
         var first = StyledLine([Span("Events ", .title), Span("of \(scope) · \(entries.count) shown · \(context.frame.eventLimit) seen")])
         if context.log.dropped > 0 { first.append(" · oldest \(context.log.dropped) dropped", .dim) }
         first.append("  (a: \(context.allQueueEvents ? "this queue" : "all queues"))", .dim)
+        var header = [first]
+        if let mode = context.log.eventsMode {
+            var line = StyledLine([Span("QEMU's events: ", .dim), Span(mode)])
+            let shown = context.allQueueEvents ? Array(context.queues.indices) : [context.nav.queue]
+            let rates = shown.compactMap { q -> String? in
+                guard let c = context.log.qemuRates.last[q], context.queues.indices.contains(q) else { return nil }
+                return "\(context.queues[q].label) kicks \(c.kicks)/s interrupts \(c.interrupts)/s suppressed \(c.suppressed)/s"
+            }
+            if !rates.isEmpty { line.append(" · " + rates.prefix(4).joined(separator: " · ")) }
+            header.append(line)
+        }
         let columns = StyledLine(TextFormat.lpad("time", 10) + "  " + TextFormat.pad("queue", 17) + "event", .header)
         let labels = context.queues.map(\.label)
         let layouts = context.queues.map(\.location.layout)
         let descriptorCount = context.queue.map { Int($0.location.size) } ?? 0
         let selected = context.nav.queue
-        return ViewContent(header: [first], columns: columns, count: entries.count, makeRow: { i in
+        return ViewContent(header: header, columns: columns, count: entries.count, makeRow: { i in
             let e = entries[i]
             let packed = layouts.indices.contains(e.queue) && layouts[e.queue] == .packed
             var line = StyledLine()
@@ -51,6 +62,10 @@ enum EventLogView {
                 values += [UInt64(id), UInt64(length)]
                 let target = packed ? Int(e.index) : Int(id)
                 if here, target < descriptorCount { follow = .descriptor(target) }
+            case .qemu(let kind, let detail):
+                let style: CellStyle = kind == .kick || kind == .interrupt ? CellStyle(.good, bold: true) : kind == .suppressed ? .warning : .accent
+                line.append(TextFormat.pad(kind.rawValue, 11), style)
+                line.append(detail, .dim)
             case .ring(.lapped(let ring, let missed)):
                 let at = packed ? "at slot \(e.index)" : "at #\(e.index)"
                 line.append("LAPPED \(ring) ring \(at): \(missed) entr\(missed == 1 ? "y" : "ies") missed", CellStyle(.warning, bold: true))

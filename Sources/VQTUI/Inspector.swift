@@ -163,6 +163,12 @@ public final class Inspector {
             if i < health.count { health[i].updatePacked(inFlight: positions.inFlightSlots(size: queues[i].location.size)) }
         }
         adaptPollInterval(to: result.events)
+        log.eventsMode = source.eventsMode
+        log.rollRates(to: t)
+        for named in result.qemuEvents {
+            guard let q = named.queue, queues.indices.contains(q) else { continue }
+            log.append(named.event, queue: q, at: t)
+        }
         for (k, event) in result.events.enumerated() {
             log.append(event, payload: k < result.payloads.count ? result.payloads[k]?.summary : nil, at: t)
             if activity.indices.contains(event.queue) { activity[event.queue].record(event.kind, at: t) }

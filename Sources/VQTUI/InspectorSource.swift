@@ -48,12 +48,17 @@ public struct PollResult: Hashable, Sendable {
     /// What each event's chain carries, aligned with `events` (``RingEventPayloads``: nil where its
     /// bytes may no longer be its own); empty when the source decodes none.
     public var payloads: [DevicePayload?]
+    /// What QEMU itself did since the last poll (the eBPF probes), by queue index; empty when
+    /// events are polled.
+    public var qemuEvents: [ProbeSession.Named]
 
-    public init(indexes: [RingIndexes], events: [RingEvent], packed: [PackedPositions?] = [], payloads: [DevicePayload?] = []) {
+    public init(indexes: [RingIndexes], events: [RingEvent], packed: [PackedPositions?] = [], payloads: [DevicePayload?] = [],
+                qemuEvents: [ProbeSession.Named] = []) {
         self.indexes = indexes
         self.events = events
         self.packed = packed
         self.payloads = payloads
+        self.qemuEvents = qemuEvents
     }
 }
 
@@ -118,6 +123,12 @@ public protocol InspectorSource: AnyObject {
     func resume() throws(TargetError)
     /// Whether the target still exists (a process may exit under the inspector).
     func isAlive() -> Bool
+    /// Where QEMU's events come from (`bpf (...)`, `poll (why)`), nil when not said.
+    var eventsMode: String? { get }
+}
+
+extension InspectorSource {
+    public var eventsMode: String? { nil }
 }
 
 extension InspectorSource {

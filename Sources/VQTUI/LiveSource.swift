@@ -30,9 +30,16 @@ public final class LiveSource: InspectorSource {
     /// Queues the watcher follows, by their position in `queues`.
     private var watched: [Int] = []
     private let clock: () -> Double
+    /// Starts QEMU's events for the discovered queues (the eBPF probes): a session, and the line
+    /// that says which mode is in use and why.
+    public typealias ProbeStarter = ([Virtqueue]) -> (session: ProbeSession?, mode: String)
+    private let probeStarter: ProbeStarter?
+    private var probes: ProbeSession?
+    public private(set) var eventsMode: String?
 
     /// Wraps an opened target; `title` replaces the target's own title in the header.
-    public init(target: Target, title: String? = nil, clock: @escaping () -> Double = MonotonicClock.now) {
+    public init(target: Target, title: String? = nil, clock: @escaping () -> Double = MonotonicClock.now, probes: ProbeStarter? = nil) {
+        self.probeStarter = probes
         self.target = target
         self.clock = clock
         let ram = target.memory.map.slots.filter { $0.kind == .ram }.reduce(UInt64(0)) { $0 + $1.size }
@@ -77,6 +84,12 @@ public final class LiveSource: InspectorSource {
         watcher = try RingWatcher(memories: memories.isEmpty ? [target.memory] : memories, queues: watched.map { queues[$0].queue.location },
                                   deviceStates: watched.map { queues[$0].queue.deviceState })
         _ = try? watcher?.poll()
+        if let probeStarter {
+            probes = nil  // the old session's probes are detached first
+            let started = probeStarter(queues.map(\.queue))
+            probes = started.session
+            eventsMode = started.mode
+        }
         return queues.map(\.queue)
     }
 
@@ -92,6 +105,14 @@ public final class LiveSource: InspectorSource {
         for (k, p) in watcher.packedPositions.enumerated() where k < watched.count {
             packed[watched[k]] = p.map { PackedPositions(driver: $0.driver, deviceUsed: $0.deviceUsed) }
         }
+        // QEMU's own events; a session that fails ends, and the inspector polls on, saying why.
+        var qemu: [ProbeSession.Named] = []
+        if let session = probes {
+            do throws(ProbeSourceError) { qemu = try session.poll() } catch {
+                probes = nil
+                eventsMode = "poll (the eBPF probes stopped: \(error))"
+            }
+        }
         // In the order they can have happened, which the payloads' bookkeeping needs.
         let ordered = RingWatcher.inRingOrder(events, queues: watcher.queues)
         let decoded = payloads.decode(ordered, watcher: watcher, roles: watched.map { queues[$0].role })
@@ -99,7 +120,7 @@ public final class LiveSource: InspectorSource {
             var event = event
             event.queue = watched[event.queue]
             return event
-        }, packed: packed, payloads: decoded)
+        }, packed: packed, payloads: decoded, qemuEvents: qemu)
     }
 
     public func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot {

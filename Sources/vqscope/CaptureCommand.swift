@@ -35,6 +35,7 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Milliseconds between polls: a fast device returns a buffer within a millisecond, and the driver may take it back at once.", valueName: "ms")) var interval: Double = 0.2
     @Option(name: .customShort("s"), help: ArgumentHelp("Bytes of each frame to keep (the rest is counted, not written).", valueName: "snaplen"))
     var snapLength: Int = 65535
+    @OptionGroup var eventOptions: EventOptions
 
     func validate() throws {
         guard target.image == nil else { throw ValidationError("capture needs a live target (--pid): an image does not change") }
@@ -60,6 +61,14 @@ struct CaptureCommand: ParsableCommand {
             Failure.printError("\(devices.map(\.name).joined(separator: ", ")) of \(t.title) has no active queue to capture (is the driver loaded?)")
             throw ExitCode(Failure.unusable)
         }
+        // Block requests from QEMU's own events when the probes can be had; frames are polled (said
+        // once the output is open: bad input stays one line).
+        let framesPolled = "frames are taken from the rings"
+        if kind == .network, eventOptions.events == .bpf {
+            Failure.printError("--events bpf: \(framesPolled)")
+            throw ExitCode(Failure.unusable)
+        }
+        let probes = kind == .block ? try eventOptions.start(t, queues: session.capturedQueues.map(\.queue)) : nil
         let control = SessionControl.signals()
         // Where the rings are now, then what is in flight: only what comes after is captured.
         let start = control.wallNow()
@@ -70,6 +79,7 @@ struct CaptureCommand: ParsableCommand {
 
         // Only now, with the target known good, the output.
         let fd = try openOutput(kind: kind)
+        if kind == .network { Failure.printError("events: poll (\(framesPolled))") }
         let out = Output(fd: fd)
         let names = devices.map { $0.id ?? $0.pciAddress ?? $0.name }
         if kind == .network {
@@ -84,6 +94,11 @@ struct CaptureCommand: ParsableCommand {
         let what = zip(devices, names).map { "\($0.name) \($1)" }.joined(separator: ", ")
         Output.standardError.write("capturing \(kind == .network ? "frames" : "requests") of \(what) (\(t.title)) to \(write == "-" ? "standard output" : write); Ctrl-C stops\n")
 
+        if let probes {
+            try captureBlocks(from: probes, devices: devices, queues: session.capturedQueues, out: out, control: control)
+            if fd != 1 { close(fd) }
+            return
+        }
         let progress = ProgressLine()
         let begun = control.now()
         var captured = 0, received = 0, sent = 0

@@ -33,6 +33,7 @@ struct DiagnoseCommand: ParsableCommand {
     @Flag(name: .customLong("no-history"), help: "Neither continue nor save the watch of earlier diagnose runs.")
     var noHistory = false
     @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var eventOptions: EventOptions
 
     func validate() throws {
         if let queue, QueueSelector(queue) == nil { throw ValidationError("--queue: '\(queue)' is not DEVICE:INDEX") }
@@ -48,6 +49,8 @@ struct DiagnoseCommand: ParsableCommand {
         let now = MonotonicClock.now()
         let session = DiagnoseSession(target: t, queues: queues, threshold: threshold / 1000,
                                       remembered: { history?.memory(for: $0.location, now: now) }, control: .signals())
+        let started = t.process == nil ? nil : try eventOptions.start(t, queues: queues.map(\.queue)).map { DiagnoseEvents(session: $0, queues: queues.count) }
+        session.beforeSample = { started?.drain() }
         do throws(MemoryError) { try session.run(seconds: seconds) } catch {
             Failure.printError("\(error)")
             throw ExitCode(Failure.unusable)
@@ -57,10 +60,20 @@ struct DiagnoseCommand: ParsableCommand {
             history.save(now: MonotonicClock.now())
         }
         let results = session.outcomes, samples = session.samples
+        started?.facts = session.finalFacts
+        // Probes that failed during the run: their line, and the ring-based judgement alone.
+        let failedEvents = started?.failure
+        if let failedEvents { Failure.printError("events: poll from here (the eBPF probes failed: \(failedEvents))") }
+        let events = failedEvents == nil ? started : nil
 
         if json {
             printJSON(.object([
-                ("queues", .array(zip(queues, results).map { $0.json($1) })),
+                ("queues", .array(zip(queues, results).enumerated().map { k, qr in
+                    let entry = qr.0.json(qr.1)
+                    guard let events, case .object(let fields) = entry else { return entry }
+                    return .object(fields + [("events", events.json(k, threshold: threshold / 1000))])
+                })),
+                ("events", .string(events == nil ? "poll" : "bpf")),
                 ("live", .bool(t.process != nil)), ("samples", .int(Int64(samples))),
                 ("seconds", .double(t.process == nil ? 0 : seconds)), ("threshold_ms", .double(threshold)),
                 ("left_out", .array(leftOut.map(\.json))),
@@ -71,8 +84,13 @@ struct DiagnoseCommand: ParsableCommand {
             printTable(["QUEUE", "ROLE", "HEALTH", "WHY"], zip(queues, results).map { q, r in
                 [q.queue.label, q.role.name, r.diagnosis?.health.rawValue ?? "unreadable", r.diagnosis?.summary ?? r.error ?? ""]
             })
+            // What QEMU's own events say, one line a finding.
+            for (k, q) in queues.enumerated() {
+                for f in events?.findings(k, threshold: threshold / 1000) ?? [] { Output.standardOutput.write("\(q.queue.label): \(f.message)\n") }
+            }
         }
         // The table shows each unreadable queue's reason; one line on standard error says which.
+        if failedEvents != nil, eventOptions.events == .bpf { throw ExitCode(Failure.partial) }
         let unreadable = zip(queues, results).compactMap { q, r in r.error.map { (queue: q.queue.label, error: $0) } }
         try QueueShortfall(part: "rings", unreadable: unreadable, leftOut: leftOut).exitIfAny()
     }

@@ -16,13 +16,14 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var target: TargetOptions
     @OptionGroup var display: DisplayOptions
+    @OptionGroup var eventOptions: EventOptions
 
     func run() throws {
         var spec = target.spec
         if spec.pid != nil || spec.imagePath != nil || target.libvirt != nil {
             let opened = try target.open()
             let terminal = try Failure.reporting { () throws(TerminalError) in try NcursesTerminal() }
-            return try display.run(LiveSource(target: opened), on: terminal)
+            return try display.run(LiveSource(target: opened, probes: eventOptions.starter(opened)), on: terminal)
         }
         let processes = QEMUProcess.all()
         guard !processes.isEmpty else {
@@ -46,7 +47,7 @@ struct InspectCommand: ParsableCommand {
             Failure.printError("\(error)")
             throw ExitCode(Failure.unusable)
         }
-        try display.run(LiveSource(target: opened), on: terminal)
+        try display.run(LiveSource(target: opened, probes: eventOptions.starter(opened)), on: terminal)
     }
 }
 

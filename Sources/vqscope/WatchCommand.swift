@@ -34,6 +34,7 @@ struct WatchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Milliseconds without progress after which requests in flight are stalled (stall and recover events).", valueName: "ms"))
     var threshold: Double = 1000
     @Flag(help: "Print one JSON object a line.") var json = false
+    @OptionGroup var eventOptions: EventOptions
 
     func validate() throws {
         if let queue, QueueSelector(queue) == nil { throw ValidationError("--queue: '\(queue)' is not DEVICE:INDEX") }
@@ -85,6 +86,7 @@ struct WatchCommand: ParsableCommand {
             try printInFlight(queues, list: list, memory: t.memory, title: t.title)
             return
         }
+        let probes = try eventOptions.start(t, queues: queues)
         let control = SessionControl.signals()
         let session = try Failure.reporting { () throws(TargetError) in
             try WatchSession(target: t, list: list, queues: queues, memories: memories, threshold: threshold / 1000, control: control)
@@ -92,6 +94,8 @@ struct WatchCommand: ParsableCommand {
 
         let out = Output.standardOutput
         var emitted = 0
+        var probeFailure: String?
+        let start = MonotonicClock.now()
         if !json {
             let found = list.source == .scan ? " (found by a RAM scan: split rings only)" : ""
             out.write("watching \(queues.count) queue\(queues.count == 1 ? "" : "s")\(found) of \(t.title); Ctrl-C stops\n")
@@ -108,7 +112,20 @@ struct WatchCommand: ParsableCommand {
                     emitted += 1
                     if let count, emitted >= count { return false }
                 }
-                if !reports.isEmpty { out.flush() }
+                // QEMU's own events (the eBPF probes), beside the ring's.
+                var lines: [String] = []
+                if let probes {
+                    do throws(ProbeSourceError) { lines = try ProbeLines.drain(probes, queues: queues, json: json, monotonicStart: start) } catch {
+                        probeFailure = "\(error)"
+                        return false
+                    }
+                }
+                for line in lines {
+                    out.write(line + "\n")
+                    emitted += 1
+                    if let count, emitted >= count { return false }
+                }
+                if !reports.isEmpty || !lines.isEmpty { out.flush() }
                 return true
             }
         } catch {
@@ -117,6 +134,10 @@ struct WatchCommand: ParsableCommand {
             throw ExitCode(Failure.partial)
         }
         out.flush()
+        if let probeFailure {
+            Failure.printError("events: \(probeFailure)")
+            throw ExitCode(Failure.partial)
+        }
     }
 
     /// One report as a JSON line's object.

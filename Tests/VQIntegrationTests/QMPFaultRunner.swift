@@ -11,7 +11,8 @@ final class QMPFaultRunner {
         var result: Tool.Result
         var seconds: TimeInterval
         var command: String
-        var stderr: String { result.stderr }
+        /// Standard error without the event mode's line.
+        var stderr: String { FaultTests.withoutEventsLine(result.stderr) }
         var stdout: String { result.stdout }
     }
 

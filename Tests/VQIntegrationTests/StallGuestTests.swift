@@ -28,7 +28,7 @@ final class StallGuestTests: GuestTestCase {
             let state = try XCTUnwrap(QMPQueueStatus.deviceState(client: guest.harness, queue: blk))
             return ring.avail &- ring.used == 1 && state.inUse == 1 && state.lastAvailIndex == ring.avail
         }
-        let heldHead = try independentU16(guest, blk.location.driverArea.rawValue + 4 + 2 * (UInt64(ring.used) % UInt64(blk.location.size)))
+        let heldHead = try guest.independentU16(blk.location.driverArea.rawValue + 4 + 2 * (UInt64(ring.used) % UInt64(blk.location.size)))
 
         let first = try diagnose(guest, [])
         XCTAssertEqual(first.status, 0, first.stderr)
@@ -116,7 +116,7 @@ final class StallGuestTests: GuestTestCase {
             let state = try XCTUnwrap(QMPQueueStatus.deviceState(client: guest.harness, queue: blk))
             return ring.avail &- ring.used == 1 && state.inUse == 1 && state.lastAvailIndex == ring.avail
         }
-        let heldHead = try independentU16(guest, blk.location.driverArea.rawValue + 4 + 2 * (UInt64(ring.used) % UInt64(blk.location.size)))
+        let heldHead = try guest.independentU16(blk.location.driverArea.rawValue + 4 + 2 * (UInt64(ring.used) % UInt64(blk.location.size)))
 
         // watch in the background; the read is released once it has said "stall".
         let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("vqscope-watch-\(UUID().uuidString)")
@@ -258,18 +258,7 @@ final class StallGuestTests: GuestTestCase {
 
     /// The split ring's avail and used indexes, read through QEMU's gpa2hva and /proc/PID/mem.
     private func independentIndexes(_ guest: BenchGuest, _ q: Virtqueue) throws -> (avail: UInt16, used: UInt16) {
-        (try independentU16(guest, q.location.driverArea.rawValue + 2), try independentU16(guest, q.location.deviceArea.rawValue + 2))
-    }
-
-    /// A little-endian u16 at `gpa`, independent of vqscope's slot map and readers.
-    private func independentU16(_ guest: BenchGuest, _ gpa: UInt64) throws -> UInt16 {
-        guard let hva = try guest.gpa2hva(gpa) else { throw BenchError("QEMU: no hva for \(Hex.string(gpa))") }
-        let mem = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(guest.pid)/mem"))
-        defer { try? mem.close() }
-        try mem.seek(toOffset: hva)
-        let bytes = [UInt8](try mem.read(upToCount: 2) ?? Data())
-        guard bytes.count == 2 else { throw BenchError("short read at \(Hex.string(gpa))") }
-        return UInt16(bytes[0]) | UInt16(bytes[1]) << 8
+        (try guest.independentU16(q.location.driverArea.rawValue + 2), try guest.independentU16(q.location.deviceArea.rawValue + 2))
     }
 
     private func waitUntil(_ what: String, _ condition: () throws -> Bool) throws {

@@ -188,7 +188,7 @@ _vqscope_inspect() {
     repeating_flags=()
     non_repeating_flags=(--no-libvirt --no-qmp -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --refresh)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --refresh --events)
     __vqscope_offer_flags_options 0
 
     # Offer option value completions
@@ -216,6 +216,10 @@ _vqscope_inspect() {
         return
         ;;
     '--refresh')
+        return
+        ;;
+    '--events')
+        __vqscope_add_completions -W 'auto'$'\n''bpf'$'\n''poll'
         return
         ;;
     esac
@@ -439,7 +443,7 @@ _vqscope_watch() {
     repeating_flags=()
     non_repeating_flags=(--no-libvirt --no-qmp --json -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --queue --interval --count --seconds --threshold)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --queue --interval --count --seconds --threshold --events)
     __vqscope_offer_flags_options 0
 
     # Offer option value completions
@@ -481,6 +485,10 @@ _vqscope_watch() {
     '--threshold')
         return
         ;;
+    '--events')
+        __vqscope_add_completions -W 'auto'$'\n''bpf'$'\n''poll'
+        return
+        ;;
     esac
 }
 
@@ -488,7 +496,7 @@ _vqscope_capture() {
     repeating_flags=()
     non_repeating_flags=(--no-libvirt --no-qmp -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --device -w -c --seconds --interval -s)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --device -w -c --seconds --interval -s --events)
     __vqscope_offer_flags_options 0
 
     # Offer option value completions
@@ -531,6 +539,10 @@ _vqscope_capture() {
         return
         ;;
     '-s')
+        return
+        ;;
+    '--events')
+        __vqscope_add_completions -W 'auto'$'\n''bpf'$'\n''poll'
         return
         ;;
     esac
@@ -577,7 +589,7 @@ _vqscope_diagnose() {
     repeating_flags=()
     non_repeating_flags=(--no-libvirt --no-qmp --no-history --json -h --help)
     repeating_options=()
-    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --queue --seconds --threshold)
+    non_repeating_options=(--pid --libvirt --image --base --slots --qmp --qmp-timeout --queue --seconds --threshold --events)
     __vqscope_offer_flags_options 0
 
     # Offer option value completions
@@ -611,6 +623,10 @@ _vqscope_diagnose() {
         return
         ;;
     '--threshold')
+        return
+        ;;
+    '--events')
+        __vqscope_add_completions -W 'auto'$'\n''bpf'$'\n''poll'
         return
         ;;
     esac

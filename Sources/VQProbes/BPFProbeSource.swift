@@ -1,0 +1,57 @@
+import CVQProbes
+import VQCore
+
+/// vqscope's eBPF probes on one QEMU process, loaded and attached with libbpf (the C edge is
+/// Sources/CVQProbes/probes.c): every kick, pop, fill, flush, interrupt and suppressed interrupt of
+/// QEMU's virtio code, read-only. Detached when released.
+public final class BPFProbeSource: ProbeEventSource {
+    private let handle: OpaquePointer
+    /// How many probes are attached (uprobes, and the raw tracepoint that sees the irqfd writes).
+    public let attached: Int
+
+    /// Loads the probes on `pid` (its executable: `/proc/PID/exe`). Throws one line saying what
+    /// failed: the kernel refused the programs, a function is missing from QEMU's symbols...
+    public init(pid: Int32, layout: VirtQueueElementLayout = .qemu7) throws(ProbeSourceError) {
+        var c = vqp_element_layout(index: layout.index, out_num: layout.outCount, in_num: layout.inCount,
+                                   in_addr: layout.inAddresses, out_addr: layout.outAddresses,
+                                   in_sg: layout.inVectors, out_sg: layout.outVectors)
+        var out: OpaquePointer?
+        var message = [CChar](repeating: 0, count: 512)
+        let status = vqp_open(&out, pid, "/proc/\(pid)/exe", &c, &message, message.count)
+        guard status == 0, let out else {
+            let text = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            throw ProbeSourceError(text.isEmpty ? "the eBPF probes could not be loaded (error \(-status))" : text)
+        }
+        handle = out
+        attached = Int(vqp_attached(out))
+    }
+
+    deinit { vqp_close(handle) }
+
+    public func poll(timeoutMilliseconds: Int32) throws(ProbeSourceError) -> [ProbeEvent] {
+        let box = RecordBox()
+        let n = withExtendedLifetime(box) {
+            vqp_poll(handle, timeoutMilliseconds, { ctx, data, size in
+                guard let ctx, let data else { return 0 }
+                let box = Unmanaged<RecordBox>.fromOpaque(ctx).takeUnretainedValue()
+                box.records.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
+                return 0
+            }, Unmanaged.passUnretained(box).toOpaque())
+        }
+        guard n >= 0 else { throw ProbeSourceError("reading the eBPF probes' ring buffer failed (error \(-n))") }
+        var events: [ProbeEvent] = []
+        events.reserveCapacity(box.records.count)
+        for r in box.records {
+            do throws(ProbeRecordError) { events.append(try ProbeRecordDecoder.decode(r)) } catch {
+                throw ProbeSourceError("\(error)")
+            }
+        }
+        return events
+    }
+
+    public var dropped: UInt64 { vqp_dropped(handle) }
+}
+
+private final class RecordBox {
+    var records: [[UInt8]] = []
+}

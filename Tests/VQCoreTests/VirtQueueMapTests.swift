@@ -1,0 +1,126 @@
+import VQCore
+import XCTest
+
+/// VirtQueue pointers named by the ring addresses QEMU's memory holds, on fake QEMU memory laid out
+/// as QEMU 7.2 lays a VirtQueue out (VRing num, num_default, align, desc, avail, used...) and as
+/// another layout would (ring further in).
+final class VirtQueueMapTests: XCTestCase {
+    static let blk = VirtQueueMap.Ring(descriptors: 0x2bf0000, driverArea: 0x2bf1000, deviceArea: 0x2bf1240, size: 128, queueNumber: 0)
+    static let rx = VirtQueueMap.Ring(descriptors: 0x3000000, driverArea: 0x3001000, deviceArea: 0x3001240, size: 256, queueNumber: 0)
+    static let tx = VirtQueueMap.Ring(descriptors: 0x3100000, driverArea: 0x3101000, deviceArea: 0x3101240, size: 256, queueNumber: 1)
+
+    /// A fake QEMU: VirtQueue structs at the given pointers.
+    final class FakeQEMU {
+        var memory: [UInt64: [UInt8]] = [:]
+        func virtQueue(at p: UInt64, ring: VirtQueueMap.Ring, ringOffset: Int = 16, device: UInt64, deviceOffset: Int = 0x60) {
+            var b = [UInt8](repeating: 0xee, count: VirtQueueMap.structWindow)
+            func put(_ o: Int, _ v: UInt64, _ n: Int) { for k in 0..<n { b[o + k] = UInt8(truncatingIfNeeded: v >> (8 * k)) } }
+            put(ringOffset - 16, UInt64(ring.size), 4)
+            put(ringOffset - 12, 1024, 4)
+            put(ringOffset - 8, 4096, 4)
+            put(ringOffset, ring.descriptors, 8)
+            put(ringOffset + 8, ring.driverArea, 8)
+            put(ringOffset + 16, ring.deviceArea, 8)
+            put(deviceOffset, device, 8)
+            memory[p] = b
+        }
+        func read(_ p: UInt64, _ n: Int) -> [UInt8]? { memory[p].map { Array($0.prefix(n)) } }
+    }
+
+    func testPlacementsOnBytes() {
+        let q = FakeQEMU()
+        q.virtQueue(at: 0x1000, ring: Self.tx, ringOffset: 40, device: 0xdd)
+        let b = q.memory[0x1000]!
+        XCTAssertEqual(VirtQueueMap.ringPlacements(in: b, rings: [Self.blk, Self.rx, Self.tx]).map(\.offset), [40])
+        XCTAssertEqual(VirtQueueMap.ringPlacements(in: b, rings: [Self.blk, Self.rx, Self.tx]).map(\.ring), [2])
+        XCTAssertTrue(VirtQueueMap.sizePrecedes(b, ringOffset: 40, size: 256))
+        XCTAssertFalse(VirtQueueMap.sizePrecedes(b, ringOffset: 40, size: 128))
+        XCTAssertTrue(VirtQueueMap.ringPlacements(in: b, rings: [Self.blk]).isEmpty)
+    }
+
+    func testPointersKicksAndNotifiersAreNamed() throws {
+        let q = FakeQEMU()
+        q.virtQueue(at: 0x7000_0000, ring: Self.blk, device: 0xb1b0)
+        q.virtQueue(at: 0x7100_0000, ring: Self.rx, device: 0x0e70)
+        q.virtQueue(at: 0x7100_0000 + 0xa0, ring: Self.tx, device: 0x0e70)
+        let map = VirtQueueMap(rings: [Self.blk, Self.rx, Self.tx], read: q.read)
+        // A kick by device before anything of its queue was seen: not named yet.
+        XCTAssertNil(try map.ring(for: .device(0xb1b0, queue: 0)))
+        XCTAssertEqual(try map.ring(for: .virtQueue(0x7000_0000)), 0)
+        XCTAssertEqual(map.ringOffset, 16)
+        XCTAssertEqual(try map.ring(for: .device(0xb1b0, queue: 0)), 0)
+        XCTAssertEqual(map.deviceOffset, 0x60)
+        XCTAssertEqual(try map.ring(for: .virtQueue(0x7100_00a0)), 2)
+        XCTAssertEqual(try map.ring(for: .virtQueue(0x7100_0000)), 0 + 1)
+        XCTAssertEqual(try map.ring(for: .device(0x0e70, queue: 1)), 2)
+        XCTAssertNil(try map.ring(for: .device(0x0e70, queue: 5)), "no queue 5 of that device")
+        // The host notifier 0x80 into a VirtQueue: the nearest VirtQueue below it.
+        XCTAssertEqual(try map.ring(for: .hostNotifier(0x7100_0080)), 1)
+        XCTAssertEqual(map.notifierOffset, 0x80)
+        XCTAssertEqual(try map.ring(for: .hostNotifier(0x7100_0120)), 2)
+        // A notifier of a VirtQueue not seen yet, past the last one seen: the VirtQueue at the
+        // notifier's offset below it, named by its rings (not the nearest one seen).
+        q.virtQueue(at: 0x7300_0000, ring: Self.blk, device: 0xb1b1)
+        q.virtQueue(at: 0x7300_00a0, ring: Self.tx, device: 0xb1b1)
+        XCTAssertEqual(try map.ring(for: .virtQueue(0x7300_0000)), 0)
+        XCTAssertEqual(try map.ring(for: .hostNotifier(0x7300_00a0 + 0x80)), 2, "+0x120 from the one seen, +0x80 into its own")
+        // A VirtQueue of a ring nobody listed: not named, asked once.
+        q.memory[0x7200_0000] = [UInt8](repeating: 0, count: VirtQueueMap.structWindow)
+        XCTAssertNil(try map.ring(for: .virtQueue(0x7200_0000)))
+    }
+
+    func testOffsetsThatDisagreeAreRefused() throws {
+        let q = FakeQEMU()
+        q.virtQueue(at: 0x7000_0000, ring: Self.blk, ringOffset: 16, device: 0xb1b0)
+        q.virtQueue(at: 0x7100_0000, ring: Self.rx, ringOffset: 48, device: 0x0e70)
+        let map = VirtQueueMap(rings: [Self.blk, Self.rx], read: q.read)
+        XCTAssertEqual(try map.ring(for: .virtQueue(0x7000_0000)), 0)
+        XCTAssertThrowsError(try map.ring(for: .virtQueue(0x7100_0000))) { error in
+            XCTAssertTrue("\(error)".contains("+48, other VirtQueues at +16"), "\(error)")
+        }
+        // Ring addresses without the ring's size before them: not a VRing.
+        let other = FakeQEMU()
+        other.virtQueue(at: 0x1000, ring: Self.blk, device: 1)
+        other.memory[0x1000]![0] = 0x40
+        XCTAssertThrowsError(try VirtQueueMap(rings: [Self.blk], read: other.read).ring(for: .virtQueue(0x1000)))
+        // Notifiers at different offsets into their VirtQueues.
+        let n = FakeQEMU()
+        n.virtQueue(at: 0x1000, ring: Self.rx, device: 1)
+        n.virtQueue(at: 0x2000, ring: Self.tx, device: 1)
+        let nm = VirtQueueMap(rings: [Self.rx, Self.tx], read: n.read)
+        _ = try nm.ring(for: .virtQueue(0x1000))
+        _ = try nm.ring(for: .virtQueue(0x2000))
+        XCTAssertEqual(try nm.ring(for: .hostNotifier(0x1080)), 0)
+        XCTAssertThrowsError(try nm.ring(for: .hostNotifier(0x2090)))
+    }
+
+    func testEventModeChoice() {
+        let ok = EventModeChoice.Facts(isRoot: true, isLiveQEMU: true)
+        XCTAssertEqual(EventModeChoice.decide(requested: .auto, facts: ok), .bpf)
+        XCTAssertEqual(EventModeChoice.decide(requested: .poll, facts: ok), .poll(reason: nil))
+        var user = ok
+        user.isRoot = false
+        XCTAssertEqual(EventModeChoice.decide(requested: .auto, facts: user), .poll(reason: "not root (eBPF uprobes need CAP_BPF and CAP_PERFMON)"))
+        XCTAssertEqual(EventModeChoice.decide(requested: .bpf, facts: user), .refused("--events bpf: not root (eBPF uprobes need CAP_BPF and CAP_PERFMON)"))
+        var vhost = ok
+        vhost.vhostQueues = ["vhost-user-blk:0"]
+        XCTAssertEqual(EventModeChoice.decide(requested: .auto, facts: vhost), .poll(reason: "a vhost back-end serves vhost-user-blk:0: QEMU does not see its data path"))
+        var forbidden = ok
+        forbidden.forbidden = "VQSCOPE_EVENTS_NO_BPF=1"
+        XCTAssertEqual(EventModeChoice.decide(requested: .auto, facts: forbidden), .poll(reason: "eBPF is forbidden (VQSCOPE_EVENTS_NO_BPF=1)"))
+        let image = EventModeChoice.Facts(isRoot: true, isLiveQEMU: false)
+        if case .refused = EventModeChoice.decide(requested: .bpf, facts: image) {} else { XCTFail("an image has no QEMU to probe") }
+    }
+
+    func testSessionRefusesImpossibleElements() {
+        let pop = ProbeEvent(nanoseconds: 1, kind: .pop, thread: 1, subject: .virtQueue(1), head: 200, outCount: 1, inCount: 1)
+        XCTAssertThrowsError(try ProbeSession.check(pop, ring: Self.blk))
+        var fine = pop
+        fine.head = 127
+        XCTAssertNoThrow(try ProbeSession.check(fine, ring: Self.blk))
+        var empty = fine
+        empty.outCount = 0
+        empty.inCount = 0
+        XCTAssertThrowsError(try ProbeSession.check(empty, ring: Self.blk))
+    }
+}
