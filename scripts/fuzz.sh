@@ -51,7 +51,7 @@ if newer "$out/libVQCore.a" Sources/VQCore Sources/CVQSys "$out/shim.o" scripts/
     echo "fuzz.sh: building VQCore (-O, $sanitize)"
     nice -n 5 "$swiftc" "${swiftflags[@]}" -module-name VQCore -parse-as-library -enable-testing -wmo -num-threads 2 \
         -emit-module -emit-module-path "$out/modules/VQCore.swiftmodule" \
-        -emit-library -static -o "$out/libVQCore.a" Sources/VQCore/*.swift
+        -emit-library -static -o "$out/libVQCore.a" $(find Sources/VQCore -name "*.swift" | sort)
 fi
 for t in "${targets[@]}"; do
     [ -f "Tests/Fuzz/$t.swift" ] || { echo "fuzz.sh: no target Tests/Fuzz/$t.swift" >&2; exit 2; }
