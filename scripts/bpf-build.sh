@@ -21,8 +21,9 @@ objcopy=$(dirname "$clang")/llvm-objcopy
 
 work=$(mktemp -d /tmp/vqscope-bpf.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-# Compiled from inside its directory with a relative name: the object names no absolute path.
-(cd "$dir/bpf" && "$clang" -O2 -g -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu \
+# Compiled from inside its directory, the directory mapped to "." in the line info (BTF keeps it):
+# the object names no absolute path, so a clone anywhere compiles the same bytes.
+(cd "$dir/bpf" && "$clang" -O2 -g -fdebug-prefix-map="$PWD"=. -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu \
     -c vqprobes.bpf.c -o "$work/vqprobes.o") || fail "clang could not compile $dir/bpf/vqprobes.bpf.c"
 "$objcopy" --strip-debug "$work/vqprobes.o" || fail "llvm-objcopy could not strip $work/vqprobes.o"
 
