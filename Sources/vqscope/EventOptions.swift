@@ -34,7 +34,8 @@ struct EventOptions: ParsableArguments {
             .flatMap { $0.isEmpty || $0 == "0" ? nil : "\(EventModeChoice.forbidVariable)=\($0)" }
         let live = t.process.map { $0.accelerator != .simulated && t.imagePath == nil && t.backend == nil } ?? false
         let facts = EventModeChoice.Facts(isRoot: geteuid() == 0, isLiveQEMU: live, forbidden: forbidden,
-                                          vhostQueues: queues.filter { $0.backend.isVhost }.map(\.label))
+                                          vhostQueues: queues.filter { $0.backend.isVhost }.map(\.label),
+                                          translatingIOMMU: live ? t.iommu.flatMap { $0.translatesDMA && !$0.defaultBusBypassesIOMMU ? $0.kind.displayName : nil } : nil)
         var choice = EventModeChoice.decide(requested: events, facts: facts)
         if choice == .bpf, let pid = t.process?.pid {
             do throws(ProbeSourceError) {

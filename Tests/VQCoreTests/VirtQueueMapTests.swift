@@ -105,6 +105,11 @@ final class VirtQueueMapTests: XCTestCase {
         var vhost = ok
         vhost.vhostQueues = ["vhost-user-blk:0"]
         XCTAssertEqual(EventModeChoice.decide(requested: .auto, facts: vhost), .poll(reason: "a vhost back-end serves vhost-user-blk:0: QEMU does not see its data path"))
+        var iommu = ok
+        iommu.translatingIOMMU = "Intel IOMMU"
+        XCTAssertEqual(EventModeChoice.decide(requested: .auto, facts: iommu),
+                       .poll(reason: "the Intel IOMMU translates device addresses: QEMU's events would carry I/O virtual addresses, which the probes do not follow yet"))
+        if case .refused = EventModeChoice.decide(requested: .bpf, facts: iommu) {} else { XCTFail("--events bpf behind a translating IOMMU") }
         var forbidden = ok
         forbidden.forbidden = "VQSCOPE_EVENTS_NO_BPF=1"
         XCTAssertEqual(EventModeChoice.decide(requested: .auto, facts: forbidden), .poll(reason: "eBPF is forbidden (VQSCOPE_EVENTS_NO_BPF=1)"))

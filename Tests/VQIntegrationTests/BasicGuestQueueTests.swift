@@ -68,7 +68,7 @@ extension BasicGuestTests {
     func testWatchFollowsTheBlockQueueWithoutGaps() throws {
         let guest = try guest
         let r = try Tool.run(["watch", "--pid", String(guest.pid), "--qmp", guest.toolSocket, "--queue", "virtio-blk:0",
-                              "--count", "12", "--seconds", "60", "--json"])
+                              "--count", "12", "--seconds", "60", "--json", "--events", "poll"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let events = try r.stdout.split(separator: "\n").map { try JSON.parse(String($0)) }
         XCTAssertEqual(events.count, 12)

@@ -14,7 +14,7 @@ extension PackedGuestTests {
         let guest = try guest
         let devices = try QMPVirtioSource.devices(client: guest.harness)
         let queues = Dictionary(devices.flatMap(\.queues).map { ($0.label, $0) }, uniquingKeysWith: { a, _ in a })
-        let r = try Tool.run(["watch", "--pid", String(guest.pid), "--qmp", guest.toolSocket, "--seconds", "3", "--json"])
+        let r = try Tool.run(["watch", "--pid", String(guest.pid), "--qmp", guest.toolSocket, "--seconds", "3", "--json", "--events", "poll"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let all = try events(r)
         var byQueue: [String: [JSON]] = [:]

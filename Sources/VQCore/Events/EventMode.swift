@@ -29,12 +29,18 @@ public enum EventModeChoice: Sendable, Hashable {
         public var forbidden: String?
         /// Watched queues served by a vhost back-end: QEMU does not see their data path.
         public var vhostQueues: [String]
+        /// The virtual IOMMU that translates the devices' addresses (its display name), if the
+        /// machine has one: the addresses QEMU's functions see are then I/O virtual addresses,
+        /// which the probes' events are not checked against yet.
+        public var translatingIOMMU: String?
 
-        public init(isRoot: Bool, isLiveQEMU: Bool, forbidden: String? = nil, vhostQueues: [String] = []) {
+        public init(isRoot: Bool, isLiveQEMU: Bool, forbidden: String? = nil, vhostQueues: [String] = [],
+                    translatingIOMMU: String? = nil) {
             self.isRoot = isRoot
             self.isLiveQEMU = isLiveQEMU
             self.forbidden = forbidden
             self.vhostQueues = vhostQueues
+            self.translatingIOMMU = translatingIOMMU
         }
     }
 
@@ -50,6 +56,8 @@ public enum EventModeChoice: Sendable, Hashable {
         } else if !facts.vhostQueues.isEmpty {
             let names = facts.vhostQueues.prefix(3).joined(separator: ", ") + (facts.vhostQueues.count > 3 ? ", ..." : "")
             obstacle = "a vhost back-end serves \(names): QEMU does not see its data path"
+        } else if let iommu = facts.translatingIOMMU {
+            obstacle = "the \(iommu) translates device addresses: QEMU's events would carry I/O virtual addresses, which the probes do not follow yet"
         } else {
             obstacle = nil
         }
