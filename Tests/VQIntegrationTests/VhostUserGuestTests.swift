@@ -2,31 +2,14 @@ import Foundation
 import VQCore
 import XCTest
 
-/// A guest whose disk is served over vhost-user by qemu-storage-daemon, reading it without a pause:
-/// vqscope never stops the back-end's ring (QEMU's own queue query does), shows the back-end for what
-/// it is, reads the rings right, and opens the back-end process by its own PID.
+/// A guest whose disk is served over vhost-user by qemu-storage-daemon: vqscope shows the back-end for
+/// what it is, reads the rings right, and opens the back-end process by its own PID. (That no command
+/// stops the back-end's ring is VhostUserKeepsRunningTests, on a guest of its own.)
 final class VhostUserGuestTests: GuestTestCase {
     override class var variant: BenchGuest.Variant { .vhostUser }
 
-    /// The slowest a running disk may read after a command, as a share of the rate before it: far
-    /// below the rate (a loaded 2-core machine moves it by a third), far above a stopped ring (0).
-    static let keptShare = 0.4
-
     var backendPID: Int32 {
         get throws { try XCTUnwrap(try guest.backend?.processIdentifier) }
-    }
-
-    /// Waits until QEMU has handed the disk to its vhost back-end again: after `cont` it does so a
-    /// moment later, not before `cont` returns.
-    func waitForVhost(_ guest: BenchGuest) throws {
-        let disk = try XCTUnwrap(try QMPVirtioSource.devices(client: guest.harness).first { $0.backend == .vhostUser })
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            let status = try guest.harness.execute("x-query-virtio-status", arguments: .object([("path", .string(disk.path))]))
-            if status["vhost-started"]?.bool == true { return }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        throw BenchError("the vhost-user disk's vhost did not start again within 60 s")
     }
 
     func bytes(pid: Int32, at address: UInt64, count: Int) throws -> [UInt8] {
@@ -36,63 +19,11 @@ final class VhostUserGuestTests: GuestTestCase {
         return [UInt8](try mem.read(upToCount: count) ?? Data())
     }
 
-    /// Every command and the inspector, with default options (QMP found on the command line), while
-    /// the guest reads its disk: the read rate in the 10 s after each stays near the rate before.
-    /// Then QEMU's own x-query-virtio-queue-status, sent by the harness, stops the disk: the check
-    /// can fail. (`stop` and `cont` start it again, for the tests after this one.)
-    func testNoCommandStopsTheDiskWhereQEMUsOwnQueueQueryDoes() throws {
-        let guest = try guest
-        let pid = String(guest.pid)
-        let capture = guest.directory.appendingPathComponent("blk.jsonl").path
-        try waitForVhost(guest)
-        let before = try guest.ioRate(over: 5)
-        XCTAssertGreaterThan(before, 3, "the guest reads its disk steadily")
-        let commands: [[String]] = [
-            ["queues", "--pid", pid],
-            ["dump", "--pid", pid, "--queue", "virtio-blk:0"],
-            ["diagnose", "--pid", pid, "--seconds", "1"],
-            ["watch", "--pid", pid, "--queue", "virtio-blk:0", "--count", "20"],
-            ["capture", "--pid", pid, "--device", "virtio-blk", "-w", capture, "--seconds", "2"],
-            ["queues", "--pid", String(try backendPID)],
-        ]
-        for command in commands {
-            let r = try Tool.run(command)
-            XCTAssertEqual(r.status, 0, "\(command.joined(separator: " ")): \(r.stderr)")
-            let after = try guest.ioRate(over: 10)
-            print("vhost-user disk after `vqscope \(command[0])`: \(Int(after)) reads/s, \(String(format: "%.2f", after / before))x the \(Int(before))/s before")
-            XCTAssertGreaterThan(after, before * Self.keptShare, "after `vqscope \(command.joined(separator: " "))` the disk read \(after)/s, before \(before)/s")
-        }
-        do {
-            let session = try TmuxSession(["--pid", pid], width: 120, height: 40)
-            let screen = try session.wait(for: "the vhost-user disk in the queue list", timeout: 60) { screen in
-                screen.contains("LIVE") && (DemoInspectorTests.queueRow(screen, "virtio-blk:0")?.contains("vhost-user") ?? false)
-            }
-            XCTAssertTrue(screen.contains("vhost-user"), screen)
-            Thread.sleep(forTimeInterval: 3)
-            try session.send("q")
-            XCTAssertEqual(try session.waitForExit(), 0)
-            let after = try guest.ioRate(over: 10)
-            XCTAssertGreaterThan(after, before * Self.keptShare, "after the inspector the disk read \(after)/s, before \(before)/s")
-        }
-
-        // What vqscope never sends: QEMU then asks the back-end for the ring's base, and the ring stops.
-        let blk = try XCTUnwrap(try QMPVirtioSource.devices(client: guest.harness).first { $0.backend == .vhostUser })
-        _ = try guest.harness.execute("x-query-virtio-queue-status", arguments: .object([("path", .string(blk.path)), ("queue", .int(0))]))
-        Thread.sleep(forTimeInterval: 2)
-        let stalled = try guest.ioRate(over: 5)
-        _ = try guest.harness.execute("stop")
-        _ = try guest.harness.execute("cont")
-        print("vhost-user disk after QEMU's own x-query-virtio-queue-status: \(Int(stalled)) reads/s, \(String(format: "%.2f", stalled / before))x")
-        XCTAssertLessThan(stalled, before * 0.1, "QEMU's own query stops the vhost-user ring (so the checks above can fail)")
-        Thread.sleep(forTimeInterval: 2)
-        XCTAssertGreaterThan(try guest.ioRate(over: 5), before * Self.keptShare, "stop and cont start the ring again")
-    }
-
     /// The disk is listed as vhost-user with the rings QEMU's vhost code uses; its health is judged
     /// from the ring alone.
     func testQueuesNameTheBackendAndDiagnoseReadsTheRingAlone() throws {
         let guest = try guest
-        try waitForVhost(guest)
+        try guest.waitForVhostUser()
         let r = try Tool.json(["queues", "--pid", String(guest.pid), "--qmp", guest.toolSocket])
         XCTAssertEqual(r.status, 0, r.stderr)
         let rows = try XCTUnwrap(r.json["queues"]?.array)
@@ -120,6 +51,7 @@ final class VhostUserGuestTests: GuestTestCase {
     func testPausedDumpAndTheBackendsViewEqualIndependentReads() throws {
         let guest = try guest
         let backend = try backendPID
+        try guest.waitForVhostUser()
         try guest.paused {
             let r = try Tool.json(["dump", "--pid", String(guest.pid), "--qmp", guest.toolSocket, "--queue", "virtio-blk:0"])
             XCTAssertEqual(r.status, 0, r.stderr)
@@ -164,5 +96,20 @@ final class VhostUserGuestTests: GuestTestCase {
         XCTAssertEqual(none.status, 2)
         XCTAssertEqual(none.stderr.split(separator: "\n").count, 1, none.stderr)
         XCTAssertTrue(none.stderr.contains("maps no QEMU's guest RAM"), none.stderr)
+    }
+}
+
+extension BenchGuest {
+    /// Waits until QEMU has handed the disk to its vhost back-end: a moment after the guest starts
+    /// (or after `cont`), not before.
+    func waitForVhostUser() throws {
+        let disk = try XCTUnwrap(try QMPVirtioSource.devices(client: harness).first { $0.backend == .vhostUser })
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let status = try harness.execute("x-query-virtio-status", arguments: .object([("path", .string(disk.path))]))
+            if status["vhost-started"]?.bool == true { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw BenchError("the vhost-user disk's vhost did not start within 60 s")
     }
 }
