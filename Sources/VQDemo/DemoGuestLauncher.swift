@@ -146,13 +146,17 @@ public final class DemoGuestLauncher: Sendable {
             if let newline = bytes.firstIndex(of: 0x0a) { return .success(String(decoding: bytes[..<newline], as: UTF8.self)) }
             let now = MonotonicClock.nanoseconds()
             guard now < deadline else { return .failure(LaunchProblem("it said nothing within \(timeoutMilliseconds) ms")) }
-            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let rc = poll(&poller, 1, Int32(min((deadline - now) / 1_000_000 + 1, 1000)))
-            if rc < 0 && errno != EINTR { return .failure(LaunchProblem("poll: \(String(cString: strerror(errno)))")) }
-            guard rc > 0 else { continue }
+            switch Sys.waitReadable(fd, milliseconds: Int32(min((deadline - now) / 1_000_000 + 1, 1000))) {
+            case .failure(let e): return .failure(LaunchProblem("poll: \(e)"))
+            case .success(false): continue
+            case .success(true): break
+            }
             var chunk = [UInt8](repeating: 0, count: 512)
-            let n = read(fd, &chunk, chunk.count)
-            if n < 0 && errno == EINTR { continue }
+            let n: Int
+            switch chunk.withUnsafeMutableBytes({ Sys.readSome(fd, $0) }) {
+            case .failure(let e): return .failure(LaunchProblem("read: \(e)"))
+            case .success(let count): n = count
+            }
             guard n > 0 else { return .failure(LaunchProblem("it exited before it was ready")) }
             bytes += chunk[0..<n]
             guard bytes.count < 4096 else { return .failure(LaunchProblem("its first line is too long")) }
@@ -173,7 +177,7 @@ public final class DemoGuestLauncher: Sendable {
             MonotonicClock.sleep(untilNanoseconds: MonotonicClock.nanoseconds() + 10_000_000)
         }
         kill(pid, SIGKILL)
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        Sys.reap(pid)
     }
 
     /// Removes `path` and the files in it (the sockets and the log; the directory holds nothing else).

@@ -62,14 +62,13 @@ struct HumanMonitor: Sendable {
     private func gpa2hpa(_ gpa: UInt64) -> String {
         guard case let .memory(region, host) = guest.memory.translate(gpa) else { return gpa2hva(gpa) }
         _ = UnsafeRawPointer(bitPattern: UInt(host))!.load(as: UInt8.self)
-        let fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "Cannot open /proc/self/pagemap: \(String(cString: strerror(errno)))\n" }
-        defer { close(fd) }
-        var raw: UInt64 = 0
-        guard pread(fd, &raw, 8, off_t(host / 4096 * 8)) == 8 else { return "Cannot read pagemap: \(String(cString: strerror(errno)))\n" }
-        let entry = PagemapEntry(raw: raw)
+        let pagemap: Pagemap
+        do { pagemap = try Pagemap(pid: getpid()) } catch { return "Cannot open /proc/self/pagemap: \(error)\n" }
+        guard case .success(let entry) = pagemap.eachEntry(for: [HostVirtualAddress(host)])[0] else {
+            return "Cannot read pagemap\n"
+        }
         guard entry.present else { return "Page not present\n" }
-        return "Host physical address for \(Hex.string(gpa)) (\(region)) is \(Hex.string(entry.frame * 4096 | host % 4096))\n"
+        return "Host physical address for \(Hex.string(gpa)) (\(region)) is \(Hex.string(entry.frame * Pagemap.pageSize | host % Pagemap.pageSize))\n"
     }
 }
 

@@ -186,7 +186,7 @@ extension Sys {
     }
 
     /// Waits until `fd` is readable: true, false on time-out, or errno.
-    static func waitReadable(_ fd: Int32, milliseconds: Int32) -> Result<Bool, Errno> {
+    public static func waitReadable(_ fd: Int32, milliseconds: Int32) -> Result<Bool, Errno> {
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         while true {
             let rc = poll(&p, 1, milliseconds)
@@ -220,6 +220,12 @@ extension Sys {
         case .failure(let e) where e.rawValue == EAGAIN || e.rawValue == EWOULDBLOCK: return .success(nil)
         case .failure(let e): return .failure(e)
         }
+    }
+
+    /// Waits for child `pid` to exit and reaps it (nothing when it is not a child or already reaped).
+    public static func reap(_ pid: Int32) {
+        var status: Int32 = 0
+        _ = retrying { waitpid(pid, &status, 0) }
     }
 
     /// Accepts one connection on a listening socket of vqscope's own, close-on-exec.
