@@ -95,9 +95,10 @@ final class RingEventPayloadsTests: XCTestCase {
     func testAReceiveBufferIsDecodedFromWhatTheDeviceWrote() throws {
         let watcher = try RingWatcher(memory: try memory(), queues: [ring])
         var decoder = RingEventPayloads()
+        XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-input"), [])
         descriptor(3, address: 0xa000, length: 8, flags: 2)
         avail(0, head: 3)
-        _ = try decode(&decoder, watcher, device: "virtio-input")
+        XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-input"), ["input: room for 1 event, posted for the device to fill"])
         // EV_KEY KEY_A 1 in the posted buffer, then used.
         put(UInt16(1), 0xa000); put(UInt16(30), 0xa002); put(UInt32(1), 0xa004)
         used(0, id: 3, length: 8)
@@ -105,5 +106,58 @@ final class RingEventPayloadsTests: XCTestCase {
         // Posted again: room for an event, its old bytes not read as one.
         avail(1, head: 3)
         XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-input"), ["input: room for 1 event, posted for the device to fill"])
+    }
+
+    /// A receive buffer posted before the watch began: its chain is known only once the ring shows
+    /// which heads are in flight (here: all of them).
+    func testAReceiveBufferPostedBeforeTheWatchIsReadOnlyWhenTheRingSaysItWasInFlight() throws {
+        descriptor(3, address: 0xa000, length: 8, flags: 2)
+        avail(0, head: 3)
+        let watcher = try RingWatcher(memory: try memory(), queues: [ring])
+        var decoder = RingEventPayloads()
+        XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-input"), [])
+        put(UInt16(1), 0xa000); put(UInt16(30), 0xa002); put(UInt32(1), 0xa004)
+        used(0, id: 3, length: 8)
+        // One of eight descriptors in flight: which head it was is not known, so nothing is read.
+        XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-input"), [nil])
+
+        // A full ring, as virtio-input keeps it: every head in flight.
+        for h in UInt16(0)..<8 { descriptor(h, address: 0xc000 + UInt64(h) * 8, length: 8, flags: 2) }
+        for k in UInt16(1)...8 { avail(k, head: (k + 2) % 8) }
+        let full = try RingWatcher(memory: try memory(), queues: [ring])
+        var fullDecoder = RingEventPayloads()
+        XCTAssertEqual(try decode(&fullDecoder, full, device: "virtio-input"), [])
+        put(UInt16(1), 0xc028); put(UInt16(30), 0xc02a); put(UInt32(0), 0xc02c)
+        used(1, id: 5, length: 8)
+        XCTAssertEqual(try decode(&fullDecoder, full, device: "virtio-input"), ["input EV_KEY KEY_A 0"])
+    }
+
+    /// A receive buffer used and posted again within one poll: the device may be writing it again.
+    func testAReceiveBufferPostedAgainWithinThePollHasNoPayload() throws {
+        let watcher = try RingWatcher(memory: try memory(), queues: [ring])
+        var decoder = RingEventPayloads()
+        XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-input"), [])
+        descriptor(3, address: 0xa000, length: 8, flags: 2)
+        avail(0, head: 3)
+        XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-input"), ["input: room for 1 event, posted for the device to fill"])
+        put(UInt16(1), 0xa000); put(UInt16(30), 0xa002); put(UInt32(1), 0xa004)
+        used(0, id: 3, length: 8)
+        avail(1, head: 3)
+        // The used event keeps what was posted; the device's bytes are not read as this event's.
+        XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-input"),
+                       ["input: room for 1 event, posted for the device to fill", "input: room for 1 event, posted for the device to fill"])
+    }
+
+    /// A request in flight whose completion comes between the poll's two reads of the indexes: the
+    /// events end before it, the ring read afterwards is past it, so the chain is not read as in flight.
+    func testACompletionBetweenThePollsReadsDropsThePayload() throws {
+        var (watcher, decoder) = try watchingARead()
+        var reads = 0
+        ram.afterRead = { [unowned self] in
+            reads += 1
+            if reads == 1 { self.used(0, id: 0, length: 513); self.blockRead(sector: 99) }
+        }
+        XCTAssertEqual(try decode(&decoder, watcher, device: "virtio-blk"), [nil])
+        ram.afterRead = nil
     }
 }

@@ -1,62 +1,130 @@
 /// What the chains of `watch`'s events carry, decoded as `dump` decodes them, poll after poll.
 ///
-/// A chain's bytes are read after the poll that reported it, and a driver frees (and may reuse)
-/// what it wrote once the device used the chain, so a payload is given only where the bytes read
-/// are the event's own:
-/// - an **available** chain is decoded from what the driver wrote (the request) when it was still
-///   in flight for the whole read: not used in the same poll, and the ring's indexes (split) or the
-///   chain's slot (packed) as the poll left them once the chain was read. Its payload is kept.
-/// - a **used** chain gets the payload kept from its available event (the request as it was in
-///   flight); on a queue of receive buffers (``QueueRole/Flow/receive``: input events, entropy,
-///   received packets) a chain with no device-readable part is decoded from what the device wrote,
-///   when a split ring's indexes are still as the poll left them (the driver has not posted it
-///   again, so the device has not written it since). Otherwise none: never the contents of a later
-///   chain under an earlier event.
+/// A poll sees a ring at two instants only, and a driver frees (and may rewrite, and post again
+/// under the same head) what it wrote once the device used a chain, so bytes read after a poll are
+/// an event's own only where the ring proves it. A payload is given only then, never guessed:
+///
+/// - **Per-head pairing.** Within a poll each head (split) or buffer ID (packed) is counted: how
+///   often it was made available (a) and used (u). A head is never in flight twice, so its events
+///   alternate, and with its state before the poll (in flight or not; known from earlier polls) the
+///   counts give its state after: `a == u + 1` means it was free and ends in flight, `u == a + 1`
+///   that it was in flight and ends free; `a == u` keeps a known state and leaves an unknown one
+///   undecided. The state of every head becomes known when the ring holds nothing in flight
+///   (`avail.idx == used.idx`; a packed ring's positions equal), a split ring holds as many chains
+///   as descriptors (all heads in flight), or the heads known in flight are all of them; a lap
+///   forgets it.
+/// - An **available** event gets the chain's request (what the driver wrote) only when it is its
+///   head's last in the poll and the head ends the poll in flight (packed rings: made available once
+///   in the poll, its slot in the poll's ring read still the chain the driver wrote). Its payload
+///   is kept for the head's `used` event.
+/// - A **used** event gets the payload kept for its head when it completes that chain (the head's
+///   first `used` of the poll). On a queue of receive buffers (``QueueRole/Flow/receive``: input
+///   events, entropy, received packets) a buffer with nothing device-readable is decoded instead
+///   from what the device wrote, at the addresses the chain had while in flight (a split ring's
+///   chain read while known in flight; a packed ring's from the ring read that saw it made
+///   available), when the buffer ends the poll used (not posted again) and no chain made available
+///   in the poll covers the same bytes.
+/// - **The confirming read.** After the bytes are read the ring is read again: payloads of chains
+///   in flight are dropped if the device completed anything since the poll's read (split:
+///   `used.idx` moved past ``RingWatcher/eventIndexes``; packed: a new used descriptor anywhere),
+///   payloads of used receive buffers if the driver made anything available since (`avail.idx`
+///   moved; a new available slot).
+///
+/// Everything else has none (`nil`): a head made available and completed in the same poll, one
+/// whose state cannot be decided, a ring that moved during the read.
 public struct RingEventPayloads {
     /// A descriptor's size in a split table and a packed ring (virtio 1.2, 2.7.5 and 2.8.13).
     static let descriptorSize = 16
-
-    /// Each queue's payloads of chains seen in flight, by head (split) or buffer ID (packed).
-    private var inFlight: [Int: [UInt32: DevicePayload]] = [:]
     /// Most chains remembered per queue (a ring's size at most, so this only bounds odd rings).
     static let maxRemembered = 32_768
+
+    /// Whether a head (split) or buffer ID (packed) is in flight.
+    enum Flight: Sendable, Equatable { case inFlight, free, unknown }
+
+    /// Each head's state: `known` where it differs from `rest`.
+    struct Heads: Sendable {
+        var known: [UInt32: Flight] = [:]
+        var rest: Flight = .unknown
+
+        func state(_ id: UInt32) -> Flight { known[id] ?? rest }
+        mutating func set(_ id: UInt32, _ s: Flight) { known[id] = s == rest ? nil : s }
+        mutating func reset(_ s: Flight) { known = [:]; rest = s }
+        /// Heads known in flight, when `rest` is not in flight.
+        var knownInFlight: Int { known.values.reduce(0) { $0 + ($1 == .inFlight ? 1 : 0) } }
+
+        /// The state after `available` and `used` events from `start` (a head's events alternate).
+        static func after(_ start: Flight, available a: Int, used u: Int) -> (start: Flight, end: Flight) {
+            var s = start
+            if s == .unknown {
+                if a == u + 1 { s = .free } else if u == a + 1 { s = .inFlight } else { return (.unknown, .unknown) }
+            }
+            switch s {
+            case .inFlight: return a == u ? (s, .inFlight) : u == a + 1 ? (s, .free) : (.unknown, .unknown)
+            case .free: return a == u ? (s, .free) : a == u + 1 ? (s, .inFlight) : (.unknown, .unknown)
+            case .unknown: return (.unknown, .unknown)
+            }
+        }
+    }
+
+    /// What is kept of one queue between polls.
+    struct QueueState: Sendable {
+        var heads = Heads()
+        /// Payloads of chains in flight, read while in flight, by head or buffer ID.
+        var kept: [UInt32: DevicePayload] = [:]
+        /// Receive queues: the chains of buffers in flight, read while in flight.
+        var chains: [UInt32: Chain] = [:]
+
+        mutating func forget(_ id: UInt32) { kept[id] = nil; chains[id] = nil }
+        mutating func reset() { heads.reset(.unknown); kept = [:]; chains = [:] }
+    }
+
+    private var queues: [Int: QueueState] = [:]
 
     /// Nothing seen yet.
     public init() {}
 
     /// The payload of each of `events` (one poll of `watcher`, in ring order: see
     /// ``RingWatcher/inRingOrder(_:queues:)``), in the same order; nil where the queue has no decoder
-    /// (`roles[queue]` nil), the chain cannot be read, or its bytes may no longer be its own.
+    /// (`roles[queue]` nil), the chain cannot be read, or its bytes cannot be shown to be its own.
+    /// Call it after every poll, also those without events (the rings' states are followed).
     public mutating func decode(_ events: [RingEvent], watcher: RingWatcher, roles: [PayloadRole?]) -> [DevicePayload?] {
         var payloads = [DevicePayload?](repeating: nil, count: events.count)
         let byQueue = Dictionary(grouping: events.indices, by: { events[$0].queue })
-        for (q, positions) in byQueue where q < watcher.queues.count && q < roles.count {
+        for q in watcher.queues.indices where q < roles.count {
             guard let role = roles[q] else { continue }
-            var kept = inFlight[q] ?? [:]
-            decode(positions.map { (i: $0, event: events[$0]) }, queue: q, role: role, watcher: watcher, kept: &kept, into: &payloads)
-            inFlight[q] = kept.count > Self.maxRemembered ? [:] : kept
+            var state = queues[q] ?? QueueState()
+            decode((byQueue[q] ?? []).map { (i: $0, event: events[$0]) }, queue: q, role: role, watcher: watcher, state: &state, into: &payloads)
+            if state.kept.count > Self.maxRemembered || state.chains.count > Self.maxRemembered || state.heads.known.count > Self.maxRemembered {
+                state.reset()
+            }
+            queues[q] = state
         }
         return payloads
     }
 
     private func decode(_ events: [(i: Int, event: RingEvent)], queue q: Int, role: PayloadRole, watcher: RingWatcher,
-                        kept: inout [UInt32: DevicePayload], into payloads: inout [DevicePayload?]) {
+                        state: inout QueueState, into payloads: inout [DevicePayload?]) {
         let memory = watcher.memories[q]
         let location = watcher.queues[q]
         let receiveQueue = QueueRole(deviceName: role.device, index: role.queueIndex, queueCount: role.queueCount).flow == .receive
-        // Available chains the device used later in this poll (ring order): their bytes may be freed already.
-        var usedLater = Set<Int>()
-        var usedAfter = Set<UInt32>()
-        for e in events.reversed() {
+        let snapshot = location.layout == .packed ? watcher.packedRings[q] : nil
+
+        // Per-head pairing: each head's avail and used events, in ring order.
+        var availOf: [UInt32: [Int]] = [:], usedOf: [UInt32: [Int]] = [:]
+        var lapped = false
+        for (k, e) in events.enumerated() {
             switch e.event.kind {
-            case .used(let id, _): usedAfter.insert(id)
-            case .available(let head): if usedAfter.remove(UInt32(head)) != nil { usedLater.insert(e.i) }
-            case .lapped: break
+            case .available(let head): availOf[UInt32(head), default: []].append(k)
+            case .used(let id, _): usedOf[id, default: []].append(k)
+            case .lapped: lapped = true
             }
         }
-        // Decoded here, kept only once the ring shows they were read while still in flight.
-        var fresh: [(i: Int, id: UInt32, slot: UInt16, payload: DevicePayload?)] = []
-        var receive: [(i: Int, payload: DevicePayload?)] = []
+        if lapped { state.reset() }
+        var ends: [UInt32: (start: Flight, end: Flight)] = [:]
+        for id in Set(availOf.keys).union(usedOf.keys) {
+            ends[id] = Heads.after(state.heads.state(id), available: availOf[id]?.count ?? 0, used: usedOf[id]?.count ?? 0)
+        }
+
         var table: [Descriptor]?
         func splitTable() -> [Descriptor]? {
             if table == nil, let raw = try? memory.bytes(at: location.descriptors, count: Int(location.size) * Self.descriptorSize) {
@@ -64,62 +132,160 @@ public struct RingEventPayloads {
             }
             return table
         }
-        for (i, event) in events {
-            switch event.kind {
-            case .available(let head):
-                // A new chain under this head: what was kept for it is no longer its.
-                kept[UInt32(head)] = nil
-                guard !usedLater.contains(i) else { continue }
-                let chain: Chain
+        /// A packed avail event's chain from the poll's ring read, if its slot still holds it there.
+        func packedChain(_ event: RingEvent, id: UInt16) -> Chain? {
+            guard let ring = snapshot, Int(event.index) < ring.count, let wrap = event.wrap else { return nil }
+            let d = ring[Int(event.index)]
+            guard d.id == id, d.flags.contains(.avail) == wrap, d.flags.contains(.used) != wrap else { return nil }
+            let chain = Chain.packed(head: event.index, ring: ring, memory: memory)
+            return chain.problems.isEmpty ? chain : nil
+        }
+
+        // Used events: the payload kept for the chain each completes.
+        for (id, positions) in usedOf {
+            if ends[id]?.start == .inFlight, let kept = state.kept[id] { payloads[events[positions[0]].i] = kept }
+            state.kept[id] = nil
+        }
+
+        // Available events whose chains are in flight at the end of the poll.
+        var fresh: [(i: Int, id: UInt32, chain: Chain, payload: DevicePayload?)] = []
+        // The bytes of chains made available in the poll (a receive buffer's bytes must be none of them).
+        var posted: [Range<UInt64>] = []
+        var postedUnknown = false
+        for (id, positions) in availOf {
+            let end = ends[id]?.end ?? .unknown
+            for (n, k) in positions.enumerated() {
+                let (i, event) = events[k]
+                var chain: Chain?
                 switch location.layout {
                 case .split:
-                    guard let table = splitTable() else { continue }
-                    chain = Chain.split(head: head, table: table, memory: memory)
-                case .packed:
-                    guard let ring = watcher.packedRings[q], Int(event.index) < ring.count else { continue }
-                    chain = Chain.packed(head: event.index, ring: ring, memory: memory)
-                }
-                fresh.append((i, UInt32(head), event.index, role.decode(chain, memory: memory)))
-            case .used(let id, let length):
-                if let payload = kept.removeValue(forKey: id) {
-                    payloads[i] = payload
-                } else if location.layout == .split, id < UInt32(location.size), let table = splitTable() {
-                    // Only a queue of receive buffers: a used request's chain (its indirect table
-                    // freed, perhaps zeroed) may read as a chain with nothing device-readable.
-                    guard receiveQueue else { continue }
-                    let chain = Chain.split(head: UInt16(id), table: table, memory: memory)
-                    if chain.readableBytes == 0 && chain.writableBytes > 0 && chain.problems.isEmpty {
-                        receive.append((i, role.decode(chain, memory: memory, completedLength: length)))
+                    // A head's table entries are its chain's only while it is in flight.
+                    if end == .inFlight && n == positions.count - 1, let table = splitTable() {
+                        chain = Chain.split(head: UInt16(truncatingIfNeeded: id), table: table, memory: memory)
                     }
+                case .packed:
+                    chain = packedChain(event, id: UInt16(truncatingIfNeeded: id))
                 }
-            case .lapped:
-                continue
+                guard let chain else { postedUnknown = true; continue }
+                posted += Self.ranges(chain)
+                if end == .inFlight && n == positions.count - 1 && (location.layout == .split || positions.count == 1) {
+                    fresh.append((i, id, chain, role.decode(chain, memory: memory)))
+                }
             }
         }
-        guard !fresh.isEmpty || !receive.isEmpty, ringUnmoved(queue: q, watcher: watcher, slots: fresh.map(\.slot)) else { return }
-        for f in fresh {
-            payloads[f.i] = f.payload
-            if let payload = f.payload { kept[f.id] = payload }
+
+        // Receive buffers used and not posted again: what the device wrote.
+        var received: [(i: Int, payload: DevicePayload)] = []
+        if receiveQueue && !postedUnknown {
+            for (id, positions) in usedOf where ends[id]?.end == .free {
+                let k = positions[positions.count - 1]
+                guard case .used(_, let length) = events[k].event.kind else { continue }
+                let chain: Chain?
+                if let avails = availOf[id] {
+                    // Made available in this poll and used after: a packed ring's read of it.
+                    chain = location.layout == .packed && avails.count == 1 ? packedChain(events[avails[0]].event, id: UInt16(truncatingIfNeeded: id)) : nil
+                } else {
+                    chain = state.chains[id]
+                }
+                guard let chain, chain.readableBytes == 0, chain.writableBytes > 0, chain.problems.isEmpty,
+                      !Self.ranges(chain).contains(where: { r in posted.contains { $0.overlaps(r) } }),
+                      let payload = role.decode(chain, memory: memory, completedLength: length) else { continue }
+                received.append((events[k].i, payload))
+            }
         }
-        for r in receive { payloads[r.i] = r.payload }
+
+        // The new states; heads that are no longer in flight keep nothing.
+        for (id, e) in ends {
+            state.heads.set(id, e.end)
+            if e.end != .inFlight || availOf[id] != nil { state.forget(id) }
+        }
+        bootstrap(&state.heads, queue: q, watcher: watcher)
+
+        // Receive queues: chains of heads in flight not yet read (a split ring's buffers posted before the watch).
+        var captures: [(id: UInt32, chain: Chain)] = []
+        if receiveQueue && location.layout == .split {
+            let size = UInt32(location.size)
+            let candidates: [UInt32] = state.heads.rest == .inFlight
+                ? (0..<size).filter { state.heads.state($0) == .inFlight }
+                : state.heads.known.compactMap { $0.value == .inFlight && $0.key < size ? $0.key : nil }
+            let freshIDs = Set(fresh.map(\.id))
+            let missing = candidates.filter { state.chains[$0] == nil && !freshIDs.contains($0) }
+            if !missing.isEmpty, let table = splitTable() {
+                for id in missing.sorted() {
+                    let chain = Chain.split(head: UInt16(id), table: table, memory: memory)
+                    if chain.problems.isEmpty { captures.append((id, chain)) }
+                }
+            }
+        }
+
+        guard !fresh.isEmpty || !received.isEmpty || !captures.isEmpty else { return }
+        let (driverStill, deviceStill) = ringStill(queue: q, watcher: watcher)
+        if deviceStill {
+            for f in fresh where state.heads.state(f.id) == .inFlight {
+                payloads[f.i] = f.payload
+                if let payload = f.payload { state.kept[f.id] = payload }
+                if receiveQueue { state.chains[f.id] = f.chain }
+            }
+            for c in captures where state.heads.state(c.id) == .inFlight { state.chains[c.id] = c.chain }
+        }
+        if driverStill {
+            for r in received { payloads[r.i] = r.payload }
+        }
     }
 
-    /// Whether the ring is as the poll left it: a split ring's avail and used indexes, a packed
-    /// ring's `slots`.
-    private func ringUnmoved(queue q: Int, watcher: RingWatcher, slots: [UInt16]) -> Bool {
+    /// The guest bytes of `chain`'s buffers.
+    private static func ranges(_ chain: Chain) -> [Range<UInt64>] {
+        chain.elements.compactMap { e in
+            let start = e.address.rawValue
+            let (end, overflow) = start.addingReportingOverflow(UInt64(e.length))
+            return overflow || e.length == 0 ? nil : start..<end
+        }
+    }
+
+    /// What the ring itself says of every head at the end of the poll: nothing in flight, or (split)
+    /// every descriptor a chain in flight, or the heads known in flight are all there are.
+    private func bootstrap(_ heads: inout Heads, queue q: Int, watcher: RingWatcher) {
+        let location = watcher.queues[q]
+        switch location.layout {
+        case .split:
+            guard let a = watcher.eventIndexes[q].available, let u = watcher.eventIndexes[q].used else { return }
+            let inFlight = Int(a &- u)
+            if inFlight > Int(location.size) { heads.reset(.unknown) }
+            else if inFlight == 0 { heads.reset(.free) }
+            else if inFlight == Int(location.size) { heads.reset(.inFlight) }
+            else if heads.rest == .unknown && heads.knownInFlight == inFlight {
+                heads.known = heads.known.filter { $0.value == .inFlight }
+                heads.rest = .free
+            }
+        case .packed:
+            guard let positions = watcher.packedPositions[q] else { return }
+            if positions.driver == positions.deviceUsed { heads.reset(.free) }
+        }
+    }
+
+    /// The confirming read, after the chains' bytes: whether the driver has made nothing available
+    /// and the device used nothing since the poll's read (split: `avail.idx` and `used.idx` still at
+    /// ``RingWatcher/eventIndexes``; packed: no slot rewritten as available, resp. used).
+    private func ringStill(queue q: Int, watcher: RingWatcher) -> (driver: Bool, device: Bool) {
         let memory = watcher.memories[q]
         let location = watcher.queues[q]
         switch location.layout {
         case .split:
-            guard let before = watcher.current[q].available, let usedBefore = watcher.current[q].used,
-                  let availAt = location.driverArea.advanced(by: 2), let usedAt = location.deviceArea.advanced(by: 2),
-                  let avail = try? memory.load(UInt16.self, at: availAt), let used = try? memory.load(UInt16.self, at: usedAt) else { return false }
-            return avail == before && used == usedBefore
+            let then = watcher.eventIndexes[q]
+            guard let availAt = location.driverArea.advanced(by: 2), let usedAt = location.deviceArea.advanced(by: 2),
+                  let avail = try? memory.load(UInt16.self, at: availAt), let used = try? memory.load(UInt16.self, at: usedAt) else { return (false, false) }
+            return (avail == then.available, used == then.used)
         case .packed:
             guard let ring = watcher.packedRings[q],
-                  let raw = try? memory.bytes(at: location.descriptors, count: ring.count * Self.descriptorSize) else { return false }
+                  let raw = try? memory.bytes(at: location.descriptors, count: ring.count * Self.descriptorSize) else { return (false, false) }
             let now = Descriptor.decode(raw, layout: .packed)
-            return now.count == ring.count && slots.allSatisfy { Int($0) < ring.count && now[Int($0)] == ring[Int($0)] }
+            guard now.count == ring.count else { return (false, false) }
+            var driver = true, device = true
+            for k in now.indices where now[k] != ring[k] {
+                // A used descriptor has AVAIL equal to USED; a driver's available one has them differ.
+                if now[k].flags.contains(.avail) == now[k].flags.contains(.used) { device = false } else { driver = false }
+            }
+            return (driver, device)
         }
     }
 }

@@ -80,6 +80,13 @@ public final class RingWatcher {
     /// rings, which keep no indexes (see ``packedPositions``).
     public var current: [RingIndexes] { followed.map(\.indexes) }
 
+    /// Each split queue's `avail.idx` and `used.idx` as the last poll's events end at them (the first
+    /// read of the poll: its entries were read up to there; ``current`` may be further on). A
+    /// reader of the chains checks the ring against them afterwards: a `used.idx` still there means
+    /// no chain in flight at the end of the poll has been completed since. `nil` fields before the
+    /// first poll and for packed rings.
+    public var eventIndexes: [RingIndexes] { followed.map { RingIndexes(available: $0.lastAvail, used: $0.lastUsed) } }
+
     /// Packed rings: the descriptor ring as the last poll read it (the events of that poll were
     /// derived from it); `nil` for split rings and before the first poll.
     public var packedRings: [[Descriptor]?] { followed.map(\.packedRing) }
