@@ -186,22 +186,30 @@ final class DevicesGuestTests: GuestTestCase {
         XCTAssertEqual(try session.waitForExit(), 0)
     }
 
-    /// `watch` names the 9P messages the guest's reads of its share make (caught in flight: a
-    /// request used within the same poll is not read, its bytes may be freed already).
+    /// `watch` names the 9P messages the guest's reads of its share make, and only requests: a
+    /// chain's bytes are read only while the ring shows it in flight (a request made available and
+    /// used within one poll, or whose head may have been recycled, goes without payload).
     func testWatchNamesNinePMessages() throws {
         let guest = try guest
         var named: [String] = []
+        var availEvents = 0, availNamed = 0
         for _ in 0..<4 where !named.contains(where: Self.walksTheShare) {
-            let payloads = try watchPayloads(guest, queue: "virtio-9p:0", seconds: 4)
-            // Every payload is the request its chain carried; one in a window that is not (seen once
-            // in several runs, cause not yet found) is printed and tolerated, more fail.
+            let lines = try watchLines(guest, queue: "virtio-9p:0", seconds: 4)
+            let payloads = lines.compactMap { $0["payload"]?.string }
+            let avail = lines.filter { $0["event"]?.string == "avail" }
+            availEvents += avail.count
+            availNamed += avail.filter { $0["payload"]?.string != nil }.count
+            // Every payload is the request its chain carried, never a reply or a later request's.
             let others = payloads.filter { !$0.hasPrefix("9p T") }
-            if !others.isEmpty { print("DevicesGuestTests: 9p payloads that are not requests, among \(payloads.count): \(others)") }
-            XCTAssertLessThanOrEqual(others.count, 1, "requests, named, among \(payloads.count): \(others)")
+            XCTAssertEqual(others, [], "requests, named, among \(payloads.count)")
             named += payloads
         }
         XCTAssertTrue(named.contains(where: Self.walksTheShare), "a Twalk to a name in the share: \(named.prefix(20))")
-        print("DevicesGuestTests: 9p named \(named.count): \(Set(named.compactMap { $0.split(separator: " ").dropFirst().first }).sorted())")
+        // Certainty costs every request whose head was used (or made available again) within the
+        // poll or while its bytes were read: the guest's requests follow each other on one head,
+        // so at most one a poll is named (about 4 to 12 in 100 here), never a wrong one.
+        XCTAssertGreaterThan(availNamed * 50, availEvents, "avail events named: \(availNamed) of \(availEvents)")
+        print("DevicesGuestTests: 9p avail events named \(availNamed) of \(availEvents); payloads \(named.count): \(Set(named.compactMap { $0.split(separator: " ").dropFirst().first }).sorted())")
     }
 
     /// The inspector's Events view of virtio-9p:0 names the messages as `watch` does.
@@ -241,27 +249,35 @@ final class DevicesGuestTests: GuestTestCase {
         let abs: @Sendable (String, Int64) -> JSON = { axis, value in
             .object([("type", .string("abs")), ("data", .object([("axis", .string(axis)), ("value", .int(value))]))])
         }
-        // Four presses and releases: an event whose buffer the driver posted again before it was
-        // read goes without payload, never with another's.
-        let keyboard = try watchPayloads(guest, queue: "virtio-input[kbd0]:0", seconds: 6) {
-            for _ in 0..<4 {
-                _ = try? guest.harness.execute("input-send-event", arguments: .object([("events", .array([key(true)]))]))
-                Thread.sleep(forTimeInterval: 0.2)
-                _ = try? guest.harness.execute("input-send-event", arguments: .object([("events", .array([key(false)]))]))
-                Thread.sleep(forTimeInterval: 0.2)
-            }
-        }
+        // Four presses and releases a watch: an event whose buffer the driver posted again within
+        // the poll that saw it used (the device may be writing it again) goes without payload, never
+        // with another's; a few watches name each kind.
         let expected = ["input EV_KEY KEY_A 1", "input EV_KEY KEY_A 0", "input EV_SYN SYN_REPORT",
                         "input: room for 1 event, posted for the device to fill"]
-        XCTAssertTrue(keyboard.allSatisfy(expected.contains), "\(keyboard)")
+        var keyboard: [String] = []
+        for _ in 0..<4 where !["input EV_KEY KEY_A 1", "input EV_KEY KEY_A 0", "input EV_SYN SYN_REPORT"].allSatisfy(keyboard.contains) {
+            let named = try watchPayloads(guest, queue: "virtio-input[kbd0]:0", seconds: 6) {
+                for _ in 0..<4 {
+                    _ = try? guest.harness.execute("input-send-event", arguments: .object([("events", .array([key(true)]))]))
+                    Thread.sleep(forTimeInterval: 0.2)
+                    _ = try? guest.harness.execute("input-send-event", arguments: .object([("events", .array([key(false)]))]))
+                    Thread.sleep(forTimeInterval: 0.2)
+                }
+            }
+            XCTAssertTrue(named.allSatisfy(expected.contains), "\(named)")
+            keyboard += named
+        }
         XCTAssertTrue(keyboard.contains("input EV_KEY KEY_A 1"), "\(keyboard)")
         XCTAssertTrue(keyboard.contains("input EV_KEY KEY_A 0"), "\(keyboard)")
         XCTAssertTrue(keyboard.contains("input EV_SYN SYN_REPORT"), "\(keyboard)")
         XCTAssertFalse(keyboard.contains { $0.contains("EV_ABS") }, "\(keyboard)")
-        let tablet = try watchPayloads(guest, queue: "virtio-input[tablet0]:0", seconds: 6) {
-            for k in 0..<4 {
-                _ = try? guest.harness.execute("input-send-event", arguments: .object([("events", .array([abs("x", 1000 + Int64(k)), abs("y", 2000)]))]))
-                Thread.sleep(forTimeInterval: 0.3)
+        var tablet: [String] = []
+        for _ in 0..<4 where !(tablet.contains { $0.hasPrefix("input EV_ABS ABS_X ") } && tablet.contains { $0.hasPrefix("input EV_ABS ABS_Y ") }) {
+            tablet += try watchPayloads(guest, queue: "virtio-input[tablet0]:0", seconds: 6) {
+                for k in 0..<4 {
+                    _ = try? guest.harness.execute("input-send-event", arguments: .object([("events", .array([abs("x", 1000 + Int64(k)), abs("y", 2000)]))]))
+                    Thread.sleep(forTimeInterval: 0.3)
+                }
             }
         }
         XCTAssertTrue(tablet.contains { $0.hasPrefix("input EV_ABS ABS_X ") }, "\(tablet)")
@@ -272,13 +288,18 @@ final class DevicesGuestTests: GuestTestCase {
     /// The payloads of `watch --json` on `queue` over `seconds`; `stimulus` runs 2 s in, while the
     /// watch runs.
     private func watchPayloads(_ guest: BenchGuest, queue: String, seconds: Int, stimulus: (@Sendable () -> Void)? = nil) throws -> [String] {
+        try watchLines(guest, queue: queue, seconds: seconds, stimulus: stimulus).compactMap { $0["payload"]?.string }
+    }
+
+    /// The lines of `watch --json` on `queue` over `seconds` (see ``watchPayloads``).
+    private func watchLines(_ guest: BenchGuest, queue: String, seconds: Int, stimulus: (@Sendable () -> Void)? = nil) throws -> [JSON] {
         if let stimulus { DispatchQueue.global().asyncAfter(deadline: .now() + 2, execute: stimulus) }
         let r = try Tool.run(["watch", "--pid", String(guest.pid), "--qmp", guest.toolSocket, "--queue", queue,
                               "--seconds", String(seconds), "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let lines = try r.stdout.split(separator: "\n").map { try JSON.parse(String($0)) }
         XCTAssertFalse(lines.isEmpty, "\(queue) moved in \(seconds) s")
-        return lines.compactMap { $0["payload"]?.string }
+        return lines
     }
 
     private func waitUntil(_ what: String, _ condition: () throws -> Bool) throws {

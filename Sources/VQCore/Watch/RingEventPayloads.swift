@@ -24,11 +24,12 @@
 ///   chain read while known in flight; a packed ring's from the ring read that saw it made
 ///   available), when the buffer ends the poll used (not posted again) and no chain made available
 ///   in the poll covers the same bytes.
-/// - **The confirming read.** After the bytes are read the ring is read again: payloads of chains
-///   in flight are dropped if the device completed anything since the poll's read (split:
-///   `used.idx` moved past ``RingWatcher/eventIndexes``; packed: a new used descriptor anywhere),
-///   payloads of used receive buffers if the driver made anything available since (`avail.idx`
-///   moved; a new available slot).
+/// - **The confirming read.** After the bytes are read the ring is read again: a chain in flight
+///   keeps its payload only if the device has not used its head since the poll's read (split: none
+///   of the used entries from ``RingWatcher/eventIndexes``' `used.idx` to the current one names it;
+///   packed: no new used descriptor names it), so the driver cannot have freed it while it was
+///   read; used receive buffers keep theirs only if the driver made nothing available since
+///   (`avail.idx` still there; no slot rewritten as available).
 ///
 /// Everything else has none (`nil`): a head made available and completed in the same poll, one
 /// whose state cannot be decided, a ring that moved during the read.
@@ -219,14 +220,15 @@ public struct RingEventPayloads {
         }
 
         guard !fresh.isEmpty || !received.isEmpty || !captures.isEmpty else { return }
-        let (driverStill, deviceStill) = ringStill(queue: q, watcher: watcher)
-        if deviceStill {
-            for f in fresh where state.heads.state(f.id) == .inFlight {
+        let (driverStill, usedSince) = ringStill(queue: q, watcher: watcher)
+        if let usedSince {
+            // Chains still in flight: the driver has not been told they were used, so they are as read.
+            for f in fresh where state.heads.state(f.id) == .inFlight && !usedSince.contains(f.id) {
                 payloads[f.i] = f.payload
                 if let payload = f.payload { state.kept[f.id] = payload }
                 if receiveQueue { state.chains[f.id] = f.chain }
             }
-            for c in captures where state.heads.state(c.id) == .inFlight { state.chains[c.id] = c.chain }
+            for c in captures where state.heads.state(c.id) == .inFlight && !usedSince.contains(c.id) { state.chains[c.id] = c.chain }
         }
         if driverStill {
             for r in received { payloads[r.i] = r.payload }
@@ -264,28 +266,49 @@ public struct RingEventPayloads {
     }
 
     /// The confirming read, after the chains' bytes: whether the driver has made nothing available
-    /// and the device used nothing since the poll's read (split: `avail.idx` and `used.idx` still at
-    /// ``RingWatcher/eventIndexes``; packed: no slot rewritten as available, resp. used).
-    private func ringStill(queue q: Int, watcher: RingWatcher) -> (driver: Bool, device: Bool) {
+    /// since the poll's read (split: `avail.idx` still at ``RingWatcher/eventIndexes``; packed: no slot
+    /// rewritten as available), and the heads (buffer IDs) the device has used since (split: the used
+    /// entries from the poll's `used.idx` to the current one; packed: new used descriptors), `nil`
+    /// when that cannot be told.
+    private func ringStill(queue q: Int, watcher: RingWatcher) -> (driver: Bool, usedSince: Set<UInt32>?) {
         let memory = watcher.memories[q]
         let location = watcher.queues[q]
         switch location.layout {
         case .split:
             let then = watcher.eventIndexes[q]
             guard let availAt = location.driverArea.advanced(by: 2), let usedAt = location.deviceArea.advanced(by: 2),
-                  let avail = try? memory.load(UInt16.self, at: availAt), let used = try? memory.load(UInt16.self, at: usedAt) else { return (false, false) }
-            return (avail == then.available, used == then.used)
+                  let thenUsed = then.used,
+                  let avail = try? memory.load(UInt16.self, at: availAt), let used = try? memory.load(UInt16.self, at: usedAt) else { return (false, nil) }
+            let driver = avail == then.available
+            guard used != thenUsed else { return (driver, []) }
+            // The entries the device added since, read after the index that covers them, then the
+            // index again: none of them overwritten unless the device went a whole ring further.
+            let size = Int(location.size)
+            let layout = SplitRingLayout(location)
+            guard Int(used &- thenUsed) <= size,
+                  let entriesAt = location.deviceArea.advanced(by: UInt64(layout.usedEntryOffset(0))),
+                  let raw = try? memory.bytes(at: entriesAt, count: size * SplitRingLayout.usedEntryBytes),
+                  let again = try? memory.load(UInt16.self, at: usedAt), Int(again &- thenUsed) <= size else { return (driver, nil) }
+            let view = ByteView(raw)
+            var ids = Set<UInt32>()
+            var index = thenUsed
+            while index != used {
+                ids.insert(view.u32(Int(index) % size * SplitRingLayout.usedEntryBytes))
+                index &+= 1
+            }
+            return (driver, ids)
         case .packed:
             guard let ring = watcher.packedRings[q],
-                  let raw = try? memory.bytes(at: location.descriptors, count: ring.count * Self.descriptorSize) else { return (false, false) }
+                  let raw = try? memory.bytes(at: location.descriptors, count: ring.count * Self.descriptorSize) else { return (false, nil) }
             let now = Descriptor.decode(raw, layout: .packed)
-            guard now.count == ring.count else { return (false, false) }
-            var driver = true, device = true
+            guard now.count == ring.count else { return (false, nil) }
+            var driver = true
+            var ids = Set<UInt32>()
             for k in now.indices where now[k] != ring[k] {
                 // A used descriptor has AVAIL equal to USED; a driver's available one has them differ.
-                if now[k].flags.contains(.avail) == now[k].flags.contains(.used) { device = false } else { driver = false }
+                if now[k].flags.contains(.avail) == now[k].flags.contains(.used) { ids.insert(UInt32(now[k].id)) } else { driver = false }
             }
-            return (driver, device)
+            return (driver, ids)
         }
     }
 }
