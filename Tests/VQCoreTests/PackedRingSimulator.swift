@@ -55,7 +55,9 @@ struct PackedRingSimulator {
 
     /// Makes a buffer of `slots` descriptors available (one INDIRECT descriptor when `indirect`).
     /// `address` defaults to a fresh one; pass the same address to model a driver reusing its buffer.
-    mutating func post(id: UInt16, slots: Int = 1, indirect: Bool = false, address: UInt64? = nil) {
+    /// `writable` marks the descriptors device-writable; `length` is each one's (default 512; 32 for an
+    /// indirect table).
+    mutating func post(id: UInt16, slots: Int = 1, indirect: Bool = false, address: UInt64? = nil, writable: Bool = false, length: UInt32? = nil) {
         precondition(slots >= 1 && slots <= freeSlots, "no room")
         precondition(!inFlight.contains { $0.id == id }, "ID in flight")
         addressCounter += 1
@@ -66,9 +68,10 @@ struct PackedRingSimulator {
             var flags = availability
             if k < slots - 1 { flags.insert(.next) }
             if indirect { flags.insert(.indirect) }
+            if writable { flags.insert(.write) }
             // Slots of a chain wrapping past the end belong to the next lap.
             if wrap(driver + k) != w { flags = flags.symmetricDifference([.avail, .used]) }
-            ring[slot(driver + k)] = Descriptor(address: GuestPhysicalAddress(base + UInt64(k) * 0x100), length: indirect ? 32 : 512,
+            ring[slot(driver + k)] = Descriptor(address: GuestPhysicalAddress(base + UInt64(k) * 0x100), length: length ?? (indirect ? 32 : 512),
                                                 flags: flags, id: id)
         }
         truth.append(RingEvent(queue: 0, kind: .available(head: id), index: UInt16(slot(driver)), wrap: w))

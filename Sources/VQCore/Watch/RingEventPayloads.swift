@@ -22,8 +22,8 @@
 ///   events, entropy, received packets) a buffer with nothing device-readable is decoded instead
 ///   from what the device wrote, at the addresses the chain had while in flight (a split ring's
 ///   chain read while known in flight; a packed ring's from the ring read that saw it made
-///   available), when the buffer ends the poll used (not posted again) and no chain made available
-///   in the poll covers the same bytes.
+///   available), when the buffer ends the poll used (not posted again) and no other chain made
+///   available in the poll covers the same bytes.
 /// - **The confirming read.** After the bytes are read the ring is read again: a chain in flight
 ///   keeps its payload only if the device has not used its head since the poll's read (split: none
 ///   of the used entries from ``RingWatcher/eventIndexes``' `used.idx` to the current one names it;
@@ -151,7 +151,7 @@ public struct RingEventPayloads {
         // Available events whose chains are in flight at the end of the poll.
         var fresh: [(i: Int, id: UInt32, chain: Chain, payload: DevicePayload?)] = []
         // The bytes of chains made available in the poll (a receive buffer's bytes must be none of them).
-        var posted: [Range<UInt64>] = []
+        var posted: [(id: UInt32, range: Range<UInt64>)] = []
         var postedUnknown = false
         for (id, positions) in availOf {
             let end = ends[id]?.end ?? .unknown
@@ -168,7 +168,7 @@ public struct RingEventPayloads {
                     chain = packedChain(event, id: UInt16(truncatingIfNeeded: id))
                 }
                 guard let chain else { postedUnknown = true; continue }
-                posted += Self.ranges(chain)
+                posted += Self.ranges(chain).map { (id, $0) }
                 if end == .inFlight && n == positions.count - 1 && (location.layout == .split || positions.count == 1) {
                     fresh.append((i, id, chain, role.decode(chain, memory: memory)))
                 }
@@ -189,7 +189,7 @@ public struct RingEventPayloads {
                     chain = state.chains[id]
                 }
                 guard let chain, chain.readableBytes == 0, chain.writableBytes > 0, chain.problems.isEmpty,
-                      !Self.ranges(chain).contains(where: { r in posted.contains { $0.overlaps(r) } }),
+                      !Self.ranges(chain).contains(where: { r in posted.contains { $0.id != id && $0.range.overlaps(r) } }),
                       let payload = role.decode(chain, memory: memory, completedLength: length) else { continue }
                 received.append((events[k].i, payload))
             }
