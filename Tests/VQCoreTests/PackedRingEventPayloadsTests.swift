@@ -108,6 +108,23 @@ final class PackedRingEventPayloadsTests: XCTestCase {
         XCTAssertEqual(try decode(&decoder, watcher), [nil])
     }
 
+    func testAChainUsedAndItsSlotPostedAgainWhileItIsReadIsDropped() throws {
+        var (watcher, decoder, sim) = try started()
+        sim.post(id: 3, address: 0xa000, writable: true, length: 8)
+        store(sim)
+        let events = RingWatcher.inRingOrder(try watcher.poll(), queues: watcher.queues)
+        // Before the confirming read the device uses buffer 3 and the driver posts buffer 4 over the
+        // slot of that used descriptor: the ring shows no used descriptor, only a new available one.
+        sim.complete(id: 3, length: 8)
+        for _ in 1..<16 {
+            sim.post(id: 4, address: 0xb000, writable: true, length: 8)
+            sim.complete(id: 4, length: 8)
+        }
+        sim.post(id: 4, address: 0xb000, writable: true, length: 8)
+        store(sim)
+        XCTAssertEqual(decoder.decode(events, watcher: watcher, roles: [input]).map { $0?.summary }, [nil])
+    }
+
     /// A driver posting buffers (each ID at its own address, posted again and again) and a device
     /// writing an event into the oldest and completing it later, all at random, between polls and
     /// while vqscope reads: every used payload is the event written for that completion.

@@ -302,13 +302,21 @@ public struct RingEventPayloads {
                   let raw = try? memory.bytes(at: location.descriptors, count: ring.count * Self.descriptorSize) else { return (false, nil) }
             let now = Descriptor.decode(raw, layout: .packed)
             guard now.count == ring.count else { return (false, nil) }
-            var driver = true
+            // A used descriptor has AVAIL equal to USED; a driver's available one has them differ.
+            func isUsed(_ d: Descriptor) -> Bool { d.flags.contains(.avail) == d.flags.contains(.used) }
+            var driver = true, hidden = false
             var ids = Set<UInt32>()
             for k in now.indices where now[k] != ring[k] {
-                // A used descriptor has AVAIL equal to USED; a driver's available one has them differ.
-                if now[k].flags.contains(.avail) == now[k].flags.contains(.used) { ids.insert(UInt32(now[k].id)) } else { driver = false }
+                if isUsed(now[k]) {
+                    ids.insert(UInt32(now[k].id))
+                } else {
+                    driver = false
+                    // The driver writes a slot only after the device used it: over an available slot,
+                    // a used descriptor written and overwritten since the poll's read, unseen.
+                    if !isUsed(ring[k]) { hidden = true }
+                }
             }
-            return (driver, ids)
+            return (driver, hidden ? nil : ids)
         }
     }
 }
