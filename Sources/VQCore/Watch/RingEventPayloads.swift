@@ -27,8 +27,8 @@
 /// - **The confirming read.** After the bytes are read the ring is read again: a chain in flight
 ///   keeps its payload only if the device has not used its head since the poll's read (split: none
 ///   of the used entries from ``RingWatcher/eventIndexes``' `used.idx` to the current one names it;
-///   packed: no new used descriptor names it), so the driver cannot have freed it while it was
-///   read; used receive buffers keep theirs only if the driver made nothing available since
+///   packed: no new used descriptor names it, and the driver rewrote no slot that read as
+///   available, which would hide one), so the driver cannot have freed it while it was read; used receive buffers keep theirs only if the driver made nothing available since
 ///   (`avail.idx` still there; no slot rewritten as available).
 ///
 /// Everything else has none (`nil`): a head made available and completed in the same poll, one
