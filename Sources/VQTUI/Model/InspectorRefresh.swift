@@ -24,7 +24,7 @@ extension Inspector {
         judgeHealth(selected: selectedSnapshot, now: now)
         guard exitReason == nil else { return }
         if !state.frozen {
-            frame.queues = queueRows(at: t, previous: frame.queues)
+            frame.queues = queueRows(at: t, previous: frame.queues, visible: screenHeight.map(visibleQueueRows(height:)))
             frame.eventLimit = log.nextSequence
             frame.time = t
         } else if frame.queues.count != queues.count {
@@ -55,9 +55,18 @@ extension Inspector {
     }
 
     /// The queue list's rows at inspector time `t`, marking indexes that moved since `previous`.
-    func queueRows(at t: Double, previous: [QueueRow]) -> [QueueRow] {
+    /// Rows outside `visible` (when given) get only what the list's layout needs (their labels):
+    /// their rates, activity and health are left out (``QueueRow/detailed`` false).
+    func queueRows(at t: Double, previous: [QueueRow], visible: Range<Int>? = nil) -> [QueueRow] {
         queues.indices.map { i in
             let q = queues[i], a = activity[i]
+            if let visible, !visible.contains(i) {
+                var row = QueueRow(label: q.label, layout: q.location.layout, backend: q.backendName, size: q.location.size,
+                                   avail: a.availIndex, used: a.usedIndex, inFlight: nil, rate: 0, activity: [])
+                row.packed = a.packed
+                row.detailed = false
+                return row
+            }
             var inFlight = a.inFlight
             var packed = a.packed
             if inFlight == nil, let ring = frame.ring, ring.queue == i, case .packed(let p)? = ring.snapshot {
@@ -104,6 +113,16 @@ extension Inspector {
             if case .processGone = error { return targetExited("the target exited (\(error.description))", now: now) }
             ring.error = error.description
         }
+        let t = seconds(now)
+        if let previous = frame.ring, previous.queue == q, previous.error == nil, ring.error == nil, previous.snapshot == ring.snapshot,
+           t >= previous.readAt, t - previous.readAt < Self.stillFrameInterval {
+            // A still ring: its chains, history and payloads as read, for up to a second (a buffer
+            // rewritten under unchanged indexes shows within it); nothing marked changed any more.
+            if previous.hasChanges { frame.ring?.clearChanges(revision: nextRevision()) }
+            return
+        }
+        ring.revision = nextRevision()
+        ring.readAt = t
         switch ring.snapshot {
         case .split(let s)?:
             for entry in s.inFlight {
@@ -141,6 +160,12 @@ extension Inspector {
         }
         if let previous = frame.ring { ring.compare(with: previous) }
         frame.ring = ring
+    }
+
+    /// A fresh ``RingFrame/revision``.
+    func nextRevision() -> Int {
+        defer { nextRingRevision &+= 1 }
+        return nextRingRevision
     }
 
     /// The chains of the last few used entries, walked over today's descriptors and indirect tables
