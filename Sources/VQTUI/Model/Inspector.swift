@@ -58,6 +58,8 @@ public final class Inspector {
     var lastDrawn: (key: ScreenKey, time: Double)?
     /// The terminal's height at the last frame, which says which queue rows are on screen.
     var screenHeight: Int?
+    /// The queues' labels, made once a discovery.
+    var queueLabels: [String] = []
 
     /// An inspector of `source`; nothing is read until ``start(now:)``.
     public init(source: any InspectorSource, options: InspectorOptions = InspectorOptions()) {
@@ -132,6 +134,7 @@ public final class Inspector {
             state.say("cannot find the queues: \(error.description)", .error, at: now)
         }
         activity = Array(repeating: QueueActivity(), count: queues.count)
+        queueLabels = queues.map(\.label)
         health = Self.monitors(for: queues, at: seconds(now))
         frame = FrameData()
         state.history.removeAll()

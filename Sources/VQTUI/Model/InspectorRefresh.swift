@@ -58,35 +58,41 @@ extension Inspector {
     /// Rows outside `visible` (when given) get only what the list's layout needs (their labels):
     /// their rates, activity and health are left out (``QueueRow/detailed`` false).
     func queueRows(at t: Double, previous: [QueueRow], visible: Range<Int>? = nil) -> [QueueRow] {
-        queues.indices.map { i in
-            let q = queues[i], a = activity[i]
+        if queueLabels.count != queues.count { queueLabels = queues.map(\.label) }
+        var rows: [QueueRow] = []
+        rows.reserveCapacity(queues.count)
+        for i in queues.indices {
+            let layout = queues[i].location.layout, size = queues[i].location.size
+            let availIndex = activity[i].availIndex, usedIndex = activity[i].usedIndex
             if let visible, !visible.contains(i) {
-                var row = QueueRow(label: q.label, layout: q.location.layout, backend: q.backendName, size: q.location.size,
-                                   avail: a.availIndex, used: a.usedIndex, inFlight: nil, rate: 0, activity: [])
-                row.packed = a.packed
+                var row = QueueRow(label: queueLabels[i], layout: layout, backend: queues[i].backendName, size: size,
+                                   avail: availIndex, used: usedIndex, inFlight: nil, rate: 0, activity: [])
+                row.packed = activity[i].packed
                 row.detailed = false
-                return row
+                rows.append(row)
+                continue
             }
-            var inFlight = a.inFlight
-            var packed = a.packed
+            var inFlight = activity[i].inFlight
+            var packed = activity[i].packed
             if inFlight == nil, let ring = frame.ring, ring.queue == i, case .packed(let p)? = ring.snapshot {
                 // The selected ring, read now: its chains and positions, not the last poll's.
                 inFlight = p.available.count
                 packed = PackedPositions(driver: p.driver, deviceUsed: p.deviceUsed)
             } else if inFlight == nil, let positions = packed {
-                inFlight = positions.inFlightSlots(size: q.location.size)
+                inFlight = positions.inFlightSlots(size: size)
             }
-            var row = QueueRow(label: q.label, layout: q.location.layout, backend: q.backendName, size: q.location.size, avail: a.availIndex,
-                               used: a.usedIndex, inFlight: inFlight, rate: a.rate(at: t),
-                               activity: a.perSecond(last: QueueListPane.sparklineSeconds, at: t),
+            var row = QueueRow(label: queueLabels[i], layout: layout, backend: queues[i].backendName, size: size, avail: availIndex,
+                               used: usedIndex, inFlight: inFlight, rate: activity[i].rate(at: t),
+                               activity: activity[i].perSecond(last: QueueListPane.sparklineSeconds, at: t),
                                health: i < health.count ? health[i].badge(at: t) : nil)
             row.packed = packed
             if previous.count == queues.count, previous[i].label == row.label {
                 row.availChanged = previous[i].avail != row.avail || previous[i].packed?.driver != row.packed?.driver
                 row.usedChanged = previous[i].used != row.used || previous[i].packed?.deviceUsed != row.packed?.deviceUsed
             }
-            return row
+            rows.append(row)
         }
+        return rows
     }
 
     /// The selected queue, whose buffers and tables the panes show.

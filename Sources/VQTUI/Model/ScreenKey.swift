@@ -25,10 +25,24 @@ struct ScreenKey: Hashable {
     /// The log's next sequence, where the screen shows it (the event view, the FROZEN chip); else 0.
     var events: Int
     /// The queue list's rows on screen.
-    var rows: [QueueRow]
+    var rows: [RowKey]
     /// The selected queue's health line, its digits left out: a stall's age counting up (`for
     /// 1.2 s`) is drawn with the once-a-second frame, not every frame; a new health or reason draws.
     var healthLine: String?
+}
+
+/// What a queue row shows, as ``Inspector/rowKey(_:at:)`` sees it.
+struct RowKey: Hashable {
+    var avail: UInt16?
+    var used: UInt16?
+    var packed: PackedPositions?
+    var completions: Int
+    var additions: Int
+    /// The tenth of a second, while the queue's rate and sparkline move with time.
+    var moving: Int?
+    /// Whether the row would mark an index as changed (moved since the last frame drawn).
+    var changed: Bool
+    var health: HealthBadge?
 }
 
 extension Inspector {
@@ -40,8 +54,7 @@ extension Inspector {
     func screenKey(now: Double, width: Int, height: Int) -> ScreenKey {
         let t = state.frozen ? frame.time : seconds(now)
         let showsEvents = state.nav.view == .events || state.frozen
-        let visible = visibleQueueRows(height: height)
-        let rows = state.frozen ? [] : Array(queueRows(at: t, previous: frame.queues, visible: visible)[visible])
+        let rows = state.frozen ? [] : visibleQueueRows(height: height).map { rowKey($0, at: t) }
         return ScreenKey(width: width, height: height, nav: state.nav, prompt: state.prompt, helpVisible: state.helpVisible,
                          helpScroll: state.helpScroll, frozen: state.frozen, message: state.currentMessage(at: now), rate: state.rate,
                          allQueueEvents: state.allQueueEvents, exitReason: exitReason, discoveryError: discoveryError, runState: runState,
@@ -62,6 +75,33 @@ extension Inspector {
         lastDrawn = (key, now)
         screenHeight = height
         return true
+    }
+
+    /// What queue `i`'s row in the list shows at inspector time `t`, cheaply: its indexes, what it
+    /// completed, its health, and while it completed anything in the sparkline's window, the time
+    /// (its rate and sparkline move with it: every tenth of a second while the rate counts a
+    /// completion, every second after).
+    func rowKey(_ i: Int, at t: Double) -> RowKey {
+        // The marks the next frame's row would get: its indexes moved since the last frame's.
+        var changed = false
+        if frame.queues.count == queues.count {
+            let shown = frame.queues[i]
+            changed = shown.avail != activity[i].availIndex || shown.used != activity[i].usedIndex
+                || shown.packed?.driver != activity[i].packed?.driver || shown.packed?.deviceUsed != activity[i].packed?.deviceUsed
+        }
+        var moving: Int?
+        if let last = activity[i].lastCompletion {
+            if t - last <= QueueActivity.rateWindow + QueueActivity.bucketSeconds {
+                // Its rate counts the last two seconds: it moves every tenth.
+                moving = Int((t / QueueActivity.bucketSeconds).rounded(.down))
+            } else if t - last <= Double(QueueListPane.sparklineSeconds + 1) {
+                // Only its sparkline moves, a cell a second.
+                moving = -Int(t.rounded(.down))
+            }
+        }
+        return RowKey(avail: activity[i].availIndex, used: activity[i].usedIndex, packed: activity[i].packed,
+                      completions: activity[i].completions, additions: activity[i].additions, moving: moving, changed: changed,
+                      health: i < health.count ? health[i].badge(at: t) : nil)
     }
 
     /// A line's text and styles, digits left out.
