@@ -40,12 +40,16 @@ public enum InspectorLoop {
         var dirty = true
         while StopSignals.pending == 0 {
             var now = clock()
+            var polled = false
             if now >= nextPoll {
                 inspector.poll(now: now)
                 polls += 1
+                polled = true
                 nextPoll = max(nextPoll + inspector.pollInterval, now)
             }
-            if dirty || now >= nextFrame {
+            // A frame due before the next poll is drawn now, right after this one: one wake-up for
+            // both (frames keep their rate; each is at most a poll interval early).
+            if dirty || now >= nextFrame || (polled && nextFrame < nextPoll) {
                 let size = terminal.size
                 if inspector.needsFrame(now: now, width: size.width, height: size.height, force: dirty) {
                     inspector.refresh(now: now)
