@@ -24,6 +24,8 @@ struct QueueRow: Hashable, Sendable {
     /// Whether `avail` / `used` differ from the frame before.
     var availChanged = false
     var usedChanged = false
+    /// Whether the row has its rate, activity and health (only rows on or near the screen do).
+    var detailed = true
 }
 
 /// A chain the device has returned, read back from the used ring: history. Its descriptors may
@@ -49,6 +51,11 @@ enum RingField: Hashable, Sendable {
 struct RingFrame: Sendable {
     /// The queue, by its index in the discovered list.
     var queue: Int
+    /// Tells one read of the ring (with its history and payloads) from another: a still ring kept
+    /// from the frame before keeps its revision, so the view built from it is kept too.
+    var revision = 0
+    /// Inspector seconds when its history and payloads were read.
+    var readAt: Double = 0
     var snapshot: RingSnapshot?
     /// Why the snapshot could not be read.
     var error: String?
@@ -82,6 +89,21 @@ struct RingFrame: Sendable {
         case (_, nil):
             return nil
         }
+    }
+
+    /// Whether anything is marked changed.
+    var hasChanges: Bool {
+        !changedDescriptors.isEmpty || !changedAvailSlots.isEmpty || !changedUsedSlots.isEmpty || !changedFields.isEmpty || !newChains.isEmpty
+    }
+
+    /// Unmarks everything (a ring that did not move since the frame before), as a new revision.
+    mutating func clearChanges(revision: Int) {
+        changedDescriptors = []
+        changedAvailSlots = []
+        changedUsedSlots = []
+        changedFields = []
+        newChains = []
+        self.revision = revision
     }
 
     /// Marks what changed since `previous` (a frame of the same queue).
@@ -131,7 +153,7 @@ struct RingFrame: Sendable {
 }
 
 /// An indirect table followed into, as the last frame read it.
-struct TableFrame: Sendable {
+struct TableFrame: Hashable, Sendable {
     var ref: IndirectTableRef
     var descriptors: [Descriptor] = []
     var error: String?
@@ -160,6 +182,13 @@ struct FrameData: Sendable {
     var eventLimit = 0
     /// Inspector seconds when the frame was captured.
     var time: Double = 0
+
+    /// Whether the views would show the same as from `other`: the same read of the same ring, the
+    /// same indirect table (the queue rows, the hexdump's bytes and the times are not in views).
+    func sameContent(as other: FrameData) -> Bool {
+        ring?.queue == other.ring?.queue && ring?.revision == other.ring?.revision && (ring == nil) == (other.ring == nil)
+            && table == other.table
+    }
 }
 
 extension Virtqueue {

@@ -32,10 +32,13 @@ public final class Inspector {
     /// Each queue's health, kept from the polls and the snapshots the frames read (see ``QueueHealthMonitor``).
     var health: [QueueHealthMonitor] = []
     var log = EventLog()
-    var frame = FrameData() { didSet { frameGeneration &+= 1 } }
-    /// Counts changes of ``frame``: with the log, the navigation and the queues, what the current
-    /// view's content is built from (see ``currentContent()``).
+    var frame = FrameData() { didSet { if !frame.sameContent(as: oldValue) { frameGeneration &+= 1 } } }
+    /// Counts changes of what the views show of ``frame`` (its ring and indirect table, not the
+    /// queue list's rows): with the log, the navigation and the queues, what the current view's
+    /// content is built from (see ``currentContent()``).
     var frameGeneration = 0
+    /// The revision the next ring read gets (``RingFrame/revision``).
+    var nextRingRevision = 1
     /// The current view's content and what it was built from: a frame's refresh and its render
     /// build it once.
     var contentCache: (key: ContentKey, content: ViewContent)?
@@ -51,6 +54,12 @@ public final class Inspector {
     var startTime: Double?
     /// What the last render found out about sizes, for the paging and scrolling keys.
     var metrics = RenderMetrics()
+    /// The key of the last frame drawn and when (see ``needsFrame(now:width:height:force:)``).
+    var lastDrawn: (key: ScreenKey, time: Double)?
+    /// The terminal's height at the last frame, which says which queue rows are on screen.
+    var screenHeight: Int?
+    /// The queues' labels, made once a discovery.
+    var queueLabels: [String] = []
 
     /// An inspector of `source`; nothing is read until ``start(now:)``.
     public init(source: any InspectorSource, options: InspectorOptions = InspectorOptions()) {
@@ -125,6 +134,7 @@ public final class Inspector {
             state.say("cannot find the queues: \(error.description)", .error, at: now)
         }
         activity = Array(repeating: QueueActivity(), count: queues.count)
+        queueLabels = queues.map(\.label)
         health = Self.monitors(for: queues, at: seconds(now))
         frame = FrameData()
         state.history.removeAll()

@@ -24,7 +24,7 @@ extension Inspector {
         judgeHealth(selected: selectedSnapshot, now: now)
         guard exitReason == nil else { return }
         if !state.frozen {
-            frame.queues = queueRows(at: t, previous: frame.queues)
+            frame.queues = queueRows(at: t, previous: frame.queues, visible: screenHeight.map(visibleQueueRows(height:)))
             frame.eventLimit = log.nextSequence
             frame.time = t
         } else if frame.queues.count != queues.count {
@@ -55,29 +55,44 @@ extension Inspector {
     }
 
     /// The queue list's rows at inspector time `t`, marking indexes that moved since `previous`.
-    func queueRows(at t: Double, previous: [QueueRow]) -> [QueueRow] {
-        queues.indices.map { i in
-            let q = queues[i], a = activity[i]
-            var inFlight = a.inFlight
-            var packed = a.packed
+    /// Rows outside `visible` (when given) get only what the list's layout needs (their labels):
+    /// their rates, activity and health are left out (``QueueRow/detailed`` false).
+    func queueRows(at t: Double, previous: [QueueRow], visible: Range<Int>? = nil) -> [QueueRow] {
+        if queueLabels.count != queues.count { queueLabels = queues.map(\.label) }
+        var rows: [QueueRow] = []
+        rows.reserveCapacity(queues.count)
+        for i in queues.indices {
+            let layout = queues[i].location.layout, size = queues[i].location.size
+            let availIndex = activity[i].availIndex, usedIndex = activity[i].usedIndex
+            if let visible, !visible.contains(i) {
+                var row = QueueRow(label: queueLabels[i], layout: layout, backend: queues[i].backendName, size: size,
+                                   avail: availIndex, used: usedIndex, inFlight: nil, rate: 0, activity: [])
+                row.packed = activity[i].packed
+                row.detailed = false
+                rows.append(row)
+                continue
+            }
+            var inFlight = activity[i].inFlight
+            var packed = activity[i].packed
             if inFlight == nil, let ring = frame.ring, ring.queue == i, case .packed(let p)? = ring.snapshot {
                 // The selected ring, read now: its chains and positions, not the last poll's.
                 inFlight = p.available.count
                 packed = PackedPositions(driver: p.driver, deviceUsed: p.deviceUsed)
             } else if inFlight == nil, let positions = packed {
-                inFlight = positions.inFlightSlots(size: q.location.size)
+                inFlight = positions.inFlightSlots(size: size)
             }
-            var row = QueueRow(label: q.label, layout: q.location.layout, backend: q.backendName, size: q.location.size, avail: a.availIndex,
-                               used: a.usedIndex, inFlight: inFlight, rate: a.rate(at: t),
-                               activity: a.perSecond(last: QueueListPane.sparklineSeconds, at: t),
+            var row = QueueRow(label: queueLabels[i], layout: layout, backend: queues[i].backendName, size: size, avail: availIndex,
+                               used: usedIndex, inFlight: inFlight, rate: activity[i].rate(at: t),
+                               activity: activity[i].perSecond(last: QueueListPane.sparklineSeconds, at: t),
                                health: i < health.count ? health[i].badge(at: t) : nil)
             row.packed = packed
             if previous.count == queues.count, previous[i].label == row.label {
                 row.availChanged = previous[i].avail != row.avail || previous[i].packed?.driver != row.packed?.driver
                 row.usedChanged = previous[i].used != row.used || previous[i].packed?.deviceUsed != row.packed?.deviceUsed
             }
-            return row
+            rows.append(row)
         }
+        return rows
     }
 
     /// The selected queue, whose buffers and tables the panes show.
@@ -104,6 +119,16 @@ extension Inspector {
             if case .processGone = error { return targetExited("the target exited (\(error.description))", now: now) }
             ring.error = error.description
         }
+        let t = seconds(now)
+        if let previous = frame.ring, previous.queue == q, previous.error == nil, ring.error == nil, previous.snapshot == ring.snapshot,
+           t >= previous.readAt, t - previous.readAt < Self.stillFrameInterval {
+            // A still ring: its chains, history and payloads as read, for up to a second (a buffer
+            // rewritten under unchanged indexes shows within it); nothing marked changed any more.
+            if previous.hasChanges { frame.ring?.clearChanges(revision: nextRevision()) }
+            return
+        }
+        ring.revision = nextRevision()
+        ring.readAt = t
         switch ring.snapshot {
         case .split(let s)?:
             for entry in s.inFlight {
@@ -141,6 +166,12 @@ extension Inspector {
         }
         if let previous = frame.ring { ring.compare(with: previous) }
         frame.ring = ring
+    }
+
+    /// A fresh ``RingFrame/revision``.
+    func nextRevision() -> Int {
+        defer { nextRingRevision &+= 1 }
+        return nextRingRevision
     }
 
     /// The chains of the last few used entries, walked over today's descriptors and indirect tables

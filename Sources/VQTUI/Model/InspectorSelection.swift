@@ -4,6 +4,8 @@ import VQCore
 struct ContentKey: Hashable {
     var frame: Int
     var events: Int
+    var eventLimit: Int
+    var time: Double
     var nav: NavState
     var allQueueEvents: Bool
     var queues: Int
@@ -19,8 +21,11 @@ extension Inspector {
 
     /// The current view's content, built again only when something it is built from changed.
     func currentContent() -> ViewContent {
-        let key = ContentKey(frame: frameGeneration, events: log.nextSequence, nav: state.nav, allQueueEvents: state.allQueueEvents,
-                             queues: queues.count)
+        // The event view shows the log up to the frame's limit (and its rates): built again every
+        // frame; the others from the ring and table read.
+        let events = state.nav.view == .events
+        let key = ContentKey(frame: frameGeneration, events: events ? log.nextSequence : 0, eventLimit: events ? frame.eventLimit : 0,
+                             time: events ? frame.time : 0, nav: state.nav, allQueueEvents: state.allQueueEvents, queues: queues.count)
         if let cached = contentCache, cached.key == key { return cached.content }
         let content = viewContext.content(of: state.nav.view)
         contentCache = (key, content)

@@ -22,6 +22,8 @@ struct QueueActivity: Hashable, Sendable {
     private(set) var additions = 0
     /// When counting started (the first poll), in inspector seconds.
     private(set) var since: Double?
+    /// When the last completion was counted.
+    private(set) var lastCompletion: Double?
 
     private var buckets = [Int](repeating: 0, count: QueueActivity.bucketCount)
     /// The absolute number of the newest bucket touched.
@@ -54,6 +56,7 @@ struct QueueActivity: Hashable, Sendable {
 
     private mutating func add(_ count: Int, at time: Double) {
         completions += count
+        lastCompletion = time
         advance(to: time)
         let b = Self.bucket(time)
         if let newest, b < newest - Self.bucketCount + 1 { return }  // too old to count

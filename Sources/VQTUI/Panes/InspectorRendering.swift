@@ -19,7 +19,15 @@ extension Inspector {
 
         var metrics = RenderMetrics()
         metrics.queueRows = layout.queueRows
-        QueueListPane.draw(into: &grid, rect: layout.queues, rows: frame.queues.count == queues.count ? frame.queues : placeholderRows(),
+        var rows = frame.queues.count == queues.count ? frame.queues : placeholderRows()
+        let visible = visibleQueueRows(height: grid.height)
+        if !state.frozen, frame.queues.count == queues.count, visible.contains(where: { !rows[$0].detailed }) {
+            // The terminal grew since the frame was read: the rows now on screen, in full.
+            rows = queueRows(at: seconds(now), previous: [], visible: visible)
+            frame.queues = rows
+        }
+        screenHeight = grid.height
+        QueueListPane.draw(into: &grid, rect: layout.queues, rows: rows,
                            selected: nav.queue, top: nav.queueTop, focused: nav.focus == .queues, error: discoveryError)
 
         let queue = queues.indices.contains(nav.queue) ? queues[nav.queue] : nil

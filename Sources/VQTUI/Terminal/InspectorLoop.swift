@@ -11,6 +11,10 @@ public enum InspectorLoop {
         public var message: String?
         /// Frames drawn, polls made and seconds the loop ran: what `--stats` prints.
         public var frames: Int
+        /// Frames skipped because the screen would not have changed (nothing read or built), and
+        /// frames built whose screen was the same as the last one (nothing written).
+        public var skipped = 0
+        public var unchanged = 0
         public var polls: Int
         public var seconds: Double
         /// Ring entries missed because a ring lapped between two polls.
@@ -19,7 +23,8 @@ public enum InspectorLoop {
         /// `412 frames in 41.2 s (10.0/s), 4120 polls (100.0/s)`.
         public var statistics: String {
             let s = max(seconds, 1e-9)
-            return "\(frames) frames in \(String(format1: seconds)) s (\(String(format1: Double(frames) / s))/s), "
+            return "\(frames) frames in \(String(format1: seconds)) s (\(String(format1: Double(frames) / s))/s: "
+                + "\(frames - skipped - unchanged) drawn, \(skipped) skipped unchanged, \(unchanged) built the same), "
                 + "\(polls) polls (\(String(format1: Double(polls) / s))/s), \(lappedEntries) ring entries missed"
         }
     }
@@ -27,24 +32,33 @@ public enum InspectorLoop {
     public static func run(_ inspector: Inspector, on terminal: NcursesTerminal, clock: () -> Double = MonotonicClock.now) -> Outcome {
         StopSignals.install()
         let started = clock()
-        var frames = 0, polls = 0
+        var frames = 0, polls = 0, skipped = 0
+        let unchangedBefore = terminal.unchangedGrids
         inspector.start(now: started)
         var nextPoll = clock()
         var nextFrame = nextPoll
         var dirty = true
         while StopSignals.pending == 0 {
             var now = clock()
+            var polled = false
             if now >= nextPoll {
                 inspector.poll(now: now)
                 polls += 1
+                polled = true
                 nextPoll = max(nextPoll + inspector.pollInterval, now)
             }
-            if dirty || now >= nextFrame {
-                inspector.refresh(now: now)
+            // A frame due before the next poll is drawn now, right after this one: one wake-up for
+            // both (frames keep their rate; each is at most a poll interval early).
+            if dirty || now >= nextFrame || (polled && nextFrame < nextPoll) {
                 let size = terminal.size
-                var grid = ScreenGrid(width: size.width, height: size.height)
-                inspector.render(into: &grid, now: now)
-                terminal.draw(grid)
+                if inspector.needsFrame(now: now, width: size.width, height: size.height, force: dirty) {
+                    inspector.refresh(now: now)
+                    var grid = ScreenGrid(width: size.width, height: size.height)
+                    inspector.render(into: &grid, now: now)
+                    terminal.draw(grid)
+                } else {
+                    skipped += 1
+                }
                 frames += 1
                 nextFrame = max(nextFrame + inspector.refreshInterval, now)
                 dirty = false
@@ -58,8 +72,8 @@ public enum InspectorLoop {
         }
         let message = inspector.finish()
         terminal.restore()
-        return Outcome(signal: StopSignals.pending, message: message, frames: frames, polls: polls, seconds: clock() - started,
-                       lappedEntries: inspector.lappedEntries)
+        return Outcome(signal: StopSignals.pending, message: message, frames: frames, skipped: skipped, unchanged: terminal.unchangedGrids - unchangedBefore,
+                       polls: polls, seconds: clock() - started, lappedEntries: inspector.lappedEntries)
     }
 
     /// Lets the user pick one of `entries` (the QEMU processes on the host); `nil` when they quit.

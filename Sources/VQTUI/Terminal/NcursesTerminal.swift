@@ -79,9 +79,17 @@ public final class NcursesTerminal {
         return (attrs, 0)
     }
 
-    /// Shows `grid`: writes the cells that differ from the last frame, then updates the screen once.
+    /// Grids shown that were the same as the last one, so nothing was written.
+    public private(set) var unchangedGrids = 0
+
+    /// Shows `grid`: writes the cells that differ from the last frame, then updates the screen once;
+    /// a grid the same as the last one writes nothing and refreshes nothing.
     public func draw(_ grid: ScreenGrid) {
         guard open else { return }
+        if let previous, previous == grid {
+            unchangedGrids += 1
+            return
+        }
         let full = previous.map { $0.width != grid.width || $0.height != grid.height } ?? true
         if full { wclear(cvq_stdscr()) }
         for y in 0..<grid.height {
