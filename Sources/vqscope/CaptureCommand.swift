@@ -61,14 +61,9 @@ struct CaptureCommand: ParsableCommand {
             Failure.printError("\(devices.map(\.name).joined(separator: ", ")) of \(t.title) has no active queue to capture (is the driver loaded?)")
             throw ExitCode(Failure.unusable)
         }
-        // Block requests from QEMU's own events when the probes can be had; frames are polled (said
-        // once the output is open: bad input stays one line).
-        let framesPolled = "frames are taken from the rings"
-        if kind == .network, eventOptions.events == .bpf {
-            Failure.printError("--events bpf: \(framesPolled)")
-            throw ExitCode(Failure.unusable)
-        }
-        let probes = kind == .block ? try eventOptions.start(t, queues: session.capturedQueues.map(\.queue)) : nil
+        // Requests and frames from QEMU's own events when the probes can be had (only those that
+        // see chains taken and completed), else polled; the mode in use is said in one line.
+        let probes = try eventOptions.start(t, queues: session.capturedQueues.map(\.queue), groups: .capture)
         let control = SessionControl.signals()
         // Where the rings are now, then what is in flight: only what comes after is captured.
         let start = control.wallNow()
@@ -79,7 +74,6 @@ struct CaptureCommand: ParsableCommand {
 
         // Only now, with the target known good, the output.
         let fd = try openOutput(kind: kind)
-        if kind == .network { Failure.printError("events: poll (\(framesPolled))") }
         let out = Output(fd: fd)
         let names = devices.map { $0.id ?? $0.pciAddress ?? $0.name }
         if kind == .network {
@@ -95,7 +89,12 @@ struct CaptureCommand: ParsableCommand {
         Output.standardError.write("capturing \(kind == .network ? "frames" : "requests") of \(what) (\(t.title)) to \(write == "-" ? "standard output" : write); Ctrl-C stops\n")
 
         if let probes {
-            try captureBlocks(from: probes, devices: devices, queues: session.capturedQueues, out: out, control: control)
+            switch kind {
+            case .block: try captureBlocks(from: probes, devices: devices, queues: session.capturedQueues, out: out, control: control)
+            case .network:
+                try captureFrames(from: probes, devices: devices, assemblers: session.assemblers, queues: session.capturedQueues,
+                                  start: start, out: out, control: control)
+            }
             if fd != 1 { close(fd) }
             return
         }
