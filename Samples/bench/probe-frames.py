@@ -9,7 +9,8 @@ side by side in one run, on a bench guest that pings (run-guest.sh --busy, or --
 - vqscope's CPU while capturing (user + system time of each process over its run, as a share of
   one core), probes against polling;
 - QEMU's frame rate (frames filter-dump writes a second) with the probes attached against without
-  (windows of the same length, alternated: without, with, without).
+  (windows of the same length, alternated: without, with the probes' capture alone, without;
+  the side-by-side window, with polling too, is shown beside them).
 
     probe-frames.py [--seconds S] [--label TEXT] VQSCOPE PID QMP-SOCKET POLL-QMP-SOCKET DUMP-FILE
 
@@ -79,6 +80,19 @@ def main():
     args = parser.parse_args()
 
     without1 = dump_rate(args.dump, args.seconds)
+    # QEMU's rate with the probes attached and nothing else: a capture of its own.
+    alone = subprocess.Popen([args.vqscope, "capture", "--pid", str(args.pid), "--qmp", args.qmp, "-w", "/dev/null",
+                              "--events", "bpf", "--seconds", str(args.seconds + 60)], stderr=subprocess.PIPE, text=True)
+    line = ""
+    while "capturing frames" not in line:
+        line = alone.stderr.readline()
+        if not line and alone.poll() is not None:
+            sys.exit("probe-frames: capture --events bpf exited before capturing")
+    time.sleep(1)
+    with_rate = dump_rate(args.dump, args.seconds)
+    alone.send_signal(signal.SIGINT)
+    alone.communicate()
+    without2 = dump_rate(args.dump, args.seconds)
     runs = {}
     for mode in ("bpf", "poll"):
         out = tempfile.NamedTemporaryFile(prefix=f"vqscope-frames-{mode}-", suffix=".pcapng", delete=False).name
@@ -107,21 +121,21 @@ def main():
         results[mode] = (frames, truncated, (usage.ru_utime + usage.ru_stime) / wall, open(err).read().strip())
         os.unlink(out); os.unlink(err)
     window = pcap_frames(args.dump, start, end)
-    with_rate = len(window) / (t1 - t0)
-    without2 = dump_rate(args.dump, args.seconds)
+    both_rate = len(window) / (t1 - t0)
     without = (without1 + without2) / 2
 
     n = len(window)
     b_frames, b_trunc, b_cpu, b_err = results["bpf"]
     p_frames, _, p_cpu, p_err = results["poll"]
     b_found, p_found = matched(b_frames, window), matched(p_frames, window)
-    print(f"[{args.label}] frames filter-dump wrote in {args.seconds:.0f} s: {n} ({with_rate:.1f}/s); "
+    print(f"[{args.label}] frames filter-dump wrote in {args.seconds:.0f} s: {n} ({both_rate:.1f}/s); "
           f"captured from QEMU's events: {b_found} ({b_found / n if n else 0:.4f} of filter-dump's, {b_trunc} cut short); "
           f"polled: {p_found} ({p_found / n if n else 0:.4f})")
     print(f"[{args.label}] vqscope capture CPU: probes {100 * b_cpu:.2f}% of one core, polling {100 * p_cpu:.2f}% "
           f"(probes / polling {b_cpu / p_cpu if p_cpu else float('inf'):.2f})")
     print(f"[{args.label}] QEMU frames a second: {with_rate:.1f} with the probes attached, {without:.1f} without "
-          f"({without1:.1f}, {without2:.1f}): with / without {with_rate / without if without else 0:.3f}")
+          f"({without1:.1f}, {without2:.1f}): with / without {with_rate / without if without else 0:.3f}; "
+          f"{both_rate:.1f} with both captures ({both_rate / without if without else 0:.3f})")
     for mode, text in (("bpf", b_err), ("poll", p_err)):
         for line in text.splitlines():
             if "missed" in line or "captured" in line or "events:" in line:
