@@ -135,3 +135,27 @@ final class ProbeFrameTracerTests: XCTestCase {
         XCTAssertNil(ProbeEventBytes(try ProbeRecordDecoder.decode(ProbeRecordBuilder(kind: 5, ns: 1, object: 1).record)))
     }
 }
+
+extension ProbeFrameTracerTests {
+    /// A multiqueue device: every rx and tx queue of every pair gives frames, each named by its own
+    /// queue number; the control queue (not in the map) gives none.
+    func testEveryQueuePairOfAMultiqueueDevice() throws {
+        var t = ProbeFrameTracer(assembler: NetFrameAssembler(format: format), queues: [0: 0, 1: 1, 2: 2, 3: 3])
+        let out = frame(length: 120), back = frame(length: 90, seed: 3)
+        var events: [ProbeSession.Named] = []
+        for (session, tx) in [(1, true), (3, true), (0, false), (2, false), (4, true)] {
+            if tx {
+                var pop = ProbeRecordBuilder(kind: 3, ns: UInt64(session), object: 0xb0, head: UInt32(session), out: 1)
+                pop.segment(address: 0x10000, length: UInt32(12 + out.count), writable: false, copied: header() + out)
+                events.append(try named(pop, queue: session))
+            } else {
+                var fill = ProbeRecordBuilder(kind: 4, ns: UInt64(session), object: 0xa0, head: UInt32(session), len: UInt32(12 + back.count), into: 1)
+                fill.segment(address: 0x20000, length: 1536, writable: true, copied: header(numBuffers: 1) + back)
+                events.append(try named(fill, queue: session))
+            }
+        }
+        let frames = t.frames(from: events, wall: { _ in 0 })
+        XCTAssertEqual(frames.map(\.queueIndex), [1, 3, 0, 2])
+        XCTAssertEqual(frames.map(\.direction), [.outbound, .outbound, .inbound, .inbound])
+    }
+}
