@@ -5,7 +5,8 @@
 # measured by drgn-peer.py (drgn 0.3.0 in a virtual environment, DIR/drgn-venv, made once and
 # reused). Every read figure uses one plan of guest-physical addresses. Prints each figure beside
 # its peer, with ratios; when drgn cannot be installed or run, its rows are skipped with the reason.
-# Then the inspector's CPU share, the block capture from QEMU's own events (probe-capture.py), and last the cost of a full RAM scan (`vqscope scan`) against one
+# Then the inspector's CPU share, the block capture from QEMU's own events (probe-capture.py), the
+# frame capture from them beside polling and QEMU's filter-dump (probe-frames.py), and last the cost of a full RAM scan (`vqscope scan`) against one
 # plain read of the same resident RAM on guests of 256 MiB, 1 GiB and 4.5 GiB (scan-cost.py), each
 # booted alone after the others have stopped.
 #   Samples/bench/benchmark.sh [--variant basic|big|shared] [--scan-only]
@@ -157,6 +158,18 @@ if [ "$(id -u)" = 0 ]; then
         --qmp "$work/bench.sock" --qmp "$work/tool.sock" --mem-path "$work/guest.ram"
     python3 "$root/Samples/bench/probe-capture.py" --seconds 20 "$bin/vqscope" "$qemu_pid" "$work/bench.sock" || true
     stop_guest
+    # Frames from QEMU's events beside polling and QEMU's own filter-dump of the netdev, at the
+    # bench's busy load (a ping every 20 ms) and at a heavier one (every 2 ms, 1400-byte payloads).
+    for load in "busy:--busy" "heavy:--busy --ping-every 0.002 --ping-size 1400"; do
+        rm -f "$work/dump.pcap"
+        # shellcheck disable=SC2086  # the load's flags split on purpose
+        boot_guest --variant basic ${load#*:} --name "vqscope-benchmark-frames-${load%%:*}" \
+            --qmp "$work/bench.sock" --qmp "$work/tool.sock" --qmp "$work/drgn.sock" --mem-path "$work/guest.ram" \
+            --extra "-object filter-dump,id=f0,netdev=n0,file=$work/dump.pcap"
+        python3 "$root/Samples/bench/probe-frames.py" --seconds 20 --label "${load%%:*}" \
+            "$bin/vqscope" "$qemu_pid" "$work/tool.sock" "$work/drgn.sock" "$work/dump.pcap" || true
+        stop_guest
+    done
 else
     echo "benchmark: eBPF capture rows skipped: not root" >&2
 fi

@@ -246,9 +246,17 @@ grep -q 'vqscope.io=busy' /proc/cmdline && PAUSE=0
 # virtio-net: ping the slirp gateway every 0.5 s (slirp answers itself: tx and rx move).
 # virtio-rng: read 16 bytes from the hardware RNG ~4 times a second.
 # With vqscope.net=busy on the kernel command line: a ping every 20 ms, a read every 50 ms.
-PING_EVERY=0.5 RNG_PAUSE=250000
+# vqscope.ping_every=S and vqscope.ping_size=N (run-guest.sh --ping-every, --ping-size) set the
+# ping's interval and payload bytes.
+PING_EVERY=0.5 RNG_PAUSE=250000 PING_SIZE=56
 grep -q 'vqscope.net=busy' /proc/cmdline && { PING_EVERY=0.02; RNG_PAUSE=50000; }
-( while :; do ping -q -i $PING_EVERY 10.0.2.2 >/dev/null 2>&1; sleep 1; done ) &
+for arg in $(cat /proc/cmdline); do
+    case $arg in
+        vqscope.ping_every=*) PING_EVERY=${arg#vqscope.ping_every=} ;;
+        vqscope.ping_size=*) PING_SIZE=${arg#vqscope.ping_size=} ;;
+    esac
+done
+( while :; do ping -q -i $PING_EVERY -s $PING_SIZE 10.0.2.2 >/dev/null 2>&1; sleep 1; done ) &
 ( while :; do dd if=/dev/hwrng of=/dev/null bs=16 count=1 2>/dev/null; usleep $RNG_PAUSE; done ) &
 # virtio-serial: a line to the port vq.0 every 0.5 s.
 ( n=0; while :; do echo "vqscope-tick $n" >"$VPORT"; n=$((n + 1)); usleep 500000; done ) &

@@ -4,7 +4,8 @@
 #
 # Usage: run-guest.sh [--variant basic|big|shared|kvm|blkdebug|vhost-user|iommu|devices] [--dir DIR] [--name NAME]
 #                     [--qmp SOCKET]... [--serial LOGFILE] [--packed] [--busy] [--busy-io] [--blkdebug] [--intremap]
-#                     [--vhost-user SOCKET] [--memory MIB] [--numa N] [--extra "ARGS"]...
+#                     [--vhost-user SOCKET] [--memory MIB] [--numa N] [--ping-every S] [--ping-size N]
+#                     [--extra "ARGS"]...
 #
 # The script ends by `exec`ing qemu-system-x86_64, so its PID *is* QEMU's PID: start it as
 # a child process and kill that PID (SIGTERM) to stop the guest. Build the guest first
@@ -73,6 +74,9 @@
 #                  human-monitor-command `qemu-io d0 "break read_aio t1"` holds the guest's
 #                  next read until `qemu-io d0 "resume t1"` (`qemu-io d0 "remove_break t1"`
 #                  drops the breakpoint).
+#   --ping-every S the guest pings every S seconds (Linux variants; default 0.5, 0.02 with --busy):
+#                  vqscope.ping_every=S on the kernel command line.
+#   --ping-size N  ICMP payload bytes of those pings (default 56): vqscope.ping_size=N.
 #   --busy-io      the guest reads its disk without a pause (vqscope.io=busy, as the vhost-user
 #                  variant does), printing "VQSCOPE-IO N" once a second.
 #   --intremap     variant iommu: interrupt remapping on (intremap=on, kernel-irqchip=split).
@@ -91,6 +95,8 @@ mem_path=
 memory=
 packed=0
 busy=0
+ping_every=
+ping_size=
 blkdebug=0
 intremap=0
 busy_io=0
@@ -110,6 +116,8 @@ while (( $# )); do
         --memory)  memory=${2:?--memory needs a size in MiB}; shift 2 ;;
         --packed)  packed=1; shift ;;
         --busy)    busy=1; shift ;;
+        --ping-every) [[ $# -ge 2 ]] || die "--ping-every needs seconds"; ping_every=$2; shift 2 ;;
+        --ping-size) [[ $# -ge 2 ]] || die "--ping-size needs bytes"; ping_size=$2; shift 2 ;;
         --blkdebug) blkdebug=1; shift ;;
         --intremap) intremap=1; shift ;;
         --busy-io) busy_io=1; shift ;;
@@ -189,6 +197,8 @@ else
     esac
     append="console=ttyS0 quiet"
     (( busy )) && append+=" vqscope.net=busy"
+    [[ -n $ping_every ]] && append+=" vqscope.ping_every=$ping_every"
+    [[ -n $ping_size ]] && append+=" vqscope.ping_size=$ping_size"
     [[ $variant == iommu ]] && append+=" intel_iommu=on"
     (( busy_io )) && [[ $variant != vhost-user ]] && append+=" vqscope.io=busy"
     if [[ $variant == vhost-user ]]; then

@@ -102,23 +102,24 @@ struct attachment {
     const char *program;
     const char *function;
     int retprobe;
+    unsigned int group;
 };
 
 static const struct attachment attachments[] = {
-    {"queue_notify", "virtio_queue_notify", 0},
-    {"host_notifier_read", "virtio_queue_host_notifier_read", 0},
-    {"pop_entry", "virtqueue_pop", 0},
-    {"pop_return", "virtqueue_pop", 1},
-    {"fill", "virtqueue_fill", 0},
-    {"flush", "virtqueue_flush", 0},
-    {"notify_entry_plain", "virtio_notify", 0},
-    {"notify_return_plain", "virtio_notify", 1},
-    {"notify_entry_irqfd", "virtio_notify_irqfd", 0},
-    {"notify_return_irqfd", "virtio_notify_irqfd", 1},
-    {"raise_interrupt", "msix_notify", 0},
-    {"raise_interrupt", "msi_notify", 0},
-    {"raise_interrupt", "pci_set_irq", 0},
-    {"raise_by_write", NULL, 0}, /* the sys_enter raw tracepoint: a write(2) to the irqfd */
+    {"queue_notify", "virtio_queue_notify", 0, VQP_GROUP_KICK},
+    {"host_notifier_read", "virtio_queue_host_notifier_read", 0, VQP_GROUP_KICK},
+    {"pop_entry", "virtqueue_pop", 0, VQP_GROUP_POP},
+    {"pop_return", "virtqueue_pop", 1, VQP_GROUP_POP},
+    {"fill", "virtqueue_fill", 0, VQP_GROUP_COMPLETE},
+    {"flush", "virtqueue_flush", 0, VQP_GROUP_COMPLETE},
+    {"notify_entry_plain", "virtio_notify", 0, VQP_GROUP_INTERRUPT},
+    {"notify_return_plain", "virtio_notify", 1, VQP_GROUP_INTERRUPT},
+    {"notify_entry_irqfd", "virtio_notify_irqfd", 0, VQP_GROUP_INTERRUPT},
+    {"notify_return_irqfd", "virtio_notify_irqfd", 1, VQP_GROUP_INTERRUPT},
+    {"raise_interrupt", "msix_notify", 0, VQP_GROUP_INTERRUPT},
+    {"raise_interrupt", "msi_notify", 0, VQP_GROUP_INTERRUPT},
+    {"raise_interrupt", "pci_set_irq", 0, VQP_GROUP_INTERRUPT},
+    {"raise_by_write", NULL, 0, VQP_GROUP_INTERRUPT}, /* the sys_enter raw tracepoint: a write(2) to the irqfd */
 };
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -128,7 +129,7 @@ static int on_record(void *ctx, void *data, size_t size)
 }
 
 int vqp_open(struct vqp_probes **out, int pid, const char *binary, const struct vqp_element_layout *layout,
-             char *err, size_t errlen)
+             unsigned int groups, char *err, size_t errlen)
 {
     *out = NULL;
     last_libbpf_message[0] = 0;
@@ -163,6 +164,15 @@ int vqp_open(struct vqp_probes **out, int pid, const char *binary, const struct 
             return fail(err, errlen, -r, what);
         }
     }
+    /* Programs of groups not asked for are not even loaded. */
+    struct bpf_program *prog;
+    bpf_object__for_each_program(prog, p->obj) {
+        int wanted = 0;
+        for (size_t i = 0; i < sizeof(attachments) / sizeof(attachments[0]); i++)
+            if (strcmp(attachments[i].program, bpf_program__name(prog)) == 0 && (attachments[i].group & groups))
+                wanted = 1;
+        bpf_program__set_autoload(prog, wanted);
+    }
     if (bpf_object__load(p->obj) != 0) {
         int e = errno ? errno : EPERM;
         vqp_close(p);
@@ -170,6 +180,8 @@ int vqp_open(struct vqp_probes **out, int pid, const char *binary, const struct 
     }
     for (size_t i = 0; i < sizeof(attachments) / sizeof(attachments[0]); i++) {
         const struct attachment *a = &attachments[i];
+        if (!(a->group & groups))
+            continue;
         struct bpf_program *prog = bpf_object__find_program_by_name(p->obj, a->program);
         if (!prog) {
             vqp_close(p);

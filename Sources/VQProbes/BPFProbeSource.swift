@@ -9,15 +9,15 @@ public final class BPFProbeSource: ProbeEventSource {
     /// How many probes are attached (uprobes, and the raw tracepoint that sees the irqfd writes).
     public let attached: Int
 
-    /// Loads the probes on `pid` (its executable: `/proc/PID/exe`). Throws one line saying what
-    /// failed: the kernel refused the programs, a function is missing from QEMU's symbols...
-    public init(pid: Int32, layout: VirtQueueElementLayout = .qemu7) throws(ProbeSourceError) {
+    /// Loads the probes of `groups` on `pid` (its executable: `/proc/PID/exe`). Throws one line
+    /// saying what failed: the kernel refused the programs, a function is missing from QEMU's symbols...
+    public init(pid: Int32, layout: VirtQueueElementLayout = .qemu7, groups: ProbeGroups = .all) throws(ProbeSourceError) {
         var c = vqp_element_layout(index: layout.index, out_num: layout.outCount, in_num: layout.inCount,
                                    in_addr: layout.inAddresses, out_addr: layout.outAddresses,
                                    in_sg: layout.inVectors, out_sg: layout.outVectors)
         var out: OpaquePointer?
         var message = [CChar](repeating: 0, count: 512)
-        let status = vqp_open(&out, pid, "/proc/\(pid)/exe", &c, &message, message.count)
+        let status = vqp_open(&out, pid, "/proc/\(pid)/exe", &c, groups.rawValue, &message, message.count)
         guard status == 0, let out else {
             let text = message.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             throw ProbeSourceError(text.isEmpty ? "the eBPF probes could not be loaded (error \(-status))" : text)

@@ -20,6 +20,11 @@ struct CaptureCommand: ParsableCommand {
             completes it: time submitted and completed, type, sector, length, status, latency (as the \
             polls saw them); requests still in flight at the end get a line with "completed": null. \
             `-w -` writes to standard output (not a pcap to a terminal).
+            As root (--events auto, the default, or bpf), frames and requests are taken from QEMU's own \
+            events instead of polls (eBPF uprobes on virtqueue_pop, virtqueue_fill, virtqueue_flush and \
+            the kick functions): a tx frame when QEMU pops it, an rx frame when QEMU fills the guest's \
+            buffer, nothing missed between polls; a frame longer than the probes copy is written cut \
+            short with its original length. One line says which mode is in use, and why not bpf.
             Without QMP (--no-qmp) the rings a RAM scan finds are captured, named by the scan's guess \
             (virtio-net rx and tx, virtio-blk), with the features a current Linux driver negotiates \
             with QEMU assumed. Progress is shown on standard error when it is a terminal.
@@ -61,14 +66,17 @@ struct CaptureCommand: ParsableCommand {
             Failure.printError("\(devices.map(\.name).joined(separator: ", ")) of \(t.title) has no active queue to capture (is the driver loaded?)")
             throw ExitCode(Failure.unusable)
         }
-        // Block requests from QEMU's own events when the probes can be had; frames are polled (said
-        // once the output is open: bad input stays one line).
-        let framesPolled = "frames are taken from the rings"
-        if kind == .network, eventOptions.events == .bpf {
-            Failure.printError("--events bpf: \(framesPolled)")
+        // Requests and frames from QEMU's own events when the probes can be had (only those that
+        // see chains taken and completed), else polled; the mode in use is said in one line once
+        // the output is open (bad input stays one line).
+        let events: (session: ProbeSession?, mode: String)
+        switch eventOptions.open(t, queues: session.capturedQueues.map(\.queue), groups: .capture) {
+        case .success(let started): events = started
+        case .failure(let refusal):
+            Failure.printError(refusal.line)
             throw ExitCode(Failure.unusable)
         }
-        let probes = kind == .block ? try eventOptions.start(t, queues: session.capturedQueues.map(\.queue)) : nil
+        let probes = events.session
         let control = SessionControl.signals()
         // Where the rings are now, then what is in flight: only what comes after is captured.
         let start = control.wallNow()
@@ -79,7 +87,7 @@ struct CaptureCommand: ParsableCommand {
 
         // Only now, with the target known good, the output.
         let fd = try openOutput(kind: kind)
-        if kind == .network { Failure.printError("events: poll (\(framesPolled))") }
+        Failure.printError("events: " + events.mode)
         let out = Output(fd: fd)
         let names = devices.map { $0.id ?? $0.pciAddress ?? $0.name }
         if kind == .network {
@@ -95,7 +103,12 @@ struct CaptureCommand: ParsableCommand {
         Output.standardError.write("capturing \(kind == .network ? "frames" : "requests") of \(what) (\(t.title)) to \(write == "-" ? "standard output" : write); Ctrl-C stops\n")
 
         if let probes {
-            try captureBlocks(from: probes, devices: devices, queues: session.capturedQueues, out: out, control: control)
+            switch kind {
+            case .block: try captureBlocks(from: probes, devices: devices, queues: session.capturedQueues, out: out, control: control)
+            case .network:
+                try captureFrames(from: probes, devices: devices, assemblers: session.assemblers, queues: session.capturedQueues,
+                                  start: start, out: out, control: control)
+            }
             if fd != 1 { close(fd) }
             return
         }

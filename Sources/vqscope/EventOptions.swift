@@ -12,8 +12,8 @@ struct EventOptions: ParsableArguments {
     /// Starts the eBPF probes on `t` for `queues` when the mode and the target allow, after one
     /// stderr line naming the mode in use (and why not bpf, when not). `--events bpf` that cannot
     /// be had is one error line and a non-zero exit.
-    func start(_ t: Target, queues: [Virtqueue]) throws -> ProbeSession? {
-        switch open(t, queues: queues) {
+    func start(_ t: Target, queues: [Virtqueue], groups: ProbeGroups = .all) throws -> ProbeSession? {
+        switch open(t, queues: queues, groups: groups) {
         case .success(let started):
             Failure.printError("events: " + started.mode)
             return started.session
@@ -29,7 +29,7 @@ struct EventOptions: ParsableArguments {
     /// The eBPF probes on `t` for `queues` when the mode and the target allow, and the mode in use
     /// (`bpf (N eBPF probes on QEMU pid P)`, `poll`, `poll (why)`); a refusal for `--events bpf`
     /// that cannot be had. Prints nothing.
-    func open(_ t: Target, queues: [Virtqueue]) -> Result<(session: ProbeSession?, mode: String), Refusal> {
+    func open(_ t: Target, queues: [Virtqueue], groups: ProbeGroups = .all) -> Result<(session: ProbeSession?, mode: String), Refusal> {
         let forbidden = getenv(EventModeChoice.forbidVariable).map { String(cString: $0) }
             .flatMap { $0.isEmpty || $0 == "0" ? nil : "\(EventModeChoice.forbidVariable)=\($0)" }
         let live = t.process.map { $0.accelerator != .simulated && t.imagePath == nil && t.backend == nil } ?? false
@@ -39,7 +39,7 @@ struct EventOptions: ParsableArguments {
         var choice = EventModeChoice.decide(requested: events, facts: facts)
         if choice == .bpf, let pid = t.process?.pid {
             do throws(ProbeSourceError) {
-                let source = try BPFProbeSource(pid: pid)
+                let source = try BPFProbeSource(pid: pid, groups: groups)
                 let memory = ProcessMemory(pid: pid)
                 let rings = queues.map { q in
                     VirtQueueMap.Ring(descriptors: q.location.descriptors.rawValue, driverArea: q.location.driverArea.rawValue,

@@ -24,7 +24,15 @@ final class VirtQueueMapTests: XCTestCase {
             put(deviceOffset, device, 8)
             memory[p] = b
         }
-        func read(_ p: UInt64, _ n: Int) -> [UInt8]? { memory[p].map { Array($0.prefix(n)) } }
+        /// QEMU's memory as one flat space: zeros but for the structs (a later one over the end of
+        /// an earlier one it overlaps, as QEMU's VirtQueue array lays them out).
+        func read(_ p: UInt64, _ n: Int) -> [UInt8]? {
+            var out = [UInt8](repeating: 0, count: n)
+            for (k, b) in memory.sorted(by: { $0.key < $1.key }) where k < p + UInt64(n) && p < k + UInt64(b.count) {
+                for i in 0..<n where p + UInt64(i) >= k && p + UInt64(i) < k + UInt64(b.count) { out[i] = b[Int(p + UInt64(i) - k)] }
+            }
+            return out
+        }
     }
 
     func testPlacementsOnBytes() {
@@ -92,6 +100,32 @@ final class VirtQueueMapTests: XCTestCase {
         _ = try nm.ring(for: .virtQueue(0x2000))
         XCTAssertEqual(try nm.ring(for: .hostNotifier(0x1080)), 0)
         XCTAssertThrowsError(try nm.ring(for: .hostNotifier(0x2090)))
+    }
+
+    /// QEMU 7.2 keeps a device's VirtQueues in one array, 152 bytes apart, the host notifier 116
+    /// bytes in: the notifier of a queue not seen yet sits closer than the window read to the
+    /// VirtQueue before it. It is named by the VirtQueue it is in (read from memory), not the
+    /// nearest one seen; a notifier of a queue not listed is left unnamed, and derives nothing.
+    func testNotifierOfAQueueNotSeenYetIsNotPinnedOnTheOneBefore() throws {
+        let q = FakeQEMU()
+        let array: UInt64 = 0x5600_0000, stride: UInt64 = 152, notifier: UInt64 = 116
+        let ctrl = VirtQueueMap.Ring(descriptors: 0x3200000, driverArea: 0x3201000, deviceArea: 0x3201240, size: 64, queueNumber: 2)
+        q.virtQueue(at: array, ring: Self.rx, device: 0x0e70)
+        q.virtQueue(at: array + stride, ring: Self.tx, device: 0x0e70)
+        q.virtQueue(at: array + 2 * stride, ring: ctrl, device: 0x0e70)
+        let map = VirtQueueMap(rings: [Self.rx, Self.tx], read: q.read)
+        XCTAssertEqual(try map.ring(for: .virtQueue(array)), 0, "rx seen (a fill)")
+        // First: a kick of the control queue, which the map does not list: not named, nothing derived.
+        XCTAssertNil(try map.ring(for: .hostNotifier(array + 2 * stride + notifier)))
+        XCTAssertNil(map.notifierOffset)
+        // tx kicked before anything else of it was seen: 268 bytes past rx, 116 into tx.
+        XCTAssertEqual(try map.ring(for: .hostNotifier(array + stride + notifier)), 1)
+        XCTAssertEqual(map.notifierOffset, Int(notifier))
+        XCTAssertEqual(try map.ring(for: .hostNotifier(array + notifier)), 0)
+        // With the offset known, a queue not listed is still unnamed, not an error.
+        XCTAssertNil(try map.ring(for: .hostNotifier(array + 2 * stride + notifier)))
+        XCTAssertTrue(VirtQueueMap.looksLikeVRing(q.memory[array]!, ringOffset: 16))
+        XCTAssertFalse(VirtQueueMap.looksLikeVRing(q.memory[array]!, ringOffset: 24))
     }
 
     func testEventModeChoice() {

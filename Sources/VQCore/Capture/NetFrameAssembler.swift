@@ -80,21 +80,10 @@ public struct NetFrameAssembler: Sendable {
         for output in outputs {
             switch output {
             case .available(let b) where transmit:
-                guard let bytes = b.driverBytes else {
-                    if let why = b.missed { miss(why.rawValue, sent: true) }
-                    continue
+                if let frame = sent(b.driverBytes, chainBytes: Int(min(b.chain.readableBytes, UInt64(Int.max))), lengthUnknown: b.lengthUnknown,
+                                    missed: b.missed?.rawValue, queueIndex: queueIndex, id: UInt32(b.id), time: b.time) {
+                    frames.append(frame)
                 }
-                guard let header = VirtioNetHeader(bytes, format: format), bytes.count > format.size else { miss("malformed", sent: true); continue }
-                var frame = Array(bytes[format.size...])
-                var whole = Int(min(b.chain.readableBytes, UInt64(Int.max))) - format.size
-                if b.lengthUnknown {
-                    // The ring lost the length: the frame's own headers give it.
-                    guard let length = Self.wireLength(frame) else { miss("malformed", sent: true); continue }
-                    whole = length
-                    frame = Array(frame.prefix(length))
-                }
-                frames.append(CapturedFrame(direction: .outbound, queueIndex: queueIndex, bufferID: UInt32(b.id), time: b.time,
-                                            header: header, bytes: Array(frame.prefix(snapLength)), length: whole))
             case .used(let c) where !transmit:
                 if let frame = receive(c, queueIndex: queueIndex) { frames.append(frame) }
             case .lapped(let ring, let count):
@@ -142,13 +131,50 @@ public struct NetFrameAssembler: Sendable {
         }
     }
 
-    private mutating func receive(_ c: QueueTap.Completion, queueIndex: Int) -> CapturedFrame? {
+    /// A tx frame from the device-readable bytes of a chain (the virtio-net header first), as read
+    /// of a chain of `chainBytes` readable bytes (nil: not known, the frame's own headers give it);
+    /// fewer bytes than that make a frame cut short, its whole length kept. nil, counted missed
+    /// (why: `missed`, else `malformed`), when there are no bytes or too few for a header.
+    /// The polling path and the probes' (``ProbeFrameTracer``) both come here.
+    public mutating func sent(_ bytes: [UInt8]?, chainBytes: Int?, lengthUnknown: Bool = false, missed: String? = nil,
+                              queueIndex: Int, id: UInt32, time: Double) -> CapturedFrame? {
+        guard let bytes else {
+            if let missed { miss(missed, sent: true) }
+            return nil
+        }
+        guard let header = VirtioNetHeader(bytes, format: format), bytes.count > format.size else { miss("malformed", sent: true); return nil }
+        var frame = Array(bytes[format.size...])
+        var whole: Int
+        if lengthUnknown || chainBytes == nil {
+            // The length is lost: the frame's own headers give it.
+            guard let length = Self.wireLength(frame) else { miss("malformed", sent: true); return nil }
+            whole = length
+            if lengthUnknown { frame = Array(frame.prefix(length)) }
+        } else {
+            whole = chainBytes! - format.size
+        }
+        whole = max(whole, frame.count)
+        return CapturedFrame(direction: .outbound, queueIndex: queueIndex, bufferID: id, time: time,
+                             header: header, bytes: Array(frame.prefix(snapLength)), length: whole)
+    }
+
+    /// A received frame (or, with MRG_RXBUF, a buffer of one) from the bytes the device wrote,
+    /// `length` of them by the device's count (the bytes may be fewer: the frame is then cut short
+    /// and a merged frame's later buffers are counted, not joined, so no byte is invented). nil
+    /// while a merged frame waits for its later buffers, or when missed (`missed` says why).
+    public mutating func received(_ bytes: [UInt8]?, length: UInt32, missed: String? = nil, queueIndex: Int, id: UInt32, time: Double) -> CapturedFrame? {
+        receive(QueueTap.Completion(buffer: nil, index: 0, wrap: nil, id: id, length: length, time: time, deviceBytes: bytes,
+                                    missed: missed.flatMap(QueueTap.MissReason.init(rawValue:))), queueIndex: queueIndex, reason: missed)
+    }
+
+    private mutating func receive(_ c: QueueTap.Completion, queueIndex: Int, reason: String? = nil) -> CapturedFrame? {
         // A later buffer of a merged frame.
         if var p = partial[queueIndex] {
             p.remaining -= 1
             if let bytes = c.deviceBytes, !p.broken {
+                // Joined only onto a frame whole so far: after a cut no byte would sit where it belongs.
                 let room = snapLength - p.frame.bytes.count
-                if room > 0 { p.frame.bytes += bytes.prefix(room) }
+                if room > 0, p.frame.bytes.count == p.frame.length { p.frame.bytes += bytes.prefix(min(room, Int(c.length))) }
                 p.frame.length += Int(c.length)
             } else {
                 p.broken = true
@@ -158,13 +184,13 @@ public struct NetFrameAssembler: Sendable {
             if p.broken { miss("merge", sent: false); return nil }
             return p.frame
         }
-        guard let bytes = c.deviceBytes else { miss(c.missed?.rawValue ?? "unreadable", sent: false); return nil }
+        guard let bytes = c.deviceBytes else { miss(c.missed?.rawValue ?? reason ?? "unreadable", sent: false); return nil }
         guard let header = VirtioNetHeader(bytes, format: format), Int(c.length) > format.size else {
             miss("malformed", sent: false)
             return nil
         }
         let frame = CapturedFrame(direction: .inbound, queueIndex: queueIndex, bufferID: c.id, time: c.time, header: header,
-                                  bytes: Array(bytes[format.size...].prefix(snapLength)), length: Int(c.length) - format.size)
+                                  bytes: Array(bytes[format.size...].prefix(min(snapLength, Int(c.length) - format.size))), length: Int(c.length) - format.size)
         let buffers = Int(header.numBuffers)
         guard buffers > 1 else { return frame }
         partial[queueIndex] = Partial(frame: frame, remaining: buffers - 1, broken: false)

@@ -126,27 +126,51 @@ public final class VirtQueueMap {
 
     private func ring(notifier p: UInt64) throws(VirtQueueMapError) -> Int? {
         if let known = byNotifier[p] { return known }
-        // Offset known: the VirtQueue that holds it is the one at p minus it, named by its rings.
-        if let notifierOffset, p >= UInt64(notifierOffset) {
+        // Offset known: the VirtQueue that holds it is the one at p minus it, named by its rings
+        // (nil: a queue this map does not list).
+        if let notifierOffset {
+            guard p >= UInt64(notifierOffset) else { return nil }
             let base = p - UInt64(notifierOffset)
-            if let r = try ring(virtQueue: base) {
-                byNotifier[p] = r
-                return r
+            guard let b = bytes(of: base) else { return nil }
+            guard let ringOffset, Self.looksLikeVRing(b, ringOffset: ringOffset) else {
+                throw VirtQueueMapError("a host notifier at \(Hex.string(p)) has no VirtQueue +\(notifierOffset) below it, where other notifiers sit: not a VirtQueue vqscope knows")
             }
+            let r = try ring(virtQueue: base)
+            byNotifier[p] = .some(r)
+            return r
         }
-        // The identified VirtQueue that holds p, nearest below it.
-        guard let (base, r) = byPointer.compactMap({ k, v in v.map { (k, $0) } })
-            .filter({ $0.0 < p && p - $0.0 < UInt64(Self.structWindow) }).max(by: { $0.0 < $1.0 }) else { return nil }
-        let offset = Int(p - base)
-        if let notifierOffset, notifierOffset != offset {
-            throw VirtQueueMapError("a host notifier at \(Hex.string(p)) sits +\(offset) into the VirtQueue at \(Hex.string(base)), others at +\(notifierOffset): not a VirtQueue vqscope knows")
+        // Not derived yet: the VirtQueue holding p is the nearest VRing below it in QEMU's memory
+        // (VirtQueues of a device sit in one array, a struct apart, closer than the window read):
+        // read there, not taken from the VirtQueues seen so far, whose nearest may be the one
+        // before the holder. Derived only from a holder this map names.
+        guard let ringOffset else { return nil }
+        for offset in stride(from: ringOffset + 24, to: Self.structWindow, by: 4) where UInt64(offset) <= p {
+            let base = p - UInt64(offset)
+            guard base % 8 == 0, let window = read(base, ringOffset + 24), window.count == ringOffset + 24,
+                  Self.looksLikeVRing(window, ringOffset: ringOffset) else { continue }
+            let r = try ring(virtQueue: base)
+            // The nearest VRing is a queue not listed: the notifier is not named, nothing derived.
+            byNotifier[p] = .some(r)
+            if r != nil { notifierOffset = offset }
+            return r
         }
-        if let ringOffset, offset < ringOffset + 24 {
-            throw VirtQueueMapError("a host notifier at \(Hex.string(p)) would sit inside the VirtQueue's ring addresses: not a VirtQueue vqscope knows")
+        return nil
+    }
+
+    /// Whether `bytes` (a VirtQueue) hold a VRing at `ringOffset`: a ring size (a power of two, at
+    /// most 32768) in the 16 bytes before three ring addresses, none zero, each as aligned as the
+    /// spec asks (desc 16, avail 2, used 4), all three within 1 TiB of each other (guest addresses;
+    /// QEMU's heap pointers after them are far from any). Pure: unit-tested.
+    public static func looksLikeVRing(_ bytes: [UInt8], ringOffset: Int) -> Bool {
+        guard ringOffset >= 16, bytes.count >= ringOffset + 24 else { return false }
+        let desc = u64(bytes, ringOffset), avail = u64(bytes, ringOffset + 8), used = u64(bytes, ringOffset + 16)
+        guard desc != 0, avail != 0, used != 0, desc % 16 == 0, avail % 2 == 0, used % 4 == 0 else { return false }
+        func near(_ a: UInt64, _ b: UInt64) -> Bool { (a > b ? a - b : b - a) < 1 << 40 }
+        guard near(desc, avail), near(desc, used), near(avail, used) else { return false }
+        return stride(from: ringOffset - 16, to: ringOffset, by: 4).contains { o in
+            let n = u32(bytes, o)
+            return n != 0 && n <= 32768 && n & (n - 1) == 0
         }
-        notifierOffset = offset
-        byNotifier[p] = r
-        return r
     }
 
     static func u64(_ b: [UInt8], _ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(b[o + $1]) << (8 * $1) } }
