@@ -10,33 +10,18 @@ extension CaptureCommand {
                        control: SessionControl) throws {
         var tracer = ProbeBlockTracer()
         let wanted = Set(queues.indices)
-        let begun = MonotonicClock.now()
-        let progress = ProgressLine()
         var captured = 0
-        var failure: String?
-        // A probe's ns timestamp (CLOCK_MONOTONIC) as wall-clock seconds.
-        let offset = control.wallNow() - MonotonicClock.now()
-        func wall(_ ns: UInt64) -> Double { Double(ns) / 1e9 + offset }
-        loop: while true {
-            let stopping = control.shouldStop() || seconds.map { MonotonicClock.now() - begun >= $0 } ?? false
-            let named: [ProbeSession.Named]
-            do throws(ProbeSourceError) { named = try session.poll(timeoutMilliseconds: stopping ? 0 : 50) } catch {
-                failure = "\(error)"
-                break loop
-            }
+        let failure = pollProbes(session, control: control, out: out, status: { "\(captured) requests" }) { named, wall in
             for r in tracer.requests(from: named, queues: wanted, wall: wall) {
                 let q = queues[r.queueIndex]
                 var shown = r
                 shown.queueIndex = q.queue.index
                 out.write(Self.json(shown, device: devices[q.device], queue: q.queue).text + "\n")
                 captured += 1
-                if let count, captured >= count { break loop }
+                if let count, captured >= count { return false }
             }
-            out.flush()
-            if stopping { break }
-            progress.update("\(captured) requests, \(session.source.dropped) lost, \(String(format1: MonotonicClock.now() - begun)) s")
+            return true
         }
-        progress.finish()
         var pending = 0
         if failure == nil, count.map({ captured < $0 }) ?? true {
             for r in tracer.pending(queueIndex: { queues[$0].queue.index }) {
@@ -68,20 +53,10 @@ extension CaptureCommand {
             ProbeFrameTracer(assembler: assemblers[d],
                              queues: Dictionary(uniqueKeysWithValues: queues.enumerated().filter { $0.element.device == d }.map { ($0.offset, $0.element.queue.index) }))
         }
-        let begun = MonotonicClock.now()
-        let progress = ProgressLine()
         var captured = 0, received = 0, sent = 0
         var perDevice = [Int](repeating: 0, count: devices.count)
-        var failure: String?
-        let offset = control.wallNow() - MonotonicClock.now()
-        func wall(_ ns: UInt64) -> Double { Double(ns) / 1e9 + offset }
-        loop: while true {
-            let stopping = control.shouldStop() || seconds.map { MonotonicClock.now() - begun >= $0 } ?? false
-            let named: [ProbeSession.Named]
-            do throws(ProbeSourceError) { named = try session.poll(timeoutMilliseconds: stopping ? 0 : 50) } catch {
-                failure = "\(error)"
-                break loop
-            }
+        let failure = pollProbes(session, control: control, out: out,
+                                 status: { "\(captured) frames (rx \(received), tx \(sent))" }) { named, wall in
             for d in tracers.indices {
                 for frame in tracers[d].frames(from: named, wall: wall) {
                     out.write(block: Pcapng.enhancedPacket(interface: UInt32(d), microseconds: UInt64(max(frame.time, 0) * 1e6),
@@ -90,14 +65,11 @@ extension CaptureCommand {
                     perDevice[d] += 1
                     if frame.direction == .inbound { received += 1 } else { sent += 1 }
                     captured += 1
-                    if let count, captured >= count { break loop }
+                    if let count, captured >= count { return false }
                 }
             }
-            out.flush()
-            if stopping { break }
-            progress.update("\(captured) frames (rx \(received), tx \(sent)), \(session.source.dropped) lost, \(String(format1: MonotonicClock.now() - begun)) s")
+            return true
         }
-        progress.finish()
         let end = control.wallNow()
         let lost = session.source.dropped
         for d in tracers.indices {
@@ -119,6 +91,32 @@ extension CaptureCommand {
         if let failure {
             Failure.printError("events: \(failure)")
             throw ExitCode(Failure.partial)
+        }
+    }
+}
+
+extension CaptureCommand {
+    /// The one loop of a capture from QEMU's events: polls `session` until the user stops, the
+    /// `--seconds` are up or `take` returns false (the `--count` reached), handing `take` each poll's
+    /// events and a probe's ns timestamp (CLOCK_MONOTONIC) as wall-clock seconds; flushes `out` after
+    /// each poll and keeps a progress line of `status()`. Returns why the probes failed, if they did.
+    func pollProbes(_ session: ProbeSession, control: SessionControl, out: Output, status: () -> String,
+                    take: ([ProbeSession.Named], (UInt64) -> Double) -> Bool) -> String? {
+        let begun = MonotonicClock.now()
+        let progress = ProgressLine()
+        defer { progress.finish() }
+        let offset = control.wallNow() - MonotonicClock.now()
+        let wall = { (ns: UInt64) in Double(ns) / 1e9 + offset }
+        while true {
+            let stopping = control.shouldStop() || seconds.map { MonotonicClock.now() - begun >= $0 } ?? false
+            let named: [ProbeSession.Named]
+            do throws(ProbeSourceError) { named = try session.poll(timeoutMilliseconds: stopping ? 0 : 50) } catch {
+                return "\(error)"
+            }
+            let more = take(named, wall)
+            out.flush()
+            if stopping || !more { return nil }
+            progress.update("\(status()), \(session.source.dropped) lost, \(String(format1: MonotonicClock.now() - begun)) s")
         }
     }
 }
