@@ -159,8 +159,10 @@ if [ "$(id -u)" = 0 ]; then
     python3 "$root/Samples/bench/probe-capture.py" --seconds 20 "$bin/vqscope" "$qemu_pid" "$work/bench.sock" || true
     stop_guest
     # Frames from QEMU's events beside polling and QEMU's own filter-dump of the netdev, at the
-    # bench's busy load (a ping every 20 ms) and at a heavier one (every 2 ms, 1400-byte payloads).
-    for load in "busy:--busy" "heavy:--busy --ping-every 0.002 --ping-size 1400"; do
+    # bench's busy load (a ping every 20 ms), at a heavier one (every 2 ms, 1400-byte payloads) and at
+    # more than ten times the busy one (every 1 ms, 1000-byte payloads).
+    for load in "busy:--busy" "heavy:--busy --ping-every 0.002 --ping-size 1400" \
+                "tenx:--busy --ping-every 0.001 --ping-size 1000"; do
         rm -f "$work/dump.pcap"
         # shellcheck disable=SC2086  # the load's flags split on purpose
         boot_guest --variant basic ${load#*:} --name "vqscope-benchmark-frames-${load%%:*}" \
