@@ -74,9 +74,31 @@ public struct RingEventPayloads {
         var kept: [UInt32: DevicePayload] = [:]
         /// Receive queues: the chains of buffers in flight, read while in flight.
         var chains: [UInt32: Chain] = [:]
+        /// The role the queue was last decoded with, and whether it receives (``QueueRole/Flow/receive``).
+        var role: (role: PayloadRole, receives: Bool)?
+        /// Where the ring stood when the queue was last decoded (split: the event indexes; packed:
+        /// the positions), and whether chains in flight were left to read then. A poll without
+        /// events that finds the ring there and nothing left to read changes nothing, and is skipped.
+        var decodedAt: Position?
+        var capturesLeft = false
 
         mutating func forget(_ id: UInt32) { kept[id] = nil; chains[id] = nil }
         mutating func reset() { heads.reset(.unknown); kept = [:]; chains = [:] }
+    }
+
+    /// Where a ring stands after a poll, as the payloads' bookkeeping reads it.
+    struct Position: Equatable, Sendable {
+        var available: UInt16?, used: UInt16?
+        var driver: PackedRing.Position?, deviceUsed: PackedRing.Position?
+
+        init(queue q: Int, watcher: RingWatcher) {
+            let indexes = watcher.eventIndexes(of: q)
+            available = indexes.available
+            used = indexes.used
+            let positions = watcher.packedPositions(of: q)
+            driver = positions?.driver
+            deviceUsed = positions?.deviceUsed
+        }
     }
 
     private var queues: [Int: QueueState] = [:]
@@ -94,7 +116,15 @@ public struct RingEventPayloads {
         for q in watcher.queues.indices where q < roles.count {
             guard let role = roles[q] else { continue }
             var state = queues[q] ?? QueueState()
-            decode((byQueue[q] ?? []).map { (i: $0, event: events[$0]) }, queue: q, role: role, watcher: watcher, state: &state, into: &payloads)
+            let position = Position(queue: q, watcher: watcher)
+            let queueEvents = byQueue[q] ?? []
+            // Nothing happened on a ring whose state was already followed to here.
+            if queueEvents.isEmpty && !state.capturesLeft && state.decodedAt == position && state.role?.role == role { continue }
+            if state.role?.role != role {
+                state.role = (role, QueueRole(deviceName: role.device, index: role.queueIndex, queueCount: role.queueCount).flow == .receive)
+            }
+            decode(queueEvents.map { (i: $0, event: events[$0]) }, queue: q, role: role, watcher: watcher, state: &state, into: &payloads)
+            state.decodedAt = position
             if state.kept.count > Self.maxRemembered || state.chains.count > Self.maxRemembered || state.heads.known.count > Self.maxRemembered {
                 state.reset()
             }
@@ -107,8 +137,8 @@ public struct RingEventPayloads {
                         state: inout QueueState, into payloads: inout [DevicePayload?]) {
         let memory = watcher.memories[q]
         let location = watcher.queues[q]
-        let receiveQueue = QueueRole(deviceName: role.device, index: role.queueIndex, queueCount: role.queueCount).flow == .receive
-        let snapshot = location.layout == .packed ? watcher.packedRings[q] : nil
+        let receiveQueue = state.role?.receives ?? false
+        let snapshot = location.layout == .packed ? watcher.packedRing(q) : nil
 
         // Per-head pairing: each head's avail and used events, in ring order.
         var availOf: [UInt32: [Int]] = [:], usedOf: [UInt32: [Int]] = [:]
@@ -204,6 +234,7 @@ public struct RingEventPayloads {
 
         // Receive queues: chains of heads in flight not yet read (a split ring's buffers posted before the watch).
         var captures: [(id: UInt32, chain: Chain)] = []
+        state.capturesLeft = false
         if receiveQueue && location.layout == .split {
             let size = UInt32(location.size)
             let candidates: [UInt32] = state.heads.rest == .inFlight
@@ -211,6 +242,7 @@ public struct RingEventPayloads {
                 : state.heads.known.compactMap { $0.value == .inFlight && $0.key < size ? $0.key : nil }
             let freshIDs = Set(fresh.map(\.id))
             let missing = candidates.filter { state.chains[$0] == nil && !freshIDs.contains($0) }
+            state.capturesLeft = !missing.isEmpty
             if !missing.isEmpty, let table = splitTable() {
                 for id in missing.sorted() {
                     let chain = Chain.split(head: UInt16(id), table: table, memory: memory)
@@ -229,6 +261,10 @@ public struct RingEventPayloads {
                 if receiveQueue { state.chains[f.id] = f.chain }
             }
             for c in captures where state.heads.state(c.id) == .inFlight && !usedSince.contains(c.id) { state.chains[c.id] = c.chain }
+        }
+        // A receive buffer in flight whose chain was not kept is read on the next poll.
+        if receiveQueue && location.layout == .split && fresh.contains(where: { state.heads.state($0.id) == .inFlight && state.chains[$0.id] == nil }) {
+            state.capturesLeft = true
         }
         if driverStill {
             for r in received { payloads[r.i] = r.payload }
@@ -250,7 +286,8 @@ public struct RingEventPayloads {
         let location = watcher.queues[q]
         switch location.layout {
         case .split:
-            guard let a = watcher.eventIndexes[q].available, let u = watcher.eventIndexes[q].used else { return }
+            let indexes = watcher.eventIndexes(of: q)
+            guard let a = indexes.available, let u = indexes.used else { return }
             let inFlight = Int(a &- u)
             if inFlight > Int(location.size) { heads.reset(.unknown) }
             else if inFlight == 0 { heads.reset(.free) }
@@ -260,7 +297,7 @@ public struct RingEventPayloads {
                 heads.rest = .free
             }
         case .packed:
-            guard let positions = watcher.packedPositions[q] else { return }
+            guard let positions = watcher.packedPositions(of: q) else { return }
             if positions.driver == positions.deviceUsed { heads.reset(.free) }
         }
     }
@@ -275,7 +312,7 @@ public struct RingEventPayloads {
         let location = watcher.queues[q]
         switch location.layout {
         case .split:
-            let then = watcher.eventIndexes[q]
+            let then = watcher.eventIndexes(of: q)
             guard let availAt = location.driverArea.advanced(by: 2), let usedAt = location.deviceArea.advanced(by: 2),
                   let thenUsed = then.used,
                   let avail = try? memory.load(UInt16.self, at: availAt), let used = try? memory.load(UInt16.self, at: usedAt) else { return (false, nil) }
@@ -298,7 +335,7 @@ public struct RingEventPayloads {
             }
             return (driver, ids)
         case .packed:
-            guard let ring = watcher.packedRings[q],
+            guard let ring = watcher.packedRing(q),
                   let raw = try? memory.bytes(at: location.descriptors, count: ring.count * Self.descriptorSize) else { return (false, nil) }
             let now = Descriptor.decode(raw, layout: .packed)
             guard now.count == ring.count else { return (false, nil) }

@@ -85,7 +85,12 @@ public final class RingWatcher {
     /// reader of the chains checks the ring against them afterwards: a `used.idx` still there means
     /// no chain in flight at the end of the poll has been completed since. `nil` fields before the
     /// first poll and for packed rings.
-    public var eventIndexes: [RingIndexes] { followed.map { RingIndexes(available: $0.lastAvail, used: $0.lastUsed) } }
+    public var eventIndexes: [RingIndexes] { followed.indices.map(eventIndexes(of:)) }
+
+    /// Queue `queue`'s ``eventIndexes``.
+    public func eventIndexes(of queue: Int) -> RingIndexes {
+        RingIndexes(available: followed[queue].lastAvail, used: followed[queue].lastUsed)
+    }
 
     /// Packed rings: the descriptor ring as the last poll read it (the events of that poll were
     /// derived from it); `nil` for split rings and before the first poll.
@@ -138,10 +143,13 @@ public final class RingWatcher {
     /// Packed rings: the driver's and the device's next positions as the watcher follows them
     /// (`nil` for split rings and before a packed ring's first successful poll).
     public var packedPositions: [(driver: PackedRing.Position, deviceUsed: PackedRing.Position)?] {
-        followed.map { q in
-            guard let f = q.follower, let driver = f.driverPosition, let used = f.deviceUsedPosition else { return nil }
-            return (driver, used)
-        }
+        followed.indices.map(packedPositions(of:))
+    }
+
+    /// Queue `queue`'s ``packedPositions``.
+    public func packedPositions(of queue: Int) -> (driver: PackedRing.Position, deviceUsed: PackedRing.Position)? {
+        guard let f = followed[queue].follower, let driver = f.driverPosition, let used = f.deviceUsedPosition else { return nil }
+        return (driver, used)
     }
 
     /// Reads the indexes of every split queue in one batch: (avail.idx, used.idx) per queue; packed

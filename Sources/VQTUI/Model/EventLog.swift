@@ -11,7 +11,7 @@ struct LogEntry: Hashable, Sendable {
         case health(StallDetector.Change)
         /// QEMU itself did it (the eBPF probes): a kick, pop, fill, flush, interrupt or suppressed
         /// interrupt, with what it carries for people (`head 3 len 4097`).
-        case qemu(ProbeEvent.Kind, detail: String)
+        case qemu(ProbeEvent.Kind, detail: QEMUEventDetail)
     }
 
     /// Counts up from 0 over the inspector's life; a frozen display shows entries below a limit.
@@ -25,8 +25,26 @@ struct LogEntry: Hashable, Sendable {
     var index: UInt16
     /// Packed rings: the wrap counter of the slot's lap.
     var wrap: Bool?
-    /// What the event's chain carried (its payload's summary), when the source could tell.
-    var payload: String?
+    /// What the event's chain carried, when the source could tell (the log shows its summary).
+    var payload: DevicePayload?
+}
+
+/// What a QEMU event carries for people (`head 3 len 4097`), put into words only when the log shows
+/// it: a busy guest's probes report thousands of events a second, and most scroll out unseen.
+struct QEMUEventDetail: Hashable, Sendable, CustomStringConvertible {
+    /// The event without its buffers' bytes, which the line does not show.
+    let event: ProbeEvent
+
+    init(_ event: ProbeEvent) {
+        var event = event
+        event.segments = []
+        self.event = event
+    }
+
+    /// ``ProbeEventFormat/text(_:)`` without the event's kind, which the line shows in a column.
+    var description: String {
+        String(ProbeEventFormat.text(event).drop { $0 != " " }.drop { $0 == " " })
+    }
 }
 
 /// The most recent ring events, oldest first, bounded so that a busy guest costs fixed memory.
@@ -40,8 +58,8 @@ struct EventLog: Sendable {
 
     init(capacity: Int = 5000) { self.capacity = max(1, capacity) }
 
-    /// Appends an event seen at `time`, with its chain's payload summary when known.
-    mutating func append(_ event: RingEvent, payload: String? = nil, at time: Double) {
+    /// Appends an event seen at `time`, with its chain's payload when known.
+    mutating func append(_ event: RingEvent, payload: DevicePayload? = nil, at time: Double) {
         add(LogEntry(sequence: nextSequence, time: time, queue: event.queue, kind: .ring(event.kind), index: event.index,
                      wrap: event.wrap, payload: payload))
     }
@@ -55,9 +73,7 @@ struct EventLog: Sendable {
     /// Appends an event QEMU reported (the eBPF probes) for queue `queue`, seen at `time`.
     mutating func append(_ event: ProbeEvent, queue: Int, at time: Double) {
         qemuRates.record(event.kind, queue: queue, at: time)
-        var detail = ProbeEventFormat.text(event)
-        detail = String(detail.drop { $0 != " " }.drop { $0 == " " })
-        add(LogEntry(sequence: nextSequence, time: time, queue: queue, kind: .qemu(event.kind, detail: detail), index: 0, wrap: nil))
+        add(LogEntry(sequence: nextSequence, time: time, queue: queue, kind: .qemu(event.kind, detail: QEMUEventDetail(event)), index: 0, wrap: nil))
     }
 
     /// Brings the rates to `time` (a second with no event shows none).

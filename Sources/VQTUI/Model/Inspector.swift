@@ -84,9 +84,11 @@ public final class Inspector {
 
     /// Polls as often as the busiest ring needs and no more often: when a poll found a queue moved
     /// by more than an eighth of its ring, poll twice as often; when every queue moved by less than
-    /// a sixty-fourth, a quarter less often. A ring then laps between two polls only if it speeds up
-    /// more than eightfold within one poll interval, and an idle guest costs a few polls a second
-    /// fewer wake-ups than a fixed rate.
+    /// a sixteenth, a quarter less often (so a slower interval still sees each ring move by less
+    /// than an eighth: `1.25 / 16`). A ring then laps between two polls only if it speeds up more
+    /// than eightfold within one poll interval. One entry of a small ring (virtio-rng's 8) is
+    /// already an eighth of it: such a ring holds the interval while it moves by one entry a poll,
+    /// and lets it grow again after each poll in which it did not move.
     func adaptPollInterval(to events: [RingEvent]) {
         lappedEntries += events.reduce(0) { total, event in
             if case .lapped(_, let missed) = event.kind { return total + missed }
@@ -106,7 +108,7 @@ public final class Inspector {
         }
         if busiest > 1.0 / 8 {
             currentPollInterval = max(Self.fastestPollInterval, currentPollInterval / 2)
-        } else if busiest < 1.0 / 64 {
+        } else if busiest < 1.0 / 16 {
             currentPollInterval = min(Self.slowestPollInterval, currentPollInterval * 1.25)
         }
     }
@@ -180,7 +182,7 @@ public final class Inspector {
             log.append(named.event, queue: q, at: t)
         }
         for (k, event) in result.events.enumerated() {
-            log.append(event, payload: k < result.payloads.count ? result.payloads[k]?.summary : nil, at: t)
+            log.append(event, payload: k < result.payloads.count ? result.payloads[k] : nil, at: t)
             if activity.indices.contains(event.queue) { activity[event.queue].record(event.kind, at: t) }
             if health.indices.contains(event.queue) { health[event.queue].record(event.kind, at: t) }
         }

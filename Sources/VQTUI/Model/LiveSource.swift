@@ -83,6 +83,8 @@ public final class LiveSource: InspectorSource {
         }
         watcher = try RingWatcher(memories: memories.isEmpty ? [target.memory] : memories, queues: watched.map { queues[$0].queue.location },
                                   deviceStates: watched.map { queues[$0].queue.deviceState })
+        // The new watcher's queues start unknown to the payloads' bookkeeping too.
+        payloads = RingEventPayloads()
         _ = try? watcher?.poll()
         if let probeStarter {
             probes = nil  // the old session's probes are detached first

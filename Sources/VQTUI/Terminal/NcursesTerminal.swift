@@ -38,6 +38,12 @@ public final class NcursesTerminal {
             hasColors = true
             definePairs()
         }
+        // A screen that `newterm` made and that never went through `endwin` counts as not yet
+        // initialised to ncurses, which then writes its output at every cursor movement (15 to 33
+        // `write`s a frame); leaving and resuming once, before anything is drawn, makes a frame one
+        // write.
+        endwin()
+        doupdate()
     }
 
     deinit { restore() }

@@ -65,13 +65,13 @@ enum EventLogView {
             case .qemu(let kind, let detail):
                 let style: CellStyle = kind == .kick || kind == .interrupt ? CellStyle(.good, bold: true) : kind == .suppressed ? .warning : .accent
                 line.append(TextFormat.pad(kind.rawValue, 11), style)
-                line.append(detail, .dim)
+                line.append(detail.description, .dim)
             case .ring(.lapped(let ring, let missed)):
                 let at = packed ? "at slot \(e.index)" : "at #\(e.index)"
                 line.append("LAPPED \(ring) ring \(at): \(missed) entr\(missed == 1 ? "y" : "ies") missed", CellStyle(.warning, bold: true))
                 values.append(UInt64(missed))
             }
-            if let payload = e.payload { line.append("  " + payload, .accent) }
+            if let payload = e.payload { line.append("  " + payload.summary, .accent) }
             return ViewRow(line, values: values, follow: follow)
         }, defaultSelection: max(0, entries.count - 1), emptyText: "no events yet")
     }
