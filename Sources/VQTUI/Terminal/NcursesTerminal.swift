@@ -12,7 +12,8 @@ public struct TerminalError: Error, CustomStringConvertible {
 public final class NcursesTerminal {
     private var previous: ScreenGrid?
     private var open = false
-    private var pairs: [CellStyle.Role: Int16] = [:]
+    /// Each role's color pair, by the role's raw value (0: none).
+    private var pairs = [Int16](repeating: 0, count: CellStyle.Role.allCases.count)
     private var hasColors = false
 
     /// Takes over the terminal. Refuses when standard input or output is not a terminal.
@@ -63,7 +64,7 @@ public final class NcursesTerminal {
         for (n, entry) in table.enumerated() {
             let pair = Int16(n + 1)
             init_pair(pair, entry.1, entry.2)
-            pairs[entry.0] = pair
+            pairs[Int(entry.0.rawValue)] = pair
         }
     }
 
@@ -74,7 +75,7 @@ public final class NcursesTerminal {
         if style.underline { attrs |= cvq_a_underline() }
         if hasColors {
             if style.role == .dim { attrs |= cvq_a_dim() }
-            return (attrs, pairs[style.role] ?? 0)
+            return (attrs, pairs[Int(style.role.rawValue)])
         }
         switch style.role {
         case .selected, .header: attrs |= cvq_a_reverse()
@@ -98,13 +99,18 @@ public final class NcursesTerminal {
         }
         let full = previous.map { $0.width != grid.width || $0.height != grid.height } ?? true
         if full { wclear(cvq_stdscr()) }
+        // Neighbouring cells mostly share a style: its attributes are worked out once a run.
+        var last: (style: CellStyle, attrs: attr_t, pair: Int16)?
         for y in 0..<grid.height {
             for x in 0..<grid.width {
                 let cell = grid[x, y]
                 if !full, let previous, previous[x, y] == cell { continue }
+                if last?.style != cell.style {
+                    let (attrs, pair) = attributes(cell.style)
+                    last = (cell.style, attrs, pair)
+                }
                 // The bottom-right cell scrolls some terminals; ncurses reports ERR there, harmlessly.
-                let (attrs, pair) = attributes(cell.style)
-                _ = cvq_put(Int32(y), Int32(x), wchar_t(bitPattern: cell.scalar.value), attrs, pair)
+                _ = cvq_put(Int32(y), Int32(x), wchar_t(bitPattern: cell.scalar.value), last!.attrs, last!.pair)
             }
         }
         previous = grid
