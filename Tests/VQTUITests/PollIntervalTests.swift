@@ -28,6 +28,23 @@ final class PollIntervalTests: InspectorTestCase {
         XCTAssertEqual(inspector.pollInterval, kept)
     }
 
+    /// A ring that moves by less than a sixteenth of itself a poll lets polling slow down (a
+    /// quarter slower still sees it move by less than an eighth), so a small ring that moves now
+    /// and then does not hold the fastest rate.
+    func testARingMovingLessThanASixteenthLetsPollingSlowDown() throws {
+        // The busy ring's pace is measured against its size: a 256-entry ring, so that a
+        // thirty-second of it is 8 entries.
+        XCTAssertFalse(inspector.queues.isEmpty)
+        inspector.queues[0].location.size = 256
+        let size = 256
+        for _ in 0..<10 { inspector.adaptPollInterval(to: events(size / 4)) }
+        XCTAssertEqual(inspector.pollInterval, Inspector.fastestPollInterval)
+        inspector.adaptPollInterval(to: events(size / 32))
+        XCTAssertEqual(inspector.pollInterval, Inspector.fastestPollInterval * 1.25, accuracy: 1e-9)
+        for _ in 0..<40 { inspector.adaptPollInterval(to: events(size / 32)) }
+        XCTAssertEqual(inspector.pollInterval, Inspector.slowestPollInterval)
+    }
+
     func testSteppingPollsAtTheFastestRate() {
         for _ in 0..<40 { inspector.adaptPollInterval(to: []) }
         source.state = .running
