@@ -115,11 +115,13 @@ public struct RingEventPayloads {
         let byQueue = Dictionary(grouping: events.indices, by: { events[$0].queue })
         for q in watcher.queues.indices where q < roles.count {
             guard let role = roles[q] else { continue }
-            var state = queues[q] ?? QueueState()
             let position = Position(queue: q, watcher: watcher)
             let queueEvents = byQueue[q] ?? []
             // Nothing happened on a ring whose state was already followed to here.
-            if queueEvents.isEmpty && !state.capturesLeft && state.decodedAt == position && state.role?.role == role { continue }
+            if queueEvents.isEmpty, let state = queues[q], !state.capturesLeft, state.decodedAt == position, state.role?.role == role { continue }
+            // Taken out while it changes, so that its tables are not copied (a receive queue keeps
+            // a chain per buffer in flight).
+            var state = queues.removeValue(forKey: q) ?? QueueState()
             if state.role?.role != role {
                 state.role = (role, QueueRole(deviceName: role.device, index: role.queueIndex, queueCount: role.queueCount).flow == .receive)
             }

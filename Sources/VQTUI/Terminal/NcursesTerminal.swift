@@ -32,6 +32,9 @@ public final class NcursesTerminal {
         nonl()
         keypad(cvq_stdscr(), true)
         set_escdelay(25)
+        // No look at the keyboard in the middle of drawing a frame (a `poll` every few lines):
+        // the loop reads keys between frames, and a frame is small.
+        typeahead(-1)
         curs_set(0)
         if has_colors() {
             start_color()
