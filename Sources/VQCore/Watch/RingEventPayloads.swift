@@ -26,7 +26,7 @@
 ///   available in the poll covers the same bytes.
 /// - **The confirming read.** After the bytes are read the ring is read again: a chain in flight
 ///   keeps its payload only if the device has not used its head since the poll's read (split: none
-///   of the used entries from ``RingWatcher/eventIndexes``' `used.idx` to the current one names it;
+///   of the used entries from ``RingWatcher/eventIndexes(of:)``' `used.idx` to the current one names it;
 ///   packed: no new used descriptor names it, and the driver rewrote no slot that read as
 ///   available, which would hide one), so the driver cannot have freed it while it was read; used receive buffers keep theirs only if the driver made nothing available since
 ///   (`avail.idx` still there; no slot rewritten as available).
@@ -305,7 +305,7 @@ public struct RingEventPayloads {
     }
 
     /// The confirming read, after the chains' bytes: whether the driver has made nothing available
-    /// since the poll's read (split: `avail.idx` still at ``RingWatcher/eventIndexes``; packed: no slot
+    /// since the poll's read (split: `avail.idx` still at ``RingWatcher/eventIndexes(of:)``; packed: no slot
     /// rewritten as available), and the heads (buffer IDs) the device has used since (split: the used
     /// entries from the poll's `used.idx` to the current one; packed: new used descriptors), `nil`
     /// when that cannot be told.

@@ -80,14 +80,11 @@ public final class RingWatcher {
     /// rings, which keep no indexes (see ``packedPositions``).
     public var current: [RingIndexes] { followed.map(\.indexes) }
 
-    /// Each split queue's `avail.idx` and `used.idx` as the last poll's events end at them (the first
+    /// Split queue `queue`'s `avail.idx` and `used.idx` as the last poll's events end at them (the first
     /// read of the poll: its entries were read up to there; ``current`` may be further on). A
     /// reader of the chains checks the ring against them afterwards: a `used.idx` still there means
     /// no chain in flight at the end of the poll has been completed since. `nil` fields before the
     /// first poll and for packed rings.
-    public var eventIndexes: [RingIndexes] { followed.indices.map(eventIndexes(of:)) }
-
-    /// Queue `queue`'s ``eventIndexes``.
     public func eventIndexes(of queue: Int) -> RingIndexes {
         RingIndexes(available: followed[queue].lastAvail, used: followed[queue].lastUsed)
     }
