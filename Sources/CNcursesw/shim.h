@@ -6,7 +6,10 @@
 #define _XOPEN_SOURCE_EXTENDED 1
 #endif
 #include <ncursesw/curses.h>
+#include <ncursesw/term.h>
+#include <langinfo.h>
 #include <locale.h>
+#include <string.h>
 #include <wchar.h>
 
 static inline WINDOW *cvq_stdscr(void) { return stdscr; }
@@ -30,5 +33,14 @@ static inline int cvq_put(int y, int x, wchar_t ch, attr_t attrs, short pair) {
     wchar_t text[2] = { ch, 0 };
     if (setcchar(&cell, text, attrs, pair, NULL) != OK) return ERR;
     return mvwadd_wch(stdscr, y, x, &cell);
+}
+
+/// Whether the terminal moves its cursor as ANSI terminals do (`ESC [ row ; col H`, 1-based) and
+/// the locale writes UTF-8: then a frame can be written as ANSI sequences and UTF-8 directly.
+static inline int cvq_ansi_utf8(void) {
+    const char *cup = tigetstr("cup");
+    if (cup == NULL || cup == (char *)-1 || strcmp(cup, "\033[%i%p1%d;%p2%dH") != 0) return 0;
+    const char *codeset = nl_langinfo(CODESET);
+    return codeset != NULL && strcmp(codeset, "UTF-8") == 0;
 }
 #endif

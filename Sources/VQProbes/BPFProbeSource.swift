@@ -34,24 +34,24 @@ public final class BPFProbeSource: ProbeEventSource {
             vqp_poll(handle, timeoutMilliseconds, { ctx, data, size in
                 guard let ctx, let data else { return 0 }
                 let box = Unmanaged<RecordBox>.fromOpaque(ctx).takeUnretainedValue()
-                box.records.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
+                // Decoded where the ring buffer holds it. A bad record fails the poll (the records
+                // after it are consumed unread; the session ends on the error).
+                guard box.error == nil else { return 0 }
+                do throws(ProbeRecordError) { box.events.append(try ProbeRecordDecoder.decode(UnsafeRawBufferPointer(start: data, count: size))) } catch {
+                    box.error = error
+                }
                 return 0
             }, Unmanaged.passUnretained(box).toOpaque())
         }
         guard n >= 0 else { throw ProbeSourceError("reading the eBPF probes' ring buffer failed (error \(-n))") }
-        var events: [ProbeEvent] = []
-        events.reserveCapacity(box.records.count)
-        for r in box.records {
-            do throws(ProbeRecordError) { events.append(try ProbeRecordDecoder.decode(r)) } catch {
-                throw ProbeSourceError("\(error)")
-            }
-        }
-        return events
+        if let error = box.error { throw ProbeSourceError("\(error)") }
+        return box.events
     }
 
     public var dropped: UInt64 { vqp_dropped(handle) }
 }
 
 private final class RecordBox {
-    var records: [[UInt8]] = []
+    var events: [ProbeEvent] = []
+    var error: ProbeRecordError?
 }

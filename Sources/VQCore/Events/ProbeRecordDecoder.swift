@@ -18,10 +18,17 @@ public enum ProbeRecordDecoder {
     public static let maxData = 4096
 
     public static func decode(_ bytes: [UInt8]) throws(ProbeRecordError) -> ProbeEvent {
+        let result = bytes.withUnsafeBytes { raw in Result { () throws(ProbeRecordError) -> ProbeEvent in try decode(raw) } }
+        return try result.get()
+    }
+
+    /// Decodes a record where the ring buffer holds it (nothing copied but the segments' bytes).
+    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ProbeRecordError) -> ProbeEvent {
         let fixed = headerSize + maxSegments * segmentSize
         guard bytes.count >= fixed else { throw ProbeRecordError("a probe record of \(bytes.count) bytes is shorter than its \(fixed)-byte header") }
-        func u32(_ o: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[o + $1]) << (8 * $1) } }
-        func u64(_ o: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[o + $1]) << (8 * $1) } }
+        // Every offset read below is inside the header checked above.
+        func u32(_ o: Int) -> UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+        func u64(_ o: Int) -> UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
         let rawKind = u32(8)
         let object = u64(16), argument = u64(24)
         let nsegs = Int(u32(48)), dataLength = Int(u32(52))
@@ -30,6 +37,7 @@ public enum ProbeRecordDecoder {
             throw ProbeRecordError("a probe record says \(dataLength) data bytes but holds \(bytes.count - fixed)")
         }
         var segments: [ProbeEvent.Segment] = []
+        segments.reserveCapacity(nsegs)
         var offset = fixed
         for s in 0..<nsegs {
             let base = headerSize + s * segmentSize
@@ -38,7 +46,7 @@ public enum ProbeRecordDecoder {
                 throw ProbeRecordError("a probe record's segment \(s) says \(copied) bytes copied, more than it holds")
             }
             segments.append(.init(address: u64(base), length: u32(base + 8), writable: u32(base + 16) != 0,
-                                  bytes: Array(bytes[offset..<offset + copied])))
+                                  bytes: Array(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + copied]))))
             offset += copied
         }
         var e = ProbeEvent(nanoseconds: u64(0), kind: .kick, thread: u32(12), subject: .virtQueue(object),

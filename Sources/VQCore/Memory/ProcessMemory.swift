@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// Two kernel paths, each used where it is faster (measured by `vqscope-benchmarks`):
 /// - a batch, or one large read: `process_vm_readv` with one iovec per request, up to 1024 a call
-///   (one system call for a whole ring snapshot);
+///   (one system call for a whole ring snapshot; requests close together on one page share a remote iovec);
 /// - one small read (64 KiB or less): `pread` on `/proc/PID/mem`, whose open file keeps the target's
 ///   memory at hand and costs about half of `process_vm_readv`'s fixed price per call.
 /// Where `process_vm_readv` is refused (seccomp, policy), everything goes through `/proc/PID/mem`.
@@ -99,22 +99,57 @@ public final class ProcessMemory: MemoryReader, Sendable {
         return batch.firstIndex { r in r.buffer.count > 0 && address >= r.address && address - r.address < UInt64(r.buffer.count) }
     }
 
+    /// Remote ranges this close together on one page are read as one (see ``readVM(_:merging:)``).
+    static let mergeGap = 1024
+
+    /// One `process_vm_readv` for `requests`. The kernel pins the target's pages once per remote
+    /// iovec, which is most of a small read's price: two requests on one page with at most
+    /// ``mergeGap`` bytes between them (a split ring's `avail.idx` and `used.idx`, mostly) are one
+    /// remote range, the bytes between them read into a scratch buffer. Such a range holds no
+    /// page the two requests do not; when it cannot be read whole, the batch is read again
+    /// unmerged, so that the error names the request that failed.
     private func readVM(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>) throws(MemoryError) {
+        if requests.count > 1 && requests.count <= Self.maxIOV / 2 {
+            let merged = try withUnsafeTemporaryAllocation(byteCount: Self.mergeGap, alignment: 16) { scratch throws(MemoryError) -> Bool in
+                try readVM(requests, merging: scratch)
+            }
+            if merged { return }
+        }
+        try readVM(requests, merging: nil)
+    }
+
+    /// ``readVM(_:)``'s call, merging neighbouring ranges into `scratch` when given; false when a
+    /// merged call could not read everything (nothing is thrown then).
+    private func readVM(_ requests: UnsafeMutableBufferPointer<MemoryReadRequest>, merging scratch: UnsafeMutableRawBufferPointer?) throws(MemoryError) -> Bool {
         var local = [iovec]()
         var remote = [iovec]()
-        local.reserveCapacity(requests.count)
+        local.reserveCapacity(scratch == nil ? requests.count : 2 * requests.count)
         remote.reserveCapacity(requests.count)
         var total = 0
+        var end: UInt64 = 0
+        let page = Sys.pageSize
         for r in requests where r.buffer.count > 0 {
+            let address = r.address
+            if let scratch, !remote.isEmpty, address >= end, address - end <= UInt64(scratch.count), address / page == (end &- 1) / page {
+                let gap = Int(address - end)
+                if gap > 0 { local.append(iovec(iov_base: scratch.baseAddress, iov_len: gap)) }
+                remote[remote.count - 1].iov_len += gap + r.buffer.count
+                total += gap
+            } else {
+                remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(address)), iov_len: r.buffer.count))
+            }
             local.append(iovec(iov_base: r.buffer.baseAddress, iov_len: r.buffer.count))
-            remote.append(iovec(iov_base: UnsafeMutableRawPointer(bitPattern: UInt(r.address)), iov_len: r.buffer.count))
             total += r.buffer.count
+            end = address &+ UInt64(r.buffer.count)
         }
-        if total == 0 { return }
+        if total == 0 { return true }
         let result = Sys.processVMReadv(pid, local: local, localCount: local.count, remote: remote, remoteCount: remote.count)
+        if case .success(let n) = result, n == total { return true }
+        // Merged, and short or refused: the caller reads again unmerged, for its precise error.
+        if scratch != nil && local.count > remote.count { return false }
         switch result {
         case .success(let n) where n == total:
-            return
+            return true
         case .success(let n):
             throw unmapped(failingAddress(requests, afterBytes: n))
         case .failure(let code):

@@ -140,6 +140,7 @@ public struct RingEventPayloads {
         let memory = watcher.memories[q]
         let location = watcher.queues[q]
         let receiveQueue = state.role?.receives ?? false
+        let restBefore = state.heads.rest
         let snapshot = location.layout == .packed ? watcher.packedRing(q) : nil
 
         // Per-head pairing: each head's avail and used events, in ring order.
@@ -236,10 +237,16 @@ public struct RingEventPayloads {
 
         // Receive queues: chains of heads in flight not yet read (a split ring's buffers posted before the watch).
         var captures: [(id: UInt32, chain: Chain)] = []
-        state.capturesLeft = false
         if receiveQueue && location.layout == .split {
             let size = UInt32(location.size)
-            let candidates: [UInt32] = state.heads.rest == .inFlight
+            // A head comes in flight only by being made available (its events in this poll) or
+            // when the ring shows every head in flight; a head in flight loses its chain only when
+            // made available again. So after a poll that left nothing to read, only this poll's
+            // available heads can lack a chain, unless every head just came in flight.
+            let everyHead = state.capturesLeft || state.decodedAt == nil || lapped || (restBefore != .inFlight && state.heads.rest == .inFlight)
+            let candidates: [UInt32] = !everyHead
+                ? availOf.keys.filter { $0 < size && state.heads.state($0) == .inFlight }
+                : state.heads.rest == .inFlight
                 ? (0..<size).filter { state.heads.state($0) == .inFlight }
                 : state.heads.known.compactMap { $0.value == .inFlight && $0.key < size ? $0.key : nil }
             let freshIDs = Set(fresh.map(\.id))
@@ -251,6 +258,8 @@ public struct RingEventPayloads {
                     if chain.problems.isEmpty { captures.append((id, chain)) }
                 }
             }
+        } else {
+            state.capturesLeft = false
         }
 
         guard !fresh.isEmpty || !received.isEmpty || !captures.isEmpty else { return }

@@ -106,12 +106,15 @@ extension Inspector {
 
     /// A line's text and styles, digits left out.
     static func withoutDigits(_ line: StyledLine) -> String {
-        var text = ""
+        var text = String.UnicodeScalarView()
         for span in line.spans {
-            text += "\u{1}\(span.style.role.rawValue)\(span.style.bold)"
-            text.unicodeScalars.append(contentsOf: span.text.unicodeScalars.filter { !("0"..."9").contains($0) })
+            // Each span's style as two scalars after a separator: U+0001, its role, bold or not.
+            text.append("\u{1}")
+            text.append(Unicode.Scalar(0x100 + UInt32(span.style.role.rawValue))!)
+            text.append(span.style.bold ? "b" : "n")
+            for scalar in span.text.unicodeScalars where !(scalar >= "0" && scalar <= "9") { text.append(scalar) }
         }
-        return text
+        return String(text)
     }
 
     /// The queue list's rows worth building at a terminal `height` rows high: those on screen

@@ -1,5 +1,6 @@
 import CNcursesw
 import Glibc
+import VQCore
 
 /// Why the terminal could not be opened.
 public struct TerminalError: Error, CustomStringConvertible {
@@ -9,12 +10,19 @@ public struct TerminalError: Error, CustomStringConvertible {
 /// The real terminal, through ncursesw: copies a ``ScreenGrid`` to the screen (only the cells that
 /// changed since the last frame) and reads keys with a timeout. Restores the terminal on
 /// ``restore()``, which is safe to call more than once.
+///
+/// On an ANSI terminal in a UTF-8 locale (xterm, tmux, screen, the Linux console) a frame's
+/// changed cells are written as ANSI sequences in one `write` (``ANSIFrame``): ncurses would
+/// compare the whole screen again and look for scrolled lines, the most of a frame's cost. ncurses
+/// still sets the terminal up, reads keys, follows resizes and restores it.
 public final class NcursesTerminal {
     private var previous: ScreenGrid?
     private var open = false
     /// Each role's color pair, by the role's raw value (0: none).
     private var pairs = [Int16](repeating: 0, count: CellStyle.Role.allCases.count)
     private var hasColors = false
+    /// Each style's SGR sequence (by role and attributes) once worked out, when frames are written directly.
+    private var ansi: [[UInt8]?]?
 
     /// Takes over the terminal. Refuses when standard input or output is not a terminal.
     public init() throws(TerminalError) {
@@ -48,6 +56,12 @@ public final class NcursesTerminal {
         // write.
         endwin()
         doupdate()
+        if cvq_ansi_utf8() != 0 {
+            ansi = Array(repeating: nil, count: CellStyle.Role.allCases.count * 8)
+            // ncurses's own (blank) screen, shown now: a window never refreshed would be at the
+            // first key read, over the first frame.
+            wrefresh(cvq_stdscr())
+        }
     }
 
     deinit { restore() }
@@ -58,18 +72,21 @@ public final class NcursesTerminal {
     /// Colors that read on 8- and 16-color terminals: foregrounds on the default background, and
     /// reverse video for what must stand out.
     private func definePairs() {
-        let table: [(CellStyle.Role, Int16, Int16)] = [
-            (.dim, Int16(COLOR_WHITE), -1), (.title, Int16(COLOR_CYAN), -1), (.header, Int16(COLOR_BLACK), Int16(COLOR_CYAN)),
-            (.border, Int16(COLOR_BLUE), -1), (.accent, Int16(COLOR_CYAN), -1), (.good, Int16(COLOR_GREEN), -1),
-            (.warning, Int16(COLOR_YELLOW), -1), (.error, Int16(COLOR_RED), -1), (.changed, Int16(COLOR_BLACK), Int16(COLOR_YELLOW)),
-            (.selected, Int16(COLOR_BLACK), Int16(COLOR_WHITE)),
-        ]
-        for (n, entry) in table.enumerated() {
+        for (n, role) in CellStyle.Role.allCases.enumerated() {
+            guard let (foreground, background) = Self.colors[role] else { continue }
             let pair = Int16(n + 1)
-            init_pair(pair, entry.1, entry.2)
-            pairs[Int(entry.0.rawValue)] = pair
+            init_pair(pair, foreground.map(Int16.init) ?? -1, background.map(Int16.init) ?? -1)
+            pairs[Int(role.rawValue)] = pair
         }
     }
+
+    /// Each role's foreground and background (curses' color numbers, nil: the terminal's default).
+    private static let colors: [CellStyle.Role: (UInt8?, UInt8?)] = [
+        .dim: (UInt8(COLOR_WHITE), nil), .title: (UInt8(COLOR_CYAN), nil), .header: (UInt8(COLOR_BLACK), UInt8(COLOR_CYAN)),
+        .border: (UInt8(COLOR_BLUE), nil), .accent: (UInt8(COLOR_CYAN), nil), .good: (UInt8(COLOR_GREEN), nil),
+        .warning: (UInt8(COLOR_YELLOW), nil), .error: (UInt8(COLOR_RED), nil), .changed: (UInt8(COLOR_BLACK), UInt8(COLOR_YELLOW)),
+        .selected: (UInt8(COLOR_BLACK), UInt8(COLOR_WHITE)),
+    ]
 
     private func attributes(_ style: CellStyle) -> (attr_t, Int16) {
         var attrs = cvq_a_normal()
@@ -96,29 +113,78 @@ public final class NcursesTerminal {
     /// a grid the same as the last one writes nothing and refreshes nothing.
     public func draw(_ grid: ScreenGrid) {
         guard open else { return }
-        if let previous, previous == grid {
+        let full = previous.map { $0.width != grid.width || $0.height != grid.height } ?? true
+        let old = full ? nil : previous
+        // Rows compared whole first: most of a frame's rows are the last frame's.
+        let changedRows = (0..<grid.height).filter { y in old.map { !Self.sameRow(y, $0, grid) } ?? true }
+        if !full && changedRows.isEmpty {
             unchangedGrids += 1
             return
         }
-        let full = previous.map { $0.width != grid.width || $0.height != grid.height } ?? true
+        if ansi != nil {
+            let bytes = ANSIFrame.bytes(grid, over: old, rows: changedRows, sgr: sgr)
+            // A terminal that cannot be written to any more ends the session on the next key read.
+            _ = bytes.withUnsafeBytes { Sys.write(STDOUT_FILENO, all: $0) }
+            previous = grid
+            return
+        }
         if full { wclear(cvq_stdscr()) }
         // Neighbouring cells mostly share a style: its attributes are worked out once a run.
         var last: (style: CellStyle, attrs: attr_t, pair: Int16)?
-        for y in 0..<grid.height {
-            for x in 0..<grid.width {
-                let cell = grid[x, y]
-                if !full, let previous, previous[x, y] == cell { continue }
-                if last?.style != cell.style {
-                    let (attrs, pair) = attributes(cell.style)
-                    last = (cell.style, attrs, pair)
+        grid.cells.withUnsafeBufferPointer { cells in
+            for y in changedRows {
+                let row = y * grid.width
+                for x in 0..<grid.width {
+                    let cell = cells[row + x]
+                    if let old, old.cells[row + x] == cell { continue }
+                    if last?.style != cell.style {
+                        let (attrs, pair) = attributes(cell.style)
+                        last = (cell.style, attrs, pair)
+                    }
+                    // The bottom-right cell scrolls some terminals; ncurses reports ERR there, harmlessly.
+                    _ = cvq_put(Int32(y), Int32(x), wchar_t(bitPattern: cell.scalar.value), last!.attrs, last!.pair)
                 }
-                // The bottom-right cell scrolls some terminals; ncurses reports ERR there, harmlessly.
-                _ = cvq_put(Int32(y), Int32(x), wchar_t(bitPattern: cell.scalar.value), last!.attrs, last!.pair)
             }
         }
         previous = grid
         wnoutrefresh(cvq_stdscr())
         doupdate()
+    }
+
+    /// A style's SGR sequence on an ANSI terminal: the attributes and colors ncurses would give it.
+    private func sgr(_ style: CellStyle) -> [UInt8] {
+        let index = Int(style.role.rawValue) * 8 + (style.bold ? 1 : 0) + (style.reverse ? 2 : 0) + (style.underline ? 4 : 0)
+        if let known = ansi?[index] ?? nil { return known }
+        var a = ANSIStyle(bold: style.bold, underline: style.underline, reverse: style.reverse)
+        if hasColors {
+            a.dim = style.role == .dim
+            (a.foreground, a.background) = Self.colors[style.role] ?? (nil, nil)
+        } else {
+            switch style.role {
+            case .selected, .header: a.reverse = true
+            case .changed, .title, .error: a.bold = true
+            case .dim: a.dim = true
+            default: break
+            }
+        }
+        let bytes = a.sgr
+        ansi?[index] = bytes
+        return bytes
+    }
+
+    /// Whether row `y` is the same in two grids of one size.
+    private static func sameRow(_ y: Int, _ a: ScreenGrid, _ b: ScreenGrid) -> Bool {
+        let range = y * a.width..<(y + 1) * a.width
+        if range.isEmpty { return true }
+        return a.cells.withUnsafeBufferPointer { x in
+            b.cells.withUnsafeBufferPointer { y in
+                // Cells are plain bytes (a scalar and four one-byte fields): compared as memory.
+                if MemoryLayout<Cell>.size == MemoryLayout<Cell>.stride {
+                    return memcmp(x.baseAddress! + range.lowerBound, y.baseAddress! + range.lowerBound, range.count * MemoryLayout<Cell>.stride) == 0
+                }
+                return x[range].elementsEqual(y[range])
+            }
+        }
     }
 
     /// Waits up to `milliseconds` for a key; `nil` when none came.
@@ -143,6 +209,8 @@ public final class NcursesTerminal {
             case KEY_BACKSPACE: return .backspace
             case KEY_RESIZE:
                 previous = nil
+                // ncurses clears the resized screen at its next refresh: now, before the next frame.
+                if ansi != nil { wrefresh(cvq_stdscr()) }
                 return .resize
             default: return nil
             }
