@@ -9,9 +9,14 @@ public final class BPFProbeSource: ProbeEventSource {
     /// How many probes are attached (uprobes, and the raw tracepoint that sees the irqfd writes).
     public let attached: Int
 
+    /// Whether events carry their buffers (addresses, lengths, copied bytes).
+    public let segments: Bool
+
     /// Loads the probes of `groups` on `pid` (its executable: `/proc/PID/exe`). Throws one line
     /// saying what failed: the kernel refused the programs, a function is missing from QEMU's symbols...
-    public init(pid: Int32, layout: VirtQueueElementLayout = .qemu7, groups: ProbeGroups = .all) throws(ProbeSourceError) {
+    /// Without `segments`, events come without their buffers (a reader that shows none saves decoding them).
+    public init(pid: Int32, layout: VirtQueueElementLayout = .qemu7, groups: ProbeGroups = .all, segments: Bool = true) throws(ProbeSourceError) {
+        self.segments = segments
         var c = vqp_element_layout(index: layout.index, out_num: layout.outCount, in_num: layout.inCount,
                                    in_addr: layout.inAddresses, out_addr: layout.outAddresses,
                                    in_sg: layout.inVectors, out_sg: layout.outVectors)
@@ -29,7 +34,7 @@ public final class BPFProbeSource: ProbeEventSource {
     deinit { vqp_close(handle) }
 
     public func poll(timeoutMilliseconds: Int32) throws(ProbeSourceError) -> [ProbeEvent] {
-        let box = RecordBox()
+        let box = RecordBox(segments: segments)
         let n = withExtendedLifetime(box) {
             vqp_poll(handle, timeoutMilliseconds, { ctx, data, size in
                 guard let ctx, let data else { return 0 }
@@ -37,7 +42,7 @@ public final class BPFProbeSource: ProbeEventSource {
                 // Decoded where the ring buffer holds it. A bad record fails the poll (the records
                 // after it are consumed unread; the session ends on the error).
                 guard box.error == nil else { return 0 }
-                do throws(ProbeRecordError) { box.events.append(try ProbeRecordDecoder.decode(UnsafeRawBufferPointer(start: data, count: size))) } catch {
+                do throws(ProbeRecordError) { box.events.append(try ProbeRecordDecoder.decode(UnsafeRawBufferPointer(start: data, count: size), segments: box.segments)) } catch {
                     box.error = error
                 }
                 return 0
@@ -52,6 +57,8 @@ public final class BPFProbeSource: ProbeEventSource {
 }
 
 private final class RecordBox {
+    let segments: Bool
     var events: [ProbeEvent] = []
     var error: ProbeRecordError?
+    init(segments: Bool) { self.segments = segments }
 }

@@ -29,7 +29,8 @@ struct EventOptions: ParsableArguments {
     /// The eBPF probes on `t` for `queues` when the mode and the target allow, and the mode in use
     /// (`bpf (N eBPF probes on QEMU pid P)`, `poll`, `poll (why)`); a refusal for `--events bpf`
     /// that cannot be had. Prints nothing.
-    func open(_ t: Target, queues: [Virtqueue], groups: ProbeGroups = .all) -> Result<(session: ProbeSession?, mode: String), Refusal> {
+    /// Without `segments`, events come without their buffers (the inspector shows none).
+    func open(_ t: Target, queues: [Virtqueue], groups: ProbeGroups = .all, segments: Bool = true) -> Result<(session: ProbeSession?, mode: String), Refusal> {
         let forbidden = getenv(EventModeChoice.forbidVariable).map { String(cString: $0) }
             .flatMap { $0.isEmpty || $0 == "0" ? nil : "\(EventModeChoice.forbidVariable)=\($0)" }
         let live = t.process.map { $0.accelerator != .simulated && t.imagePath == nil && t.backend == nil } ?? false
@@ -39,7 +40,7 @@ struct EventOptions: ParsableArguments {
         var choice = EventModeChoice.decide(requested: events, facts: facts)
         if choice == .bpf, let pid = t.process?.pid {
             do throws(ProbeSourceError) {
-                let source = try BPFProbeSource(pid: pid, groups: groups)
+                let source = try BPFProbeSource(pid: pid, groups: groups, segments: segments)
                 let memory = ProcessMemory(pid: pid)
                 let rings = queues.map { q in
                     VirtQueueMap.Ring(descriptors: q.location.descriptors.rawValue, driverArea: q.location.driverArea.rawValue,
@@ -59,10 +60,10 @@ struct EventOptions: ParsableArguments {
     }
 
     /// The inspector's starter of QEMU's events: run for the queues it discovers; a refusal is
-    /// shown as the mode (the inspector polls on).
+    /// shown as the mode (the inspector polls on). Its log shows no buffers: events come without.
     func starter(_ t: Target) -> LiveSource.ProbeStarter {
         { queues in
-            switch open(t, queues: queues) {
+            switch open(t, queues: queues, segments: false) {
             case .success(let started): return started
             case .failure(let refusal): return (nil, "poll (\(refusal.line))")
             }

@@ -71,8 +71,8 @@ final class RingWatcherTests: XCTestCase {
         XCTAssertEqual(watcher.current, [RingIndexes(available: nil, used: nil), RingIndexes(available: nil, used: nil)])
         XCTAssertEqual(try watcher.poll(), [], "the first poll only records where the rings are")
         XCTAssertEqual(watcher.current, [RingIndexes(available: 0, used: 0), RingIndexes(available: nil, used: nil)])
-        XCTAssertEqual(watcher.packedPositions[1]?.driver, PackedRing.Position(index: 1, wrap: true))
-        XCTAssertNil(watcher.packedPositions[0])
+        XCTAssertEqual(watcher.packedPositions(of: 1)?.driver, PackedRing.Position(index: 1, wrap: true))
+        XCTAssertNil(watcher.packedPositions(of: 0))
 
         splitAvail(0, head: 5)
         sim.complete(id: 3, length: 16)
@@ -93,7 +93,28 @@ final class RingWatcherTests: XCTestCase {
             RingEvent(queue: 1, kind: .used(id: 1, length: 2), index: 1, wrap: true),
         ])
         XCTAssertEqual(watcher.current[0], RingIndexes(available: 1, used: 1))
-        XCTAssertEqual(watcher.packedPositions[1]?.deviceUsed, PackedRing.Position(index: 3, wrap: true))
+        XCTAssertEqual(watcher.packedPositions(of: 1)?.deviceUsed, PackedRing.Position(index: 3, wrap: true))
+    }
+
+    func testAPollOfSomeQueuesLeavesTheOthersForTheirNextPoll() throws {
+        var sim = PackedRingSimulator(size: 8)
+        store(sim)
+        let watcher = try RingWatcher(memory: try memory(), queues: [split, packed])
+        XCTAssertEqual(try watcher.poll(), [])
+        splitAvail(0, head: 5)
+        sim.post(id: 2)
+        store(sim)
+        XCTAssertEqual(try watcher.poll(only: [false, true]), [RingEvent(queue: 1, kind: .available(head: 2), index: 0, wrap: true)])
+        XCTAssertEqual(watcher.current[0], RingIndexes(available: 0, used: 0), "the split ring was not read")
+        splitUsed(0, id: 5, length: 9)
+        XCTAssertEqual(try watcher.poll(only: [true, false]), [
+            RingEvent(queue: 0, kind: .available(head: 5), index: 0),
+            RingEvent(queue: 0, kind: .used(id: 5, length: 9), index: 0),
+        ], "what happened since the queue's last read")
+        XCTAssertEqual(watcher.indexes(of: 0), RingIndexes(available: 1, used: 1))
+        sim.complete(id: 2, length: 1)
+        store(sim)
+        XCTAssertEqual(try watcher.poll(), [RingEvent(queue: 1, kind: .used(id: 2, length: 1), index: 0, wrap: true)])
     }
 
     func testOneBatchedReadPerPollUnlessSplitEntriesAreNew() throws {
@@ -132,10 +153,10 @@ final class RingWatcherTests: XCTestCase {
         let state = DeviceQueueState(lastAvailIndex: 3, shadowAvailIndex: 3, usedIndex: 3, inUse: 0)
         let hinted = try RingWatcher(memory: try memory(), queues: [split, packed], deviceStates: [nil, state])
         _ = try hinted.poll()
-        XCTAssertEqual(hinted.packedPositions[1]?.deviceUsed, PackedRing.Position(index: 3, wrap: true))
+        XCTAssertEqual(hinted.packedPositions(of: 1)?.deviceUsed, PackedRing.Position(index: 3, wrap: true))
         let plain = try RingWatcher(memory: try memory(), queues: [split, packed])
         _ = try plain.poll()
-        XCTAssertEqual(plain.packedPositions[1]?.deviceUsed, PackedRing.Position(index: 1, wrap: true))
+        XCTAssertEqual(plain.packedPositions(of: 1)?.deviceUsed, PackedRing.Position(index: 1, wrap: true))
     }
 
     func testSplitRingMovingMoreThanItsSizeIsLapped() throws {

@@ -23,7 +23,9 @@ public enum ProbeRecordDecoder {
     }
 
     /// Decodes a record where the ring buffer holds it (nothing copied but the segments' bytes).
-    public static func decode(_ bytes: UnsafeRawBufferPointer) throws(ProbeRecordError) -> ProbeEvent {
+    /// Without `segments`, the event has none (for a reader that shows no buffers: the header is
+    /// still checked whole).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, segments withSegments: Bool = true) throws(ProbeRecordError) -> ProbeEvent {
         let fixed = headerSize + maxSegments * segmentSize
         guard bytes.count >= fixed else { throw ProbeRecordError("a probe record of \(bytes.count) bytes is shorter than its \(fixed)-byte header") }
         // Every offset read below is inside the header checked above.
@@ -39,7 +41,7 @@ public enum ProbeRecordDecoder {
         var segments: [ProbeEvent.Segment] = []
         segments.reserveCapacity(nsegs)
         var offset = fixed
-        for s in 0..<nsegs {
+        for s in 0..<(withSegments ? nsegs : 0) {
             let base = headerSize + s * segmentSize
             let copied = Int(u32(base + 12))
             guard copied <= u32(base + 8), offset + copied <= fixed + dataLength else {

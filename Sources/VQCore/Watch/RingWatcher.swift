@@ -77,8 +77,11 @@ public final class RingWatcher {
 
     /// Each queue's latest `avail.idx` and `used.idx` (split rings), as of the last poll: the second
     /// read when entries were read, else the first. `nil` fields before the first poll and for packed
-    /// rings, which keep no indexes (see ``packedPositions``).
+    /// rings, which keep no indexes (see ``packedPositions(of:)``).
     public var current: [RingIndexes] { followed.map(\.indexes) }
+
+    /// Queue `queue`'s ``current`` indexes.
+    public func indexes(of queue: Int) -> RingIndexes { followed[queue].indexes }
 
     /// Split queue `queue`'s `avail.idx` and `used.idx` as the last poll's events end at them (the first
     /// read of the poll: its entries were read up to there; ``current`` may be further on). A
@@ -137,13 +140,8 @@ public final class RingWatcher {
         }
     }
 
-    /// Packed rings: the driver's and the device's next positions as the watcher follows them
-    /// (`nil` for split rings and before a packed ring's first successful poll).
-    public var packedPositions: [(driver: PackedRing.Position, deviceUsed: PackedRing.Position)?] {
-        followed.indices.map(packedPositions(of:))
-    }
-
-    /// Queue `queue`'s ``packedPositions``.
+    /// Packed queue `queue`'s driver and device next positions as the watcher follows them (`nil`
+    /// for split rings and before a packed ring's first successful poll).
     public func packedPositions(of queue: Int) -> (driver: PackedRing.Position, deviceUsed: PackedRing.Position)? {
         guard let f = followed[queue].follower, let driver = f.driverPosition, let used = f.deviceUsedPosition else { return nil }
         return (driver, used)
@@ -178,12 +176,16 @@ public final class RingWatcher {
 
     /// One poll: the events since the previous one, queue by queue (the first poll only records
     /// where the rings are). Throws when a ring cannot be read; the watcher's state is then unchanged.
-    public func poll() throws(MemoryError) -> [RingEvent] {
+    /// `only`, when given (a flag per queue), limits the poll to the queues flagged: the others are
+    /// not read, and their next poll reports what happened since their last.
+    public func poll(only wanted: [Bool]? = nil) throws(MemoryError) -> [RingEvent] {
+        func wants(_ i: Int) -> Bool { wanted.map { i < $0.count && $0[i] } ?? true }
         // First batch: split indexes, then whole packed rings.
-        let split = queues.indices.filter { queues[$0].layout == .split }
+        let split = queues.indices.filter { queues[$0].layout == .split && wants($0) }
+        let packed = queues.indices.filter { queues[$0].layout == .packed && wants($0) }
         var ringOffset = [Int](repeating: 0, count: queues.count)
         var total = queues.count * 4
-        for i in queues.indices where queues[i].layout == .packed {
+        for i in packed {
             ringOffset[i] = total
             total += PackedRingLayout(queues[i]).descriptorRingBytes
         }
@@ -191,7 +193,7 @@ public final class RingWatcher {
         try rethrowing(MemoryError.self) {
             try first.withUnsafeMutableBytes { bytes in
                 var ranges = indexRanges(split, bytes, offset: { $0 * 4 })
-                for i in queues.indices where queues[i].layout == .packed {
+                for i in packed {
                     let o = ringOffset[i]
                     ranges.append((i, queues[i].descriptors, UnsafeMutableRawBufferPointer(rebasing: bytes[o..<o + PackedRingLayout(queues[i]).descriptorRingBytes])))
                 }
@@ -290,7 +292,7 @@ public final class RingWatcher {
                 ? RingIndexes(available: entries.u16(afterOffset[i]), used: entries.u16(afterOffset[i] + 2))
                 : RingIndexes(available: view.u16(i * 4), used: view.u16(i * 4 + 2))
         }
-        for i in queues.indices where queues[i].layout == .packed {
+        for i in packed {
             let o = ringOffset[i], n = Int(queues[i].size)
             let ring = first.withUnsafeBytes { Descriptor.decode(UnsafeRawBufferPointer(rebasing: $0[o..<o + PackedRingLayout(size: n).descriptorRingBytes]), layout: .packed) }
             followed[i].packedRing = ring

@@ -154,7 +154,7 @@ public final class Inspector {
         let t = seconds(now)
         let result: PollResult
         do {
-            result = try source.poll()
+            result = try source.poll(everyQueue: stepper.isStepping)
         } catch {
             if case .processGone = error {
                 targetExited("the target exited (\(error.description))", now: now)

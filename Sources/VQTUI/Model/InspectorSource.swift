@@ -100,6 +100,9 @@ public protocol InspectorSource: AnyObject {
     /// The indexes of every discovered queue and the events since the last poll; cheap enough to
     /// call a hundred times a second.
     func poll() throws(MemoryError) -> PollResult
+    /// ``poll()``, reading every queue where the source could leave some unread this time (while
+    /// stepping, the watched queue's every move counts).
+    func poll(everyQueue: Bool) throws(MemoryError) -> PollResult
     /// A consistent snapshot of one queue (bounded retries; marked torn otherwise).
     func snapshot(_ queue: Virtqueue) throws(MemoryError) -> RingSnapshot
     /// Guest memory, through the slot map.
@@ -129,6 +132,9 @@ public protocol InspectorSource: AnyObject {
 
 extension InspectorSource {
     public var eventsMode: String? { nil }
+
+    /// Sources that read every queue at each poll.
+    public func poll(everyQueue: Bool) throws(MemoryError) -> PollResult { try poll() }
 }
 
 extension InspectorSource {

@@ -35,6 +35,8 @@ public final class LiveSource: InspectorSource {
     public typealias ProbeStarter = ([Virtqueue]) -> (session: ProbeSession?, mode: String)
     private let probeStarter: ProbeStarter?
     private var probes: ProbeSession?
+    /// While the probes run: which queues a poll reads (by the watcher's positions).
+    private var probedReads: ProbedQueueReads?
     public private(set) var eventsMode: String?
 
     /// Wraps an opened target; `title` replaces the target's own title in the header.
@@ -92,28 +94,53 @@ public final class LiveSource: InspectorSource {
             probes = started.session
             eventsMode = started.mode
         }
+        // Scan-found rings have no known back-end: read every poll, as vhost ones.
+        probedReads = probes == nil ? nil
+            : ProbedQueueReads(served: watched.map { queues[$0].queue.backend == .qemu && queues[$0].queue.origin != .scan })
         return queues.map(\.queue)
     }
 
-    public func poll() throws(MemoryError) -> PollResult {
+    public func poll() throws(MemoryError) -> PollResult { try poll(everyQueue: false) }
+
+    /// QEMU's events are polled first: with them, the rings read are those of queues QEMU did
+    /// something to, those it does not serve, and every queue once a second (``ProbedQueueReads``);
+    /// `everyQueue` reads them all.
+    public func poll(everyQueue: Bool) throws(MemoryError) -> PollResult {
         var indexes = Array(repeating: RingIndexes(available: nil, used: nil), count: queues.count)
         guard let watcher else { return PollResult(indexes: indexes, events: []) }
-        let events = try watcher.poll()
-        // The devices' IOMMU mappings are walked again for the snapshots after this poll.
-        target.refreshRings()
-        let current = watcher.current
-        for (k, i) in watched.enumerated() where k < current.count { indexes[i] = current[k] }
-        var packed = [PackedPositions?](repeating: nil, count: queues.count)
-        for (k, p) in watcher.packedPositions.enumerated() where k < watched.count {
-            packed[watched[k]] = p.map { PackedPositions(driver: $0.driver, deviceUsed: $0.deviceUsed) }
-        }
         // QEMU's own events; a session that fails ends, and the inspector polls on, saying why.
         var qemu: [ProbeSession.Named] = []
         if let session = probes {
             do throws(ProbeSourceError) { qemu = try session.poll() } catch {
                 probes = nil
+                probedReads = nil
                 eventsMode = "poll (the eBPF probes stopped: \(error))"
             }
+        }
+        var only: [Bool]?
+        if let session = probes, var reads = probedReads {
+            let events = qemu.compactMap { named -> ProbedQueueReads.Event? in
+                guard let q = named.queue else { return ProbedQueueReads.Event(queue: nil) }
+                // A queue the watcher does not follow is not read anyway.
+                guard queues.indices.contains(q), let k = queues[q].watcherIndex else { return nil }
+                return ProbedQueueReads.Event(queue: k, flushed: named.event.kind == .flush ? Int(named.event.count ?? 0) : 0)
+            }
+            only = reads.queuesToRead(now: clock(), events: events, dropped: session.source.dropped)
+            if everyQueue { only = nil }
+            probedReads = reads
+        }
+        let events = try watcher.poll(only: only)
+        if probedReads != nil {
+            var completions: [Int: Int] = [:]
+            for event in events { if case .used = event.kind { completions[event.queue, default: 0] += 1 } }
+            probedReads?.record(completions: completions)
+        }
+        // The devices' IOMMU mappings are walked again for the snapshots after this poll.
+        target.refreshRings()
+        for (k, i) in watched.enumerated() { indexes[i] = watcher.indexes(of: k) }
+        var packed = [PackedPositions?](repeating: nil, count: queues.count)
+        for (k, i) in watched.enumerated() {
+            packed[i] = watcher.packedPositions(of: k).map { PackedPositions(driver: $0.driver, deviceUsed: $0.deviceUsed) }
         }
         // In the order they can have happened, which the payloads' bookkeeping needs.
         let ordered = RingWatcher.inRingOrder(events, queues: watcher.queues)
