@@ -16,6 +16,11 @@ public enum ProbeRecordDecoder {
     public static let segmentSize = 24
     /// Bytes copied per event at most (VQP_DATA_MAX).
     public static let maxData = 4096
+    /// The probes' ring buffer (the `events` map's size in vqprobes.bpf.c).
+    public static let ringBufferBytes = 16 << 20
+    /// The fewest records that fill the ring buffer (each of the largest size, with the ring's
+    /// 8-byte record header): a poll that read fewer followed no moment the probes had to drop one.
+    public static let fewestRecordsFillingRing = ringBufferBytes / (headerSize + maxSegments * segmentSize + maxData + 8)
 
     public static func decode(_ bytes: [UInt8]) throws(ProbeRecordError) -> ProbeEvent {
         let result = bytes.withUnsafeBytes { raw in Result { () throws(ProbeRecordError) -> ProbeEvent in try decode(raw) } }

@@ -181,6 +181,17 @@ public struct RingEventPayloads {
             state.kept[id] = nil
         }
 
+        // Split rings: the chains of heads made available that end the poll in flight, walked
+        // together (their indirect tables in one batched read).
+        var splitChains: [UInt32: Chain] = [:]
+        if location.layout == .split {
+            let heads = availOf.keys.filter { ends[$0]?.end == .inFlight }.sorted()
+            if !heads.isEmpty, let table = splitTable() {
+                let chains = Chain.split(heads: heads.map { UInt16(truncatingIfNeeded: $0) }, table: table, memory: memory)
+                for (head, chain) in zip(heads, chains) { splitChains[head] = chain }
+            }
+        }
+
         // Available events whose chains are in flight at the end of the poll.
         var fresh: [(i: Int, id: UInt32, chain: Chain, payload: DevicePayload?)] = []
         // The bytes of chains made available in the poll (a receive buffer's bytes must be none of them).
@@ -194,9 +205,7 @@ public struct RingEventPayloads {
                 switch location.layout {
                 case .split:
                     // A head's table entries are its chain's only while it is in flight.
-                    if end == .inFlight && n == positions.count - 1, let table = splitTable() {
-                        chain = Chain.split(head: UInt16(truncatingIfNeeded: id), table: table, memory: memory)
-                    }
+                    if end == .inFlight && n == positions.count - 1 { chain = splitChains[id] }
                 case .packed:
                     chain = packedChain(event, id: UInt16(truncatingIfNeeded: id))
                 }
@@ -253,9 +262,10 @@ public struct RingEventPayloads {
             let missing = candidates.filter { state.chains[$0] == nil && !freshIDs.contains($0) }
             state.capturesLeft = !missing.isEmpty
             if !missing.isEmpty, let table = splitTable() {
-                for id in missing.sorted() {
-                    let chain = Chain.split(head: UInt16(id), table: table, memory: memory)
-                    if chain.problems.isEmpty { captures.append((id, chain)) }
+                let ids = missing.sorted()
+                for (id, chain) in zip(ids, Chain.split(heads: ids.map { UInt16(truncatingIfNeeded: $0) }, table: table, memory: memory))
+                where chain.problems.isEmpty {
+                    captures.append((id, chain))
                 }
             }
         } else {

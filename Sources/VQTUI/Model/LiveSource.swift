@@ -37,6 +37,9 @@ public final class LiveSource: InspectorSource {
     private var probes: ProbeSession?
     /// While the probes run: which queues a poll reads (by the watcher's positions).
     private var probedReads: ProbedQueueReads?
+    /// The probes' count of dropped events, as last asked (a system call): asked again after a
+    /// poll whose events could have followed a full ring buffer.
+    private var probesDropped: UInt64 = 0
     public private(set) var eventsMode: String?
 
     /// Wraps an opened target; `title` replaces the target's own title in the header.
@@ -95,6 +98,7 @@ public final class LiveSource: InspectorSource {
             eventsMode = started.mode
         }
         // Scan-found rings have no known back-end: read every poll, as vhost ones.
+        probesDropped = probes?.source.dropped ?? 0
         probedReads = probes == nil ? nil
             : ProbedQueueReads(served: watched.map { queues[$0].queue.backend == .qemu && queues[$0].queue.origin != .scan })
         return queues.map(\.queue)
@@ -125,7 +129,8 @@ public final class LiveSource: InspectorSource {
                 guard queues.indices.contains(q), let k = queues[q].watcherIndex else { return nil }
                 return ProbedQueueReads.Event(queue: k, flushed: named.event.kind == .flush ? Int(named.event.count ?? 0) : 0)
             }
-            only = reads.queuesToRead(now: clock(), events: events, dropped: session.source.dropped)
+            if qemu.count >= ProbeRecordDecoder.fewestRecordsFillingRing / 4 { probesDropped = session.source.dropped }
+            only = reads.queuesToRead(now: clock(), events: events, dropped: probesDropped)
             if everyQueue { only = nil }
             probedReads = reads
         }

@@ -47,7 +47,7 @@ enum HeaderBar {
         var left = StyledLine([Span(" vqscope ", CellStyle(.title, bold: true, reverse: true)), Span(" ")])
         left.append(summary.title, CellStyle(.header, bold: true))
         let ram = Hex.humanSize(summary.ramBytes)
-        if summary.ramBytes > 0, !summary.title.contains(ram) { left.append(" · RAM \(ram)", .header) }
+        if summary.ramBytes > 0, !TextFormat.contains(summary.title, ram) { left.append(" · RAM \(ram)", .header) }
         if let iommu = summary.iommu { left.append(" · \(iommu)", .header) }
 
         let chips = StyledLine(status.chips)

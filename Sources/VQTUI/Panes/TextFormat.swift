@@ -3,8 +3,21 @@ import VQCore
 /// Column formatting for the screens: padding and truncation counted in Unicode scalars (one scalar
 /// is one cell of a ``ScreenGrid``), and numbers without Foundation.
 enum TextFormat {
+    /// Whether `text` holds `part`, compared as UTF-8 bytes (what a frame can afford; the standard
+    /// library's `contains` goes through its string-processing machinery).
+    static func contains(_ text: String, _ part: String) -> Bool {
+        let t = Array(text.utf8), p = Array(part.utf8)
+        guard !p.isEmpty else { return true }
+        guard p.count <= t.count else { return false }
+        return (0...(t.count - p.count)).contains { i in t[i..<i + p.count].elementsEqual(p) }
+    }
+
     /// Cells `text` takes on the grid.
-    static func width(_ text: String) -> Int { text.unicodeScalars.count }
+    static func width(_ text: String) -> Int {
+        // Scalars are the UTF-8 bytes that do not continue one: counted over the bytes in place.
+        text.utf8.withContiguousStorageIfAvailable { bytes in bytes.reduce(0) { $0 + ($1 & 0xC0 == 0x80 ? 0 : 1) } }
+            ?? text.unicodeScalars.count
+    }
 
     /// `text` cut or padded with spaces on the right to exactly `width` cells; a cut ends in `…`.
     static func pad(_ text: String, _ width: Int) -> String {

@@ -21,8 +21,8 @@ public final class NcursesTerminal {
     /// Each role's color pair, by the role's raw value (0: none).
     private var pairs = [Int16](repeating: 0, count: CellStyle.Role.allCases.count)
     private var hasColors = false
-    /// Each style's SGR sequence (by role and attributes) once worked out, when frames are written directly.
-    private var ansi: [[UInt8]?]?
+    /// Each style's SGR sequence, by ``styleIndex(_:)``, when frames are written directly.
+    private var ansi: [[UInt8]]?
 
     /// Takes over the terminal. Refuses when standard input or output is not a terminal.
     public init() throws(TerminalError) {
@@ -57,7 +57,14 @@ public final class NcursesTerminal {
         endwin()
         doupdate()
         if cvq_ansi_utf8() != 0 {
-            ansi = Array(repeating: nil, count: CellStyle.Role.allCases.count * 8)
+            var table = [[UInt8]](repeating: [], count: CellStyle.Role.allCases.count * 8)
+            for role in CellStyle.Role.allCases {
+                for bits in 0..<8 {
+                    let style = CellStyle(role, bold: bits & 1 != 0, reverse: bits & 2 != 0, underline: bits & 4 != 0)
+                    table[Self.styleIndex(style)] = ansiStyle(style).sgr
+                }
+            }
+            ansi = table
             // ncurses's own (blank) screen, shown now: a window never refreshed would be at the
             // first key read, over the first frame.
             wrefresh(cvq_stdscr())
@@ -151,10 +158,16 @@ public final class NcursesTerminal {
         doupdate()
     }
 
-    /// A style's SGR sequence on an ANSI terminal: the attributes and colors ncurses would give it.
-    private func sgr(_ style: CellStyle) -> [UInt8] {
-        let index = Int(style.role.rawValue) * 8 + (style.bold ? 1 : 0) + (style.reverse ? 2 : 0) + (style.underline ? 4 : 0)
-        if let known = ansi?[index] ?? nil { return known }
+    /// A style's place in the table of SGR sequences: its role, then its three attributes.
+    private static func styleIndex(_ style: CellStyle) -> Int {
+        Int(style.role.rawValue) * 8 + (style.bold ? 1 : 0) + (style.reverse ? 2 : 0) + (style.underline ? 4 : 0)
+    }
+
+    /// A style's SGR sequence on an ANSI terminal.
+    private func sgr(_ style: CellStyle) -> [UInt8] { ansi?[Self.styleIndex(style)] ?? [] }
+
+    /// A style as an ANSI terminal draws it: the attributes and colors ncurses would give it.
+    private func ansiStyle(_ style: CellStyle) -> ANSIStyle {
         var a = ANSIStyle(bold: style.bold, underline: style.underline, reverse: style.reverse)
         if hasColors {
             a.dim = style.role == .dim
@@ -167,9 +180,7 @@ public final class NcursesTerminal {
             default: break
             }
         }
-        let bytes = a.sgr
-        ansi?[index] = bytes
-        return bytes
+        return a
     }
 
     /// Whether row `y` is the same in two grids of one size.

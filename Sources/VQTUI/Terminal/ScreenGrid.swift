@@ -60,19 +60,24 @@ public struct ScreenGrid: Hashable, Sendable {
         guard y >= 0 && y < height else { return x }
         let end = min(width, limit.map { x + max(0, $0) } ?? width)
         var column = x
-        for scalar in text.unicodeScalars {
-            guard column < end else { break }
-            if column >= 0 { cells[y * width + column] = Cell(Self.isSingleWidth(scalar) ? scalar : "?", style: style) }
-            column += 1
+        let row = y * width
+        cells.withUnsafeMutableBufferPointer { cells in
+            for scalar in text.unicodeScalars {
+                guard column < end else { break }
+                if column >= 0 { cells[row + column] = Cell(Self.isSingleWidth(scalar) ? scalar : "?", style: style) }
+                column += 1
+            }
         }
         return column
     }
 
     /// Fills a rectangle with one character.
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, with scalar: Unicode.Scalar = " ", style: CellStyle = .normal) {
-        for row in Self.span(y, h, height) {
-            for column in Self.span(x, w, width) {
-                cells[row * width + column] = Cell(scalar, style: style)
+        let cell = Cell(scalar, style: style)
+        let width = self.width, columns = Self.span(x, w, width)
+        cells.withUnsafeMutableBufferPointer { cells in
+            for row in Self.span(y, h, height) {
+                for column in columns { cells[row * width + column] = cell }
             }
         }
     }
@@ -80,8 +85,9 @@ public struct ScreenGrid: Hashable, Sendable {
     /// Restyles a row span without changing its characters (a selection bar, a highlight).
     public mutating func restyle(x: Int, y: Int, width w: Int, style: CellStyle) {
         guard y >= 0 && y < height else { return }
-        for column in Self.span(x, w, width) {
-            cells[y * width + column].style = style
+        let row = y * width
+        cells.withUnsafeMutableBufferPointer { cells in
+            for column in Self.span(x, w, width) { cells[row + column].style = style }
         }
     }
 
