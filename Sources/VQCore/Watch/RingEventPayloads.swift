@@ -101,7 +101,8 @@ public struct RingEventPayloads {
         }
     }
 
-    private var queues: [Int: QueueState] = [:]
+    /// Each watched queue's state, by its position in the watcher.
+    private var queues: [QueueState?] = []
 
     /// Nothing seen yet.
     public init() {}
@@ -109,19 +110,28 @@ public struct RingEventPayloads {
     /// The payload of each of `events` (one poll of `watcher`, in ring order: see
     /// ``RingWatcher/inRingOrder(_:queues:)``), in the same order; nil where the queue has no decoder
     /// (`roles[queue]` nil), the chain cannot be read, or its bytes cannot be shown to be its own.
-    /// Call it after every poll, also those without events (the rings' states are followed).
-    public mutating func decode(_ events: [RingEvent], watcher: RingWatcher, roles: [PayloadRole?]) -> [DevicePayload?] {
+    /// Call it after every poll, also those without events (the rings' states are followed); `read`
+    /// is the poll's `only` (``RingWatcher/poll(only:)``), when it read some queues only.
+    public mutating func decode(_ events: [RingEvent], watcher: RingWatcher, roles: [PayloadRole?], read: [Bool]? = nil) -> [DevicePayload?] {
         var payloads = [DevicePayload?](repeating: nil, count: events.count)
-        let byQueue = Dictionary(grouping: events.indices, by: { events[$0].queue })
-        for q in watcher.queues.indices where q < roles.count {
+        let count = watcher.queues.count
+        if queues.count < count { queues += [QueueState?](repeating: nil, count: count - queues.count) }
+        var byQueue = [[Int]](repeating: [], count: count)
+        for (k, event) in events.enumerated() where event.queue >= 0 && event.queue < count { byQueue[event.queue].append(k) }
+        for q in 0..<min(count, roles.count) {
             guard let role = roles[q] else { continue }
+            let queueEvents = byQueue[q]
+            if queueEvents.isEmpty, let state = queues[q], !state.capturesLeft, state.role?.role == role {
+                // Nothing happened on a ring the poll did not read, or whose state was already
+                // followed to where it stands.
+                if let read, q < read.count, !read[q] { continue }
+                if state.decodedAt == Position(queue: q, watcher: watcher) { continue }
+            }
             let position = Position(queue: q, watcher: watcher)
-            let queueEvents = byQueue[q] ?? []
-            // Nothing happened on a ring whose state was already followed to here.
-            if queueEvents.isEmpty, let state = queues[q], !state.capturesLeft, state.decodedAt == position, state.role?.role == role { continue }
             // Taken out while it changes, so that its tables are not copied (a receive queue keeps
             // a chain per buffer in flight).
-            var state = queues.removeValue(forKey: q) ?? QueueState()
+            var state = queues[q] ?? QueueState()
+            queues[q] = nil
             if state.role?.role != role {
                 state.role = (role, QueueRole(deviceName: role.device, index: role.queueIndex, queueCount: role.queueCount).flow == .receive)
             }

@@ -149,7 +149,7 @@ public final class LiveSource: InspectorSource {
         }
         // In the order they can have happened, which the payloads' bookkeeping needs.
         let ordered = RingWatcher.inRingOrder(events, queues: watcher.queues)
-        let decoded = payloads.decode(ordered, watcher: watcher, roles: watched.map { queues[$0].role })
+        let decoded = payloads.decode(ordered, watcher: watcher, roles: watched.map { queues[$0].role }, read: only)
         return PollResult(indexes: indexes, events: ordered.map { event in
             var event = event
             event.queue = watched[event.queue]
