@@ -97,8 +97,8 @@ public final class LiveSource: InspectorSource {
             probes = started.session
             eventsMode = started.mode
         }
-        // Scan-found rings have no known back-end: read every poll, as vhost ones.
         probesDropped = probes?.source.dropped ?? 0
+        // Scan-found rings have no known back-end: read every poll, as vhost ones.
         probedReads = probes == nil ? nil
             : ProbedQueueReads(served: watched.map { queues[$0].queue.backend == .qemu && queues[$0].queue.origin != .scan })
         return queues.map(\.queue)

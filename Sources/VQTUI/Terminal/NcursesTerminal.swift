@@ -130,7 +130,7 @@ public final class NcursesTerminal {
         }
         if ansi != nil {
             let bytes = ANSIFrame.bytes(grid, over: old, rows: changedRows, sgr: sgr)
-            // A terminal that cannot be written to any more ends the session on the next key read.
+            // A write that fails (the terminal gone) is dropped, as ncurses drops its output then.
             _ = bytes.withUnsafeBytes { Sys.write(STDOUT_FILENO, all: $0) }
             previous = grid
             return
