@@ -17,8 +17,6 @@ public final class ProbeSession {
 
     public let source: ProbeEventSource
     public let map: VirtQueueMap
-    /// Events per kind so far, every queue (the proof that the probes ran).
-    public private(set) var counts: [ProbeEvent.Kind: Int] = [:]
     /// Events whose queue could not be named.
     public private(set) var unnamed = 0
 
@@ -36,7 +34,6 @@ public final class ProbeSession {
             let queue: Int?
             do throws(VirtQueueMapError) { queue = try map.ring(for: e.subject) } catch { throw ProbeSourceError("\(error)") }
             if let queue { try Self.check(e, ring: map.rings[queue]) } else { unnamed += 1 }
-            counts[e.kind, default: 0] += 1
             named.append(Named(event: e, queue: queue))
         }
         return named

@@ -35,8 +35,10 @@ struct QueueActivity: Hashable, Sendable {
         return Int(availIndex &- usedIndex)
     }
 
-    /// Records the indexes one poll read.
+    /// Records the indexes one poll read. Unchanged indexes change nothing: the buckets the clock
+    /// moved past are cleared by the next completion, and the sums count none past the newest.
     mutating func update(_ indexes: RingIndexes, at time: Double) {
+        if since != nil, indexes == RingIndexes(available: availIndex, used: usedIndex) { return }
         if since == nil { since = time }
         availIndex = indexes.available
         usedIndex = indexes.used
