@@ -269,10 +269,13 @@ struct WatchCommand: ParsableCommand {
 }
 
 extension String {
-    /// Six decimal places without Foundation.
+    /// Six decimal places without Foundation; a negative value (a probe event recorded between the
+    /// probes' start and the watch's) keeps its sign: `-0.000042`.
     init(format6 value: Double) {
-        let micros = Int((value * 1e6).rounded())
-        let frac = String(micros % 1_000_000)
-        self = "\(micros / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac
+        let scaled = (value * 1e6).rounded()
+        guard scaled.isFinite, abs(scaled) < 1e18 else { self = "\(value)"; return }
+        let micros = Int(scaled), magnitude = micros.magnitude
+        let frac = String(magnitude % 1_000_000)
+        self = (micros < 0 ? "-" : "") + "\(magnitude / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac
     }
 }
