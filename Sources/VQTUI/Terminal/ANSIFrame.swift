@@ -67,26 +67,10 @@ enum ANSIFrame {
     }
 
     static func appendDecimal(_ value: Int, _ out: inout [UInt8]) {
-        var digits: [UInt8] = []
-        var v = max(0, value)
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(v % 10))
-            v /= 10
-        } while v > 0
-        out += digits.reversed()
+        out.append(contentsOf: String(max(0, value)).utf8)
     }
 
     static func appendUTF8(_ scalar: Unicode.Scalar, _ out: inout [UInt8]) {
-        let v = scalar.value
-        switch v {
-        case 0..<0x80:
-            out.append(UInt8(v))
-        case 0x80..<0x800:
-            out += [0xc0 | UInt8(v >> 6), 0x80 | UInt8(v & 0x3f)]
-        case 0x800..<0x10000:
-            out += [0xe0 | UInt8(v >> 12), 0x80 | UInt8((v >> 6) & 0x3f), 0x80 | UInt8(v & 0x3f)]
-        default:
-            out += [0xf0 | UInt8(v >> 18), 0x80 | UInt8((v >> 12) & 0x3f), 0x80 | UInt8((v >> 6) & 0x3f), 0x80 | UInt8(v & 0x3f)]
-        }
+        UTF8.encode(scalar) { out.append($0) }
     }
 }
