@@ -82,13 +82,22 @@ public final class Inspector {
     static let fastestPollInterval = 0.005
     static let slowestPollInterval = 0.1
 
-    /// Polls as often as the busiest ring needs and no more often: when a poll found a queue moved
-    /// by more than an eighth of its ring, poll twice as often; when every queue moved by less than
-    /// a sixteenth, a quarter less often (so a slower interval still sees each ring move by less
-    /// than an eighth: `1.25 / 16`). A ring then laps between two polls only if it speeds up more
-    /// than eightfold within one poll interval. One entry of a small ring (virtio-rng's 8) is
-    /// already an eighth of it: such a ring holds the interval while it moves by one entry a poll,
-    /// and lets it grow again after each poll in which it did not move.
+    /// Queues that moved by more than an eighth of their ring in the last poll (see ``adaptPollInterval(to:)``).
+    var busyInLastPoll: Set<Int> = []
+
+    /// Polls as often as the busiest ring needs and no more often. A queue *keeps up a pace* when
+    /// it moved by more than an eighth of its ring in two polls in a row, and *jumps* when it moved
+    /// by a quarter or more in one. Either halves the interval; when every queue moved by less than
+    /// a tenth, the interval grows by a quarter (so a slower interval still sees each ring move by
+    /// less than an eighth: `1.25 / 10`). The busiest ring so settles at a tenth to an eighth of
+    /// itself a poll. A ring then laps between two polls only if it speeds up more than fourfold
+    /// within one poll interval, or eightfold within two.
+    ///
+    /// One poll's move of more than an eighth alone is a batch more often than a pace: Linux's
+    /// virtio-net makes 33 receive buffers of a 256-entry ring available at once each time it
+    /// refills, whatever the traffic, and polling faster cannot split such a batch. One entry of a
+    /// small ring (virtio-rng's 8) is an eighth of it: such a ring holds the interval while it
+    /// moves by one entry a poll, and lets it grow again after each poll in which it did not move.
     func adaptPollInterval(to events: [RingEvent]) {
         lappedEntries += events.reduce(0) { total, event in
             if case .lapped(_, let missed) = event.kind { return total + missed }
@@ -103,12 +112,19 @@ public final class Inspector {
             }
         }
         var busiest = 0.0
+        var busy: Set<Int> = []
+        var halve = false
         for (queue, count) in moved where queues.indices.contains(queue) {
-            busiest = max(busiest, Double(max(count.avail, count.used)) / Double(max(1, queues[queue].location.size)))
+            let share = Double(max(count.avail, count.used)) / Double(max(1, queues[queue].location.size))
+            busiest = max(busiest, share)
+            guard share > 1.0 / 8 else { continue }
+            busy.insert(queue)
+            if share >= 1.0 / 4 || busyInLastPoll.contains(queue) { halve = true }
         }
-        if busiest > 1.0 / 8 {
+        busyInLastPoll = busy
+        if halve {
             currentPollInterval = max(Self.fastestPollInterval, currentPollInterval / 2)
-        } else if busiest < 1.0 / 16 {
+        } else if busiest < 1.0 / 10 {
             currentPollInterval = min(Self.slowestPollInterval, currentPollInterval * 1.25)
         }
     }
@@ -136,6 +152,7 @@ public final class Inspector {
             state.say("cannot find the queues: \(error.description)", .error, at: now)
         }
         activity = Array(repeating: QueueActivity(), count: queues.count)
+        busyInLastPoll = []
         queueLabels = queues.map(\.label)
         health = Self.monitors(for: queues, at: seconds(now))
         frame = FrameData()

@@ -129,6 +129,16 @@ extension Inspector {
         }
         ring.revision = nextRevision()
         ring.readAt = t
+        // Chains often repeat within a frame (a driver that reuses one head for each request puts
+        // it in every history entry): each distinct chain and length is decoded once.
+        var decoded: [PayloadKey: DevicePayload?] = [:]
+        func payload(of chain: Chain, completedLength: UInt32?) -> DevicePayload? {
+            let key = PayloadKey(chain: chain, completedLength: completedLength)
+            if let known = decoded[key] { return known }
+            let payload = source.payload(of: chain, queue: queue, completedLength: completedLength)
+            decoded[key] = payload
+            return payload
+        }
         switch ring.snapshot {
         case .split(let s)?:
             for entry in s.inFlight {
@@ -142,12 +152,12 @@ extension Inspector {
             }
             ring.history = history(of: s, queue: queue)
             for entry in s.inFlight.prefix(Self.payloadLimit) {
-                if let chain = entry.chain, let payload = source.payload(of: chain, queue: queue, completedLength: nil) {
+                if let chain = entry.chain, let payload = payload(of: chain, completedLength: nil) {
                     ring.payloads[.live(entry.position)] = payload
                 }
             }
             for done in ring.history {
-                if let chain = done.chain, let payload = source.payload(of: chain, queue: queue, completedLength: done.length) {
+                if let chain = done.chain, let payload = payload(of: chain, completedLength: done.length) {
                     ring.payloads[.history(done.position)] = payload
                 }
             }
@@ -157,7 +167,7 @@ extension Inspector {
                 for k in 0..<max(1, c.chain.ringDescriptors) { ring.owners[UInt16((Int(c.slot) + k) % n)] = .live(c.slot) }
             }
             for c in p.available.prefix(Self.payloadLimit) {
-                if let payload = source.payload(of: c.chain, queue: queue, completedLength: nil) {
+                if let payload = payload(of: c.chain, completedLength: nil) {
                     ring.payloads[.live(c.slot)] = payload
                 }
             }
@@ -166,6 +176,12 @@ extension Inspector {
         }
         if let previous = frame.ring { ring.compare(with: previous) }
         frame.ring = ring
+    }
+
+    /// A chain and the length its device wrote, as a frame decodes their payload once.
+    struct PayloadKey: Hashable {
+        var chain: Chain
+        var completedLength: UInt32?
     }
 
     /// A fresh ``RingFrame/revision``.
