@@ -33,8 +33,14 @@ public final class BPFProbeSource: ProbeEventSource {
 
     deinit { vqp_close(handle) }
 
+    /// Events the last poll returned.
+    private var lastCount = 0
+
     public func poll(timeoutMilliseconds: Int32) throws(ProbeSourceError) -> [ProbeEvent] {
         let box = RecordBox(segments: segments)
+        // Room for as many events as the last poll brought and a quarter more: one allocation.
+        box.events.reserveCapacity(lastCount + lastCount / 4)
+        defer { lastCount = box.events.count }
         let n = withExtendedLifetime(box) {
             vqp_poll(handle, timeoutMilliseconds, { ctx, data, size in
                 guard let ctx, let data else { return 0 }

@@ -47,6 +47,27 @@ final class StillFrameTests: InspectorTestCase {
         XCTAssertTrue((0..<3).contains { _ in tick() == nil }, "then still again")
     }
 
+    /// A moving selected queue draws every frame, whatever else the screen shows; frozen, it does
+    /// not (the frozen display keeps what it showed).
+    func testMovingSelectedQueueDrawsEachFrameButNotWhileFrozen() {
+        settle()
+        var used: UInt16 = 1
+        for _ in 0..<5 {
+            used += 1
+            source.setIndexes(avail: used + 1, used: used)
+            XCTAssertTrue(tick() != nil, "used index \(used)")
+        }
+        press(.character(" "))
+        _ = tick(force: true)
+        var drawn = 0
+        for _ in 0..<5 {
+            used += 1
+            source.setIndexes(avail: used + 1, used: used)
+            if tick() != nil { drawn += 1 }
+        }
+        XCTAssertLessThanOrEqual(drawn, 1, "frozen: at most the once-a-second frame")
+    }
+
     func testKeyDrawsAtOnceAndSizeChangeDraws() {
         settle()
         XCTAssertTrue(tick() == nil)

@@ -129,6 +129,13 @@ public final class Inspector {
         }
     }
 
+    /// What `body` says of queue `i`'s health monitor, read in place (`nil` when there is none): an
+    /// array's subscript would copy the whole monitor, its queue, tracker and diagnosis, each time.
+    func withHealth<T>(_ i: Int, _ body: (borrowing QueueHealthMonitor) -> T) -> T? {
+        guard health.indices.contains(i) else { return nil }
+        return health.withUnsafeBufferPointer { body($0[i]) }
+    }
+
     /// Inspector seconds: monotonic `now` counted from the start.
     func seconds(_ now: Double) -> Double { now - (startTime ?? now) }
 

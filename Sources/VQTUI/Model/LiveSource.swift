@@ -123,11 +123,14 @@ public final class LiveSource: InspectorSource {
         }
         var only: [Bool]?
         if let session = probes, var reads = probedReads {
-            let events = qemu.compactMap { named -> ProbedQueueReads.Event? in
-                guard let q = named.queue else { return ProbedQueueReads.Event(queue: nil) }
-                // A queue the watcher does not follow is not read anyway.
-                guard queues.indices.contains(q), let k = queues[q].watcherIndex else { return nil }
-                return ProbedQueueReads.Event(queue: k, flushed: named.event.kind == .flush ? Int(named.event.count ?? 0) : 0)
+            // The queues read in place: a copy of each event's queue would be a copy of its Virtqueue.
+            let events = queues.withUnsafeBufferPointer { queues in
+                qemu.compactMap { named -> ProbedQueueReads.Event? in
+                    guard let q = named.queue else { return ProbedQueueReads.Event(queue: nil) }
+                    // A queue the watcher does not follow is not read anyway.
+                    guard queues.indices.contains(q), let k = queues[q].watcherIndex else { return nil }
+                    return ProbedQueueReads.Event(queue: k, flushed: named.event.kind == .flush ? Int(named.event.count ?? 0) : 0)
+                }
             }
             if qemu.count >= ProbeRecordDecoder.fewestRecordsFillingRing / 4 { probesDropped = session.source.dropped }
             only = reads.queuesToRead(now: clock(), events: events, dropped: probesDropped)

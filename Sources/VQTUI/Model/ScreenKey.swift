@@ -67,6 +67,13 @@ extension Inspector {
     /// watched through the frames' snapshots), or ``stillFrameInterval`` since the last frame drawn.
     /// Records the key when it says yes.
     public func needsFrame(now: Double, width: Int, height: Int, force: Bool = false) -> Bool {
+        if !force, selectedQueueMoved() {
+            // Its row and its ring's view change: a frame without working the key out (the next
+            // frame works it out again, as nothing is recorded to compare with).
+            lastDrawn = nil
+            screenHeight = height
+            return true
+        }
         let key = screenKey(now: now, width: width, height: height)
         if !force, !stepper.isStepping, let last = lastDrawn, last.key == key,
            now - last.time < Self.stillFrameInterval, now >= last.time {
@@ -77,18 +84,27 @@ extension Inspector {
         return true
     }
 
+    /// Whether the selected queue's indexes moved since the last frame showed them (not while the
+    /// display is frozen, which keeps what it showed).
+    func selectedQueueMoved() -> Bool {
+        !state.frozen && activity.indices.contains(state.nav.queue) && indexesMoved(state.nav.queue)
+    }
+
+    /// Whether queue `i`'s indexes moved since the last frame's row showed them.
+    func indexesMoved(_ i: Int) -> Bool {
+        guard frame.queues.count == queues.count else { return false }
+        let shown = frame.queues[i]
+        return shown.avail != activity[i].availIndex || shown.used != activity[i].usedIndex
+            || shown.packed?.driver != activity[i].packed?.driver || shown.packed?.deviceUsed != activity[i].packed?.deviceUsed
+    }
+
     /// What queue `i`'s row in the list shows at inspector time `t`, cheaply: its indexes, what it
     /// completed, its health, and while it completed anything in the sparkline's window, the time
     /// (its rate and sparkline move with it: every tenth of a second while the rate counts a
     /// completion, every second after).
     func rowKey(_ i: Int, at t: Double) -> RowKey {
         // The marks the next frame's row would get: its indexes moved since the last frame's.
-        var changed = false
-        if frame.queues.count == queues.count {
-            let shown = frame.queues[i]
-            changed = shown.avail != activity[i].availIndex || shown.used != activity[i].usedIndex
-                || shown.packed?.driver != activity[i].packed?.driver || shown.packed?.deviceUsed != activity[i].packed?.deviceUsed
-        }
+        let changed = indexesMoved(i)
         var moving: Int?
         if let last = activity[i].lastCompletion {
             if t - last <= QueueActivity.rateWindow + QueueActivity.bucketSeconds {
@@ -101,7 +117,7 @@ extension Inspector {
         }
         return RowKey(avail: activity[i].availIndex, used: activity[i].usedIndex, packed: activity[i].packed,
                       completions: activity[i].completions, additions: activity[i].additions, moving: moving, changed: changed,
-                      health: i < health.count ? health[i].badge(at: t) : nil)
+                      health: withHealth(i) { $0.badge(at: t) } ?? nil)
     }
 
     /// A line's text and styles, digits left out.
