@@ -233,7 +233,9 @@ public final class RingWatcher {
             spanOffsets.append(entryBytes)
             entryBytes += span.count * (span.used ? SplitRingLayout.usedEntryBytes : SplitRingLayout.availEntryBytes)
         }
-        let moved = Array(Set(spans.map(\.queue))).sorted()
+        // The queues that moved, once each: spans come queue by queue, in the order of `split`.
+        var moved: [Int] = []
+        for span in spans where moved.last != span.queue { moved.append(span.queue) }
         var afterOffset = [Int](repeating: 0, count: queues.count)
         for (k, i) in moved.enumerated() { afterOffset[i] = entryBytes + 4 * k }
         var second = [UInt8](repeating: 0, count: entryBytes + 4 * moved.count)

@@ -29,6 +29,8 @@ public final class LiveSource: InspectorSource {
     private var payloads = RingEventPayloads()
     /// Queues the watcher follows, by their position in `queues`.
     private var watched: [Int] = []
+    /// Each queue's indexes at the last poll (unknown for the queues not followed).
+    private var indexes: [RingIndexes] = []
     private let clock: () -> Double
     /// Starts QEMU's events for the discovered queues (the eBPF probes): a session, and the line
     /// that says which mode is in use and why.
@@ -80,6 +82,7 @@ public final class LiveSource: InspectorSource {
         // A queue whose IOVAs cannot be translated is shown, with why, but not followed.
         var memories: [GuestMemory] = []
         watched = []
+        indexes = []
         for i in queues.indices {
             guard queues[i].queue.location.sizeProblem == nil, let memory = try? memory(for: queues[i].queue) else { continue }
             memories.append(memory)
@@ -110,8 +113,7 @@ public final class LiveSource: InspectorSource {
     /// something to, those it does not serve, and every queue once a second (``ProbedQueueReads``);
     /// `everyQueue` reads them all.
     public func poll(everyQueue: Bool) throws(MemoryError) -> PollResult {
-        var indexes = Array(repeating: RingIndexes(available: nil, used: nil), count: queues.count)
-        guard let watcher else { return PollResult(indexes: indexes, events: []) }
+        guard let watcher else { return PollResult(indexes: Array(repeating: RingIndexes(available: nil, used: nil), count: queues.count), events: []) }
         // QEMU's own events; a session that fails ends, and the inspector polls on, saying why.
         var qemu: [ProbeSession.Named] = []
         if let session = probes {
@@ -145,6 +147,9 @@ public final class LiveSource: InspectorSource {
         }
         // The devices' IOMMU mappings are walked again for the snapshots after this poll.
         target.refreshRings()
+        // The last poll's array, written again in place (a new one each poll costs a look-up of
+        // its generic type in Swift's runtime, more than filling it).
+        if indexes.count != queues.count { indexes = Array(repeating: RingIndexes(available: nil, used: nil), count: queues.count) }
         for (k, i) in watched.enumerated() { indexes[i] = watcher.indexes(of: k) }
         var packed = [PackedPositions?](repeating: nil, count: queues.count)
         for (k, i) in watched.enumerated() {
