@@ -26,7 +26,31 @@ struct LogEntry: Hashable, Sendable {
     /// Packed rings: the wrap counter of the slot's lap.
     var wrap: Bool?
     /// What the event's chain carried, when the source could tell (the log shows its summary).
-    var payload: DevicePayload?
+    var payload: DevicePayload? {
+        get { payloadBox?.payload }
+        set { payloadBox = newValue.map(PayloadBox.init) }
+    }
+    /// The payload, kept by reference: most entries (QEMU's events) have none, and each entry is
+    /// copied into the log's ring, a few thousand a second on a busy guest.
+    private var payloadBox: PayloadBox?
+
+    init(sequence: Int, time: Double, queue: Int, kind: Kind, index: UInt16, wrap: Bool?, payload: DevicePayload? = nil) {
+        self.sequence = sequence
+        self.time = time
+        self.queue = queue
+        self.kind = kind
+        self.index = index
+        self.wrap = wrap
+        self.payloadBox = payload.map(PayloadBox.init)
+    }
+
+    /// A payload on the heap, compared and hashed by value.
+    private final class PayloadBox: Hashable, Sendable {
+        let payload: DevicePayload
+        init(_ payload: DevicePayload) { self.payload = payload }
+        static func == (a: PayloadBox, b: PayloadBox) -> Bool { a.payload == b.payload }
+        func hash(into hasher: inout Hasher) { hasher.combine(payload) }
+    }
 }
 
 /// What a QEMU event carries for people (`head 3 len 4097`), put into words only when the log shows

@@ -30,7 +30,7 @@ public final class Inspector {
     var discoveryError: String?
     var activity: [QueueActivity] = []
     /// Each queue's health, kept from the polls and the snapshots the frames read (see ``QueueHealthMonitor``).
-    var health: [QueueHealthMonitor] = []
+    var health: [HealthMonitorRef] = []
     var log = EventLog()
     var frame = FrameData() { didSet { if !frame.sameContent(as: oldValue) { frameGeneration &+= 1 } } }
     /// Counts changes of what the views show of ``frame`` (its ring and indirect table, not the
@@ -129,12 +129,6 @@ public final class Inspector {
         }
     }
 
-    /// What `body` says of queue `i`'s health monitor, read in place (`nil` when there is none): an
-    /// array's subscript would copy the whole monitor, its queue, tracker and diagnosis, each time.
-    func withHealth<T>(_ i: Int, _ body: (borrowing QueueHealthMonitor) -> T) -> T? {
-        guard health.indices.contains(i) else { return nil }
-        return health.withUnsafeBufferPointer { body($0[i]) }
-    }
 
     /// Inspector seconds: monotonic `now` counted from the start.
     func seconds(_ now: Double) -> Double { now - (startTime ?? now) }
@@ -161,7 +155,7 @@ public final class Inspector {
         activity = Array(repeating: QueueActivity(), count: queues.count)
         busyInLastPoll = []
         queueLabels = queues.map(\.label)
-        health = Self.monitors(for: queues, at: seconds(now))
+        health = Self.monitors(for: queues, at: seconds(now)).map(HealthMonitorRef.init)
         frame = FrameData()
         state.history.removeAll()
         let keepPin = state.nav.pinned?.origin == .address
@@ -191,12 +185,12 @@ public final class Inspector {
         pollFailure = nil
         for (i, indexes) in result.indexes.enumerated() where i < activity.count {
             activity[i].update(indexes, at: t)
-            if i < health.count { health[i].update(indexes, at: t) }
+            if i < health.count { health[i].monitor.update(indexes, at: t) }
         }
         for (i, positions) in result.packed.enumerated() where i < activity.count && queues.indices.contains(i) {
             guard let positions else { continue }
             activity[i].packed = positions
-            if i < health.count { health[i].updatePacked(inFlight: positions.inFlightSlots(size: queues[i].location.size)) }
+            if i < health.count { health[i].monitor.updatePacked(inFlight: positions.inFlightSlots(size: queues[i].location.size)) }
         }
         adaptPollInterval(to: result.events)
         log.eventsMode = source.eventsMode
@@ -208,7 +202,7 @@ public final class Inspector {
         for (k, event) in result.events.enumerated() {
             log.append(event, payload: k < result.payloads.count ? result.payloads[k] : nil, at: t)
             if activity.indices.contains(event.queue) { activity[event.queue].record(event.kind, at: t) }
-            if health.indices.contains(event.queue) { health[event.queue].record(event.kind, at: t) }
+            if health.indices.contains(event.queue) { health[event.queue].monitor.record(event.kind, at: t) }
         }
         if case let .stepping(q, _, baseline, _) = stepper.phase {
             switch baseline {
@@ -288,4 +282,12 @@ struct RenderMetrics: Hashable, Sendable {
     var hexdump = HexdumpPane.Metrics()
     /// How far the help overlay can scroll.
     var helpScrollLimit = 0
+}
+
+/// A queue's health monitor, held by reference: a question to it reads the monitor in place, where
+/// an array of monitors copies one out (its queue, tracker and diagnosis) for each question, and the
+/// frames ask every queue's a few times each.
+final class HealthMonitorRef {
+    var monitor: QueueHealthMonitor
+    init(_ monitor: QueueHealthMonitor) { self.monitor = monitor }
 }

@@ -42,14 +42,14 @@ extension Inspector {
         let t = seconds(now)
         for i in health.indices where queues.indices.contains(i) && queues[i].location.size > 0 {
             var snapshot = i == state.nav.queue ? selected : nil
-            if snapshot == nil, withHealth(i, { $0.wantsSnapshot(at: t) }) == true {
+            if snapshot == nil, health[i].monitor.wantsSnapshot(at: t) {
                 do {
                     snapshot = try source.snapshot(queues[i])
                 } catch {
                     if case .processGone = error { return targetExited("the target exited (\(error.description))", now: now) }
                 }
             }
-            guard let snapshot, let change = health[i].observe(snapshot, at: t) else { continue }
+            guard let snapshot, let change = health[i].monitor.observe(snapshot, at: t) else { continue }
             log.append(change, queue: i, at: t)
         }
     }
@@ -84,7 +84,7 @@ extension Inspector {
             var row = QueueRow(label: queueLabels[i], layout: layout, backend: queues[i].backendName, size: size, avail: availIndex,
                                used: usedIndex, inFlight: inFlight, rate: activity[i].rate(at: t),
                                activity: activity[i].perSecond(last: QueueListPane.sparklineSeconds, at: t),
-                               health: withHealth(i) { $0.badge(at: t) } ?? nil)
+                               health: i < health.count ? health[i].monitor.badge(at: t) : nil)
             row.packed = packed
             if previous.count == queues.count, previous[i].label == row.label {
                 row.availChanged = previous[i].avail != row.avail || previous[i].packed?.driver != row.packed?.driver

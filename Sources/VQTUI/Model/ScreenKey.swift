@@ -117,7 +117,7 @@ extension Inspector {
         }
         return RowKey(avail: activity[i].availIndex, used: activity[i].usedIndex, packed: activity[i].packed,
                       completions: activity[i].completions, additions: activity[i].additions, moving: moving, changed: changed,
-                      health: withHealth(i) { $0.badge(at: t) } ?? nil)
+                      health: i < health.count ? health[i].monitor.badge(at: t) : nil)
     }
 
     /// A line's text and styles, digits left out.

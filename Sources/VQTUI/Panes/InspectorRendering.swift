@@ -54,9 +54,9 @@ extension Inspector {
     /// flight, the oldest (head 3) for 1.2 s; … `; `nil` before a snapshot was judged.
     func healthLine(now: Double) -> StyledLine? {
         let q = state.nav.queue
-        guard health.indices.contains(q), let d = health[q].diagnosis else { return nil }
+        guard health.indices.contains(q), let d = health[q].monitor.diagnosis else { return nil }
         let t = state.frozen ? frame.time : seconds(now)
-        let badge = HealthBadge(d.health, provisional: health[q].isProvisional(at: t))
+        let badge = HealthBadge(d.health, provisional: health[q].monitor.isProvisional(at: t))
         var line = StyledLine([Span(" "), Span(badge.text, CellStyle(badge.role, bold: true))])
         if let reason = d.reasons.first { line.append(": " + reason, CellStyle(d.health.isTrouble ? badge.role : .dim)) }
         if badge.provisional { line.append(" (provisional)", .dim) }
