@@ -50,12 +50,21 @@ public final class VirtQueueMap {
     /// The index in ``rings`` of the queue the event is about; nil when its VirtQueue holds no
     /// ring this map knows (a queue QMP did not list, or not set up yet).
     public func ring(for subject: ProbeEvent.Subject) throws(VirtQueueMapError) -> Int? {
+        if let last, last.subject == subject { return last.ring }
+        let ring: Int?
         switch subject {
-        case .virtQueue(let p): return try ring(virtQueue: p)
-        case .device(let d, let n): return try ring(device: d, queue: n)
-        case .hostNotifier(let p): return try ring(notifier: p)
+        case .virtQueue(let p): ring = try self.ring(virtQueue: p)
+        case .device(let d, let n): ring = try self.ring(device: d, queue: n)
+        case .hostNotifier(let p): ring = try self.ring(notifier: p)
         }
+        // Only a ring found is kept: a subject not known yet is asked again.
+        if let ring { last = (subject, ring) }
+        return ring
     }
+
+    /// The last subject named and its ring: events come in runs about one queue (a kick, a pop,
+    /// a fill, a flush, an interrupt), and the run's first answers for the rest.
+    private var last: (subject: ProbeEvent.Subject, ring: Int)?
 
     /// The offsets in `bytes` (a VirtQueue) where a ring's desc, avail and used addresses sit
     /// one after another, lowest first, with the ring's index. Pure: unit-tested on bytes.
