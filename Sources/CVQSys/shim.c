@@ -1,8 +1,10 @@
 #define _GNU_SOURCE
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include "cvqsys.h"
 
 long cvq_process_vm_readv(int pid, const void *local, unsigned long local_count,
@@ -17,4 +19,8 @@ int cvq_set_parent_death_signal(int signal) {
 
 int cvq_spawn_actions_close_from(void *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, from);
+}
+
+int cvq_pidfd_open(int pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
 }

@@ -21,4 +21,8 @@ int cvq_set_parent_death_signal(int signal);
 /// Returns 0 or an error number.
 int cvq_spawn_actions_close_from(void *actions, int from);
 
+/// pidfd_open(pid, 0) (Linux 5.3; syscall is variadic, so Swift cannot call it): a descriptor of
+/// the process that becomes readable when the process ends. Returns it, or -1 with errno set.
+int cvq_pidfd_open(int pid);
+
 #endif

@@ -131,6 +131,20 @@ public enum Sys {
         return UInt64(st.st_size)
     }
 
+    /// `pidfd_open(pid, 0)` (Linux 5.3): a descriptor of process `pid` that becomes readable when
+    /// the process ends; it holds no other power over the process here (nothing is sent through it).
+    public static func openProcess(_ pid: Int32) -> Result<Int32, Errno> {
+        retrying { cvq_pidfd_open(pid) }
+    }
+
+    /// Whether the process behind `pidfd` (``openProcess(_:)``) has ended: exited (a zombie) or
+    /// gone. Asked without waiting, one `poll`: cheaper than reading its `/proc` status.
+    public static func processEnded(_ pidfd: Int32) -> Bool {
+        var entry = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        guard case .success(let n) = retrying({ Glibc.poll(&entry, 1, 0) }) else { return false }
+        return n > 0 && entry.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0
+    }
+
     /// Whether `pid` is a running process: it exists and is not a zombie (exited, not yet reaped).
     static func isProcessAlive(_ pid: Int32) -> Bool {
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }

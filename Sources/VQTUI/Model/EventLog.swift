@@ -56,13 +56,33 @@ struct LogEntry: Hashable, Sendable {
 /// What a QEMU event carries for people (`head 3 len 4097`), put into words only when the log shows
 /// it: a busy guest's probes report thousands of events a second, and most scroll out unseen.
 struct QEMUEventDetail: Hashable, Sendable, CustomStringConvertible {
-    /// The event without its buffers' bytes, which the line does not show.
-    let event: ProbeEvent
+    // The event's fields but its buffers, which the line does not show: plain values, so that an
+    // entry is copied into the log's ring without a reference to count.
+    private let nanoseconds: UInt64
+    private let kind: ProbeEvent.Kind
+    private let thread: UInt32
+    private let subject: ProbeEvent.Subject
+    private let head: UInt32?, count: UInt32?, position: UInt32?
+    private let outCount: UInt32, inCount: UInt32
+    private let throughIrqfd: Bool
 
     init(_ event: ProbeEvent) {
-        var event = event
-        event.segments = []
-        self.event = event
+        nanoseconds = event.nanoseconds
+        kind = event.kind
+        thread = event.thread
+        subject = event.subject
+        head = event.head
+        count = event.count
+        position = event.position
+        outCount = event.outCount
+        inCount = event.inCount
+        throughIrqfd = event.throughIrqfd
+    }
+
+    /// The event without its buffers.
+    var event: ProbeEvent {
+        ProbeEvent(nanoseconds: nanoseconds, kind: kind, thread: thread, subject: subject, head: head, count: count,
+                   position: position, outCount: outCount, inCount: inCount, throughIrqfd: throughIrqfd)
     }
 
     /// ``ProbeEventFormat/text(_:)`` without the event's kind, which the line shows in a column.

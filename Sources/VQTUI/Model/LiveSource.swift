@@ -229,7 +229,15 @@ public final class LiveSource: InspectorSource {
         guard let process = target.process else { return true }
         let now = clock()
         if let last = aliveCheck, now - last.time < Self.aliveInterval { return last.alive }
-        let alive = process.isAlive
+        if processDescriptor == nil {
+            // Opened once: then each question is one `poll` (reading /proc/PID/stat walks every
+            // thread of the process). Where pidfds are refused, the process is asked as before.
+            switch Sys.openProcess(process.pid) {
+            case .success(let fd): processDescriptor = fd
+            case .failure: processDescriptor = -1
+            }
+        }
+        let alive = processDescriptor.map { $0 >= 0 ? !Sys.processEnded($0) : process.isAlive } ?? process.isAlive
         aliveCheck = (now, alive)
         return alive
     }
@@ -237,4 +245,10 @@ public final class LiveSource: InspectorSource {
     /// Seconds between two questions to the kernel of whether the process lives.
     static let aliveInterval = 0.5
     private var aliveCheck: (time: Double, alive: Bool)?
+    /// The target's pidfd (``Sys/openProcess(_:)``), -1 when it could not be opened.
+    private var processDescriptor: Int32?
+
+    deinit {
+        if let fd = processDescriptor, fd >= 0 { Sys.close(fd) }
+    }
 }
