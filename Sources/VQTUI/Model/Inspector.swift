@@ -129,7 +129,6 @@ public final class Inspector {
         }
     }
 
-
     /// Inspector seconds: monotonic `now` counted from the start.
     func seconds(_ now: Double) -> Double { now - (startTime ?? now) }
 
@@ -284,9 +283,8 @@ struct RenderMetrics: Hashable, Sendable {
     var helpScrollLimit = 0
 }
 
-/// A queue's health monitor, held by reference: a question to it reads the monitor in place, where
-/// an array of monitors copies one out (its queue, tracker and diagnosis) for each question, and the
-/// frames ask every queue's a few times each.
+/// A queue's health monitor, held by reference: an array of monitors copied one out (its queue,
+/// tracker and diagnosis, 769 bytes) for most questions the frames ask, every queue's each frame.
 final class HealthMonitorRef {
     var monitor: QueueHealthMonitor
     init(_ monitor: QueueHealthMonitor) { self.monitor = monitor }

@@ -237,7 +237,8 @@ public final class LiveSource: InspectorSource {
             case .failure: processDescriptor = -1
             }
         }
-        let alive = processDescriptor.map { $0 >= 0 ? !Sys.processEnded($0) : process.isAlive } ?? process.isAlive
+        let fd = processDescriptor ?? -1
+        let alive = fd >= 0 ? !Sys.processEnded(fd) : process.isAlive
         aliveCheck = (now, alive)
         return alive
     }
