@@ -115,7 +115,7 @@ public final class ProcessMemory: MemoryReader, Sendable {
             }
             if merged { return }
         }
-        try readVM(requests, merging: nil)
+        _ = try readVM(requests, merging: nil)  // unmerged: it reads everything or throws
     }
 
     /// ``readVM(_:)``'s call, merging neighbouring ranges into `scratch` when given; false when a
