@@ -26,13 +26,10 @@ struct LogEntry: Hashable, Sendable {
     /// Packed rings: the wrap counter of the slot's lap.
     var wrap: Bool?
     /// What the event's chain carried, when the source could tell (the log shows its summary).
-    var payload: DevicePayload? {
-        get { payloadBox?.payload }
-        set { payloadBox = newValue.map(PayloadBox.init) }
-    }
+    var payload: DevicePayload? { payloadBox?.payload }
     /// The payload, kept by reference: most entries (QEMU's events) have none, and each entry is
     /// copied into the log's ring, a few thousand a second on a busy guest.
-    private var payloadBox: PayloadBox?
+    private let payloadBox: PayloadBox?
 
     init(sequence: Int, time: Double, queue: Int, kind: Kind, index: UInt16, wrap: Bool?, payload: DevicePayload? = nil) {
         self.sequence = sequence

@@ -49,6 +49,9 @@ public final class LiveSource: InspectorSource {
         self.probeStarter = probes
         self.target = target
         self.clock = clock
+        // Then each liveness question is one `poll` (reading /proc/PID/stat walks every thread of
+        // the process); where pidfds are refused, the process is asked as before.
+        processDescriptor = target.process.flatMap { try? Sys.openProcess($0.pid).get() }
         let ram = target.memory.map.slots.filter { $0.kind == .ram }.reduce(UInt64(0)) { $0 + $1.size }
         summary = TargetSummary(title: title ?? target.title, slotSource: target.source.rawValue, ramBytes: ram,
                                 canPause: target.process != nil && target.qmp != nil, isLive: target.process != nil,
@@ -229,16 +232,7 @@ public final class LiveSource: InspectorSource {
         guard let process = target.process else { return true }
         let now = clock()
         if let last = aliveCheck, now - last.time < Self.aliveInterval { return last.alive }
-        if processDescriptor == nil {
-            // Opened once: then each question is one `poll` (reading /proc/PID/stat walks every
-            // thread of the process). Where pidfds are refused, the process is asked as before.
-            switch Sys.openProcess(process.pid) {
-            case .success(let fd): processDescriptor = fd
-            case .failure: processDescriptor = -1
-            }
-        }
-        let fd = processDescriptor ?? -1
-        let alive = fd >= 0 ? !Sys.processEnded(fd) : process.isAlive
+        let alive = processDescriptor.map { !Sys.processEnded($0) } ?? process.isAlive
         aliveCheck = (now, alive)
         return alive
     }
@@ -246,10 +240,10 @@ public final class LiveSource: InspectorSource {
     /// Seconds between two questions to the kernel of whether the process lives.
     static let aliveInterval = 0.5
     private var aliveCheck: (time: Double, alive: Bool)?
-    /// The target's pidfd (``Sys/openProcess(_:)``), -1 when it could not be opened.
-    private var processDescriptor: Int32?
+    /// The target's pidfd (``Sys/openProcess(_:)``); nil without a process or where it was refused.
+    private let processDescriptor: Int32?
 
     deinit {
-        if let fd = processDescriptor, fd >= 0 { Sys.close(fd) }
+        if let fd = processDescriptor { Sys.close(fd) }
     }
 }
